@@ -1,0 +1,215 @@
+/*
+ * orgdir.h - the public client API of orgdir (liborgdir).
+ *
+ * A client talks to one orgdird server over nng (tcp://, ipc://, ...).
+ * Requests and replies are the protobuf-c messages generated from
+ * proto/orgdir/v1/*.proto, whose headers are installed beside this one.
+ *
+ * Conventions
+ *  - Every call returns an orgdir_code (the gRPC canonical status codes).
+ *    When `status` is not NULL it receives the code and a message a person
+ *    can act on (the server's, or the client's own for transport failures).
+ *  - Replies: a call that returns a message stores in `*reply` an
+ *    orgdir_reply that owns all memory of the message (decoded into one
+ *    arena), and in `*out` a pointer into it. The caller frees everything
+ *    with one orgdir_reply_free(*reply). On failure `*reply` and `*out` are
+ *    set to NULL and there is nothing to free.
+ *  - Arguments (ids, request messages) are borrowed for the duration of the
+ *    call only.
+ *  - Thread-safety: one orgdir_client may be shared by any number of
+ *    threads; each call uses its own nng context. Replies are independent
+ *    of the client and of each other and may outlive the client.
+ */
+#ifndef ORGDIR_ORGDIR_H
+#define ORGDIR_ORGDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orgdir/v1/resources.pb-c.h"
+#include "orgdir/v1/rpc.pb-c.h"
+#include "orgdir/v1/service.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The status codes: X(NAME, value, CLI exit code, default message).
+ * This table is the single definition of statuses in orgdir: the enum, the
+ * names, the messages and orgctl's exit codes are all derived from it.
+ */
+#define ORGDIR_CODE_TABLE(X)                                                   \
+	X(OK, 0, 0, "success")                                                     \
+	X(CANCELLED, 1, 11, "the call was cancelled")                              \
+	X(UNKNOWN, 2, 12, "unknown error")                                         \
+	X(INVALID_ARGUMENT, 3, 13, "invalid argument")                             \
+	X(DEADLINE_EXCEEDED, 4, 14, "deadline exceeded before the call completed") \
+	X(NOT_FOUND, 5, 15, "not found")                                           \
+	X(ALREADY_EXISTS, 6, 16, "already exists")                                 \
+	X(PERMISSION_DENIED, 7, 17, "permission denied")                           \
+	X(RESOURCE_EXHAUSTED, 8, 18, "resource exhausted (a size or rate cap)")    \
+	X(FAILED_PRECONDITION, 9, 19, "the system is not in a state for this")     \
+	X(ABORTED, 10, 20, "aborted: concurrent change, re-read and retry")        \
+	X(OUT_OF_RANGE, 11, 21, "out of range")                                    \
+	X(UNIMPLEMENTED, 12, 22, "not implemented by this server")                 \
+	X(INTERNAL, 13, 23, "internal error")                                      \
+	X(UNAVAILABLE, 14, 24, "service unavailable: is orgdird running?")         \
+	X(DATA_LOSS, 15, 25, "unrecoverable data loss or corruption")              \
+	X(UNAUTHENTICATED, 16, 26, "no valid credentials for this call")
+
+typedef enum orgdir_code {
+#define ORGDIR_X_ENUM(name, val, exitc, msg) ORGDIR_##name = val,
+	ORGDIR_CODE_TABLE(ORGDIR_X_ENUM)
+#undef ORGDIR_X_ENUM
+} orgdir_code;
+
+#define ORGDIR_CODE_COUNT 17
+
+/* "NOT_FOUND" for ORGDIR_NOT_FOUND; "UNKNOWN" for values out of range. */
+const char *orgdir_code_name(orgdir_code code);
+/* The default one-line description of a code. */
+const char *orgdir_code_message(orgdir_code code);
+/* orgctl's process exit code for a failed call with this status (0 for OK). */
+int orgdir_code_exit(orgdir_code code);
+/* Parses a code name ("NOT_FOUND", case-insensitive); -1 if unknown. */
+int orgdir_code_parse(const char *name);
+
+#define ORGDIR_STATUS_MESSAGE_MAX 512
+
+/* The outcome of one call; caller-allocated (a plain value, nothing to free). */
+typedef struct orgdir_status {
+	orgdir_code code;
+	/* NUL-terminated; truncated to fit. Empty when code is ORGDIR_OK. */
+	char message[ORGDIR_STATUS_MESSAGE_MAX];
+	/* Store revision the answer reflects (0 when unknown). */
+	uint64_t revision;
+} orgdir_status;
+
+/* --- the client ------------------------------------------------------------ */
+
+typedef struct orgdir_client orgdir_client;
+
+typedef struct orgdir_options {
+	/* Per-call timeout in milliseconds; 0 = default (10,000). */
+	int timeout_ms;
+	/* Bearer token sent with every call; NULL = none. Copied. */
+	const char *token;
+	/* Largest reply accepted, in bytes; 0 = default (4 MiB). Larger
+	 * replies fail with RESOURCE_EXHAUSTED. */
+	size_t max_message_bytes;
+} orgdir_options;
+
+/*
+ * Opens a client for the server at `url` ("tcp://127.0.0.1:7470",
+ * "ipc:///run/orgdir.sock"). `opts` may be NULL for defaults. The
+ * connection is made in the background: open succeeds even if the server
+ * is not up yet, and calls fail with UNAVAILABLE until it is.
+ * On success *client owns a handle to be closed with orgdir_client_close.
+ * Returns INVALID_ARGUMENT for a malformed URL, INTERNAL on resource
+ * failure.
+ */
+orgdir_code orgdir_client_open(const char *url, const orgdir_options *opts,
+    orgdir_client **client, orgdir_status *status);
+
+/* Closes the client; NULL is a no-op. No call may be in progress. */
+void orgdir_client_close(orgdir_client *client);
+
+/* --- replies ------------------------------------------------------------------ */
+
+typedef struct orgdir_reply orgdir_reply;
+
+/* Frees a reply and every message pointer taken from it; NULL is a no-op. */
+void orgdir_reply_free(orgdir_reply *reply);
+
+/* --- generic call ------------------------------------------------------------ */
+
+/*
+ * Calls `method` (as named in service OrgDirectory) with `request`, and
+ * decodes the reply body as `reply_desc`. The typed functions below are
+ * thin wrappers around this one. Write methods are sent with a fresh
+ * idempotency key, so nng's re-sends cannot apply them twice.
+ */
+orgdir_code orgdir_client_call(orgdir_client *client, const char *method,
+    const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, orgdir_reply **reply,
+    ProtobufCMessage **out, orgdir_status *status);
+
+/* --- units ------------------------------------------------------------------------ */
+
+/* GetUnit. NOT_FOUND if there is no such unit; INVALID_ARGUMENT for a
+ * malformed id. */
+orgdir_code orgdir_unit_get(orgdir_client *client, const char *id,
+    orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status);
+
+/* ListUnits: one page of the children of `parent_id` ("" or NULL = the
+ * roots). Pass the previous page's next_page_token to continue. */
+orgdir_code orgdir_unit_list(orgdir_client *client, const char *parent_id,
+    int page_size, const char *page_token, orgdir_reply **reply,
+    Orgdir__V1__ListUnitsResponse **out, orgdir_status *status);
+
+/* GetSubtree: `root_id` ("" or NULL = whole organisation) and its
+ * descendants to `max_depth` levels (0 = all), depth-first in display
+ * order. */
+orgdir_code orgdir_unit_subtree(orgdir_client *client, const char *root_id,
+    int max_depth, orgdir_reply **reply,
+    Orgdir__V1__GetSubtreeResponse **out, orgdir_status *status);
+
+/* GetAncestors: the path root ... unit. */
+orgdir_code orgdir_unit_ancestors(orgdir_client *client, const char *id,
+    orgdir_reply **reply, Orgdir__V1__GetAncestorsResponse **out,
+    orgdir_status *status);
+
+/* CreateUnit. ALREADY_EXISTS for a taken id; FAILED_PRECONDITION when the
+ * parent does not exist; INVALID_ARGUMENT for invalid fields. *out is the
+ * unit as stored (with etag and times). */
+orgdir_code orgdir_unit_create(orgdir_client *client,
+    const Orgdir__V1__Unit *unit, orgdir_reply **reply,
+    Orgdir__V1__Unit **out, orgdir_status *status);
+
+/* UpdateUnit: changes the fields named in `mask_paths` (n_paths entries;
+ * 0 = every mutable field) of unit->id. When unit->etag is non-empty the
+ * update happens only if it is current (else ABORTED). */
+orgdir_code orgdir_unit_update(orgdir_client *client,
+    const Orgdir__V1__Unit *unit, const char *const *mask_paths,
+    size_t n_paths, orgdir_reply **reply, Orgdir__V1__Unit **out,
+    orgdir_status *status);
+
+/* MoveUnit under `new_parent_id` ("" = make it a root). FAILED_PRECONDITION
+ * for a move under itself or a descendant. `etag` may be NULL. */
+orgdir_code orgdir_unit_move(orgdir_client *client, const char *id,
+    const char *new_parent_id, const char *etag, orgdir_reply **reply,
+    Orgdir__V1__Unit **out, orgdir_status *status);
+
+/* DeleteUnit. Without `force`, a unit with children is FAILED_PRECONDITION;
+ * with it, the whole subtree goes in one transaction. `deleted` (may be
+ * NULL) receives the number of units deleted. `etag` may be NULL. */
+orgdir_code orgdir_unit_delete(orgdir_client *client, const char *id,
+    int force, const char *etag, uint32_t *deleted, orgdir_status *status);
+
+/* --- server ------------------------------------------------------------------------ */
+
+/* Health: *serving receives the HealthCheckResponse.ServingStatus value. */
+orgdir_code orgdir_server_health(orgdir_client *client, int *serving,
+    orgdir_status *status);
+
+/* ServerInfo: version, schema version, methods, revision. */
+orgdir_code orgdir_server_info(orgdir_client *client, orgdir_reply **reply,
+    Orgdir__V1__ServerInfoResponse **out, orgdir_status *status);
+
+/* --- helpers for localized text ---------------------------------------------- */
+
+/*
+ * Picks the text for `lang` from a localized list: an exact tag match, else
+ * the same primary language ("fr" for "fr-CH"), else English, else the
+ * first entry. Returns NULL only when the list is empty. The pointer is
+ * borrowed from `values`.
+ */
+const char *orgdir_text_pick(Orgdir__V1__LocalizedString *const *values,
+    size_t n_values, const char *lang);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ORGDIR_ORGDIR_H */

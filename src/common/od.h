@@ -1,0 +1,111 @@
+/*
+ * od.h - the internal umbrella header of src/common: statuses, logging,
+ * arenas, byte buffers, text validation. Every layer includes this one.
+ */
+#ifndef OD_COMMON_H
+#define OD_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "orgdir/orgdir.h"
+
+#define OD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- limits shared by client and server (docs/PROTOCOL.md lists them) --- */
+#define OD_ID_MAX 64                  /* [a-z0-9][a-z0-9-]{0,63} */
+#define OD_LANG_MAX 35                /* BCP 47 tag length */
+#define OD_LANGS_MAX 16               /* languages per localized text */
+#define OD_NAME_MAX 512               /* bytes: name, title, head name */
+#define OD_SHORT_MAX 256              /* bytes: acronym, email, phone, city */
+#define OD_TEXT_MAX 4096              /* bytes: description, url */
+#define OD_TREE_DEPTH_MAX 64          /* levels below a root */
+#define OD_PAGE_DEFAULT 100
+#define OD_PAGE_MAX 1000
+#define OD_MESSAGE_MAX_DEFAULT (4u << 20) /* 4 MiB */
+
+/* --- status ----------------------------------------------------------- */
+
+/* Sets st (may be NULL) to code and a printf-formatted message; returns code. */
+orgdir_code od_status_set(orgdir_status *st, orgdir_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+orgdir_code od_status_vset(orgdir_status *st, orgdir_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+void od_status_ok(orgdir_status *st);
+
+/* --- logging: one line per event on stderr ------------------------------ */
+void od_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- arena ------------------------------------------------------------ */
+
+/*
+ * A bump allocator in chunks. Frees nothing until reset or destroy; reset
+ * keeps the first chunk so a reused arena allocates nothing in steady state.
+ * `cap` bounds the total bytes handed out: past it allocations fail and
+ * `exhausted` is set (so a decoder's NULL can be told apart from garbage).
+ */
+struct od_arena_chunk;
+typedef struct od_arena {
+	struct od_arena_chunk *head;
+	struct od_arena_chunk *first;
+	size_t used_total;
+	size_t cap;
+	bool exhausted;
+	ProtobufCAllocator pb; /* allocator_data points at this arena */
+} od_arena;
+
+void od_arena_init(od_arena *a, size_t cap);
+void *od_arena_alloc(od_arena *a, size_t n);
+char *od_arena_strndup(od_arena *a, const char *s, size_t n);
+void od_arena_reset(od_arena *a);
+void od_arena_destroy(od_arena *a);
+
+/* --- growable byte buffer with a cap (curl's dynbuf idea) ----------------- */
+typedef struct od_buf {
+	uint8_t *data;
+	size_t len;
+	size_t alloc;
+	size_t cap;     /* hard limit on len */
+	bool overflow;  /* an append was refused by the cap or by malloc */
+} od_buf;
+
+void od_buf_init(od_buf *b, size_t cap);
+bool od_buf_reserve(od_buf *b, size_t extra);
+bool od_buf_append(od_buf *b, const void *p, size_t n);
+void od_buf_reset(od_buf *b);
+void od_buf_free(od_buf *b);
+
+/* protobuf wire encoding into an od_buf (for replies built from stored bytes) */
+bool od_pb_put_varint(od_buf *b, uint64_t v);
+bool od_pb_put_len_field(od_buf *b, uint32_t field, const void *p, size_t n);
+bool od_pb_put_varint_field(od_buf *b, uint32_t field, uint64_t v);
+size_t od_pb_varint_size(uint64_t v);
+/* Appends a packed message, as field `field` when field != 0. */
+bool od_pb_put_message(od_buf *b, uint32_t field, const ProtobufCMessage *m);
+
+/* --- text ----------------------------------------------------------------- */
+
+bool od_utf8_valid(const char *s, size_t n);
+/* [a-z0-9][a-z0-9-]{0,63} */
+bool od_id_valid(const char *s);
+/* A well-formed BCP 47 tag (syntax only): alpha{2,8}(-alnum{1,8})*. */
+bool od_lang_valid(const char *s);
+/* ASCII case-insensitive comparison of language tags' primary subtags. */
+bool od_lang_same_primary(const char *a, const char *b);
+void od_hex_encode(const uint8_t *p, size_t n, char *out /* 2n+1 */);
+/* Returns decoded length, or -1 for bad hex / too long. */
+long od_hex_decode(const char *s, uint8_t *out, size_t out_max);
+/* Copies at most dst_size-1 bytes and NUL-terminates; never splits a UTF-8
+ * sequence. */
+void od_strlcpy(char *dst, const char *src, size_t dst_size);
+
+/* Now, as Unix seconds and nanoseconds (CLOCK_REALTIME). */
+void od_now(int64_t *sec, int32_t *nsec);
+/* Monotonic milliseconds. */
+uint64_t od_mono_ms(void);
+
+#endif
