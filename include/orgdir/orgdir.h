@@ -3,7 +3,7 @@
  *
  * A client talks to one orgdird server over nng (tcp://, ipc://, ...).
  * Requests and replies are the protobuf-c messages generated from
- * proto/orgdir/v1/*.proto, whose headers are installed beside this one.
+ * proto/orgdir/v1/ (*.proto), whose headers are installed beside this one.
  *
  * Conventions
  *  - Every call returns an orgdir_code (the gRPC canonical status codes).
