@@ -109,3 +109,23 @@ void od_now(int64_t *sec, int32_t *nsec);
 uint64_t od_mono_ms(void);
 
 #endif
+
+/* --- resource rules and generic message helpers --------------------------- */
+
+/* Validates a unit about to be stored (ids, kind, languages, sizes, UTF-8),
+ * normalises what is documented as normalised, drops unknown fields. */
+orgdir_code od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st);
+orgdir_code od_check_id(const char *what, const char *id, orgdir_status *st);
+orgdir_code od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size_t n,
+    size_t max, bool required, orgdir_status *st);
+/* Sets the field named by `path` (snake_case or lowerCamelCase, dotted for
+ * sub-messages) in dst to its value in src (NULL src = default). Pointers
+ * are shared: dst, src and arena must have the same lifetime. */
+orgdir_code od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char *path,
+    od_arena *arena, orgdir_status *st);
+/* Finds the first length-delimited top-level field `field` in packed bytes. */
+bool od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out,
+    size_t *out_len);
+/* Every string field of m, at any depth, is valid UTF-8 and at most max
+ * bytes (protobuf-c does not check UTF-8 itself). */
+orgdir_code od_pb_check_strings(const ProtobufCMessage *m, size_t max, orgdir_status *st);

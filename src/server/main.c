@@ -1,2 +1,164 @@
-int main(void);
-int main(void) { return 1; }
+/* main.c - orgdird: options, signals, start and stop. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+#define LISTEN_MAX 16
+
+static const char usage[] =
+    "usage: orgdird [--listen URL]... [--data DIR] [--seed FILE.json]\n"
+    "               [--max-message-bytes N] [--contexts N] [--map-size MIB]\n"
+    "\n"
+    "Serves the orgdir directory (service orgdir.v1.OrgDirectory) over nng.\n"
+    "\n"
+    "  --listen URL            tcp://HOST:PORT, ipc:///path, ... (repeatable;\n"
+    "                          default tcp://127.0.0.1:7470)\n"
+    "  --data DIR              LMDB data directory, created on first start\n"
+    "                          (default ./orgdir-data)\n"
+    "  --seed FILE             load an orgdir.v1.Directory JSON document when the\n"
+    "                          store is empty (ignored otherwise)\n"
+    "  --max-message-bytes N   largest request or reply (default 4194304)\n"
+    "  --contexts N            concurrent calls in progress (default 128)\n"
+    "  --map-size MIB          initial LMDB map size (default 256; grows when full)\n"
+    "  --version, --help\n"
+    "\n"
+    "SIGINT or SIGTERM stop the server cleanly.\n";
+
+static bool
+parse_size(const char *s, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "orgdird: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry 'orgdird --help'.\n");
+	va_end(ap);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *listen[LISTEN_MAX];
+	size_t n_listen = 0;
+	const char *data = "./orgdir-data";
+	const char *seed = NULL;
+	unsigned long long max_msg = OD_MESSAGE_MAX_DEFAULT;
+	unsigned long long contexts = 128;
+	unsigned long long map_mib = 256;
+	bool no_sync = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("orgdird %s (schema %d)\n", ORGDIR_VERSION, OD_SCHEMA_VERSION);
+			return 0;
+		}
+		if (strcmp(a, "--no-sync") == 0) { /* tests only: loses durability */
+			no_sync = true;
+			continue;
+		}
+		if (v == NULL) {
+			return usage_error("%s needs a value", a);
+		}
+		i++;
+		if (strcmp(a, "--listen") == 0) {
+			if (n_listen == LISTEN_MAX) {
+				return usage_error("at most %d --listen URLs", LISTEN_MAX);
+			}
+			listen[n_listen++] = v;
+		} else if (strcmp(a, "--data") == 0) {
+			data = v;
+		} else if (strcmp(a, "--seed") == 0) {
+			seed = v;
+		} else if (strcmp(a, "--max-message-bytes") == 0) {
+			if (!parse_size(v, 4096, 1u << 30, &max_msg)) {
+				return usage_error("--max-message-bytes: '%s' is not a size from 4096 to 1073741824", v);
+			}
+		} else if (strcmp(a, "--contexts") == 0) {
+			if (!parse_size(v, 1, 4096, &contexts)) {
+				return usage_error("--contexts: '%s' is not a number from 1 to 4096", v);
+			}
+		} else if (strcmp(a, "--map-size") == 0) {
+			if (!parse_size(v, 1, 1u << 20, &map_mib)) {
+				return usage_error("--map-size: '%s' is not a size in MiB from 1 to 1048576", v);
+			}
+		} else {
+			return usage_error("unknown option '%s'", a);
+		}
+	}
+	if (n_listen == 0) {
+		listen[n_listen++] = "tcp://127.0.0.1:7470";
+	}
+
+	/* Signals are taken by sigwait below; every thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	orgdir_status st = {ORGDIR_OK, "", 0};
+	struct od_store *store;
+	od_store_opts so = {.path = data, .map_size = (size_t) map_mib << 20, .no_sync = no_sync,
+	    .max_readers = (unsigned) contexts + 64};
+	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
+		od_log("error", "cannot start: %s", st.message);
+		return 1;
+	}
+	if (seed != NULL && od_seed_load(store, seed, &st) != ORGDIR_OK) {
+		od_log("error", "cannot start: %s", st.message);
+		od_store_close(store);
+		return 1;
+	}
+	struct od_server srv;
+	od_server_opts o = {.listen = listen, .n_listen = n_listen, .max_message_bytes = max_msg,
+	    .contexts = (unsigned) contexts};
+	if (od_server_start(&srv, store, &o, &st) != ORGDIR_OK) {
+		od_log("error", "cannot start: %s", st.message);
+		od_store_close(store);
+		nng_fini();
+		return 1;
+	}
+	char where[1024] = "";
+	for (size_t i = 0; i < n_listen; i++) {
+		size_t len = strlen(where);
+		snprintf(where + len, sizeof(where) - len, "%s%s", i ? " " : "", listen[i]);
+	}
+	od_log("info", "started orgdird %s: listening on %s, data %s, %u contexts, max message %llu bytes",
+	    ORGDIR_VERSION, where, data, (unsigned) contexts, max_msg);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	od_log("info", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	od_server_stop(&srv);
+	od_store_close(store);
+	nng_fini();
+	od_log("info", "stopped");
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* methods.c - the method table: one sorted row per method of service
+ * OrgDirectory, matched one-to-one with the protobuf-c service descriptor
+ * at start-up, so a method added to the .proto without a handler (or the
+ * reverse) stops the server from starting instead of failing at run time. */
+#include <string.h>
+
+#include "server.h"
+
+static od_method table[] = {
+    {"CreateUnit", od_h_create_unit, OD_M_WRITE, NULL},
+    {"DeleteUnit", od_h_delete_unit, OD_M_WRITE, NULL},
+    {"GetAncestors", od_h_get_ancestors, OD_M_READ, NULL},
+    {"GetSubtree", od_h_get_subtree, OD_M_READ, NULL},
+    {"GetUnit", od_h_get_unit, OD_M_READ, NULL},
+    {"Health", od_h_health, OD_M_READ | OD_M_NOSTORE, NULL},
+    {"ListUnits", od_h_list_units, OD_M_READ, NULL},
+    {"MoveUnit", od_h_move_unit, OD_M_WRITE, NULL},
+    {"ServerInfo", od_h_server_info, OD_M_READ, NULL},
+    {"UpdateUnit", od_h_update_unit, OD_M_WRITE, NULL},
+};
+
+orgdir_code
+od_methods_init(orgdir_status *st)
+{
+	const ProtobufCServiceDescriptor *sd = &orgdir__v1__org_directory__descriptor;
+	if (sd->n_methods != OD_ARRAY_LEN(table)) {
+		return od_status_set(st, ORGDIR_INTERNAL,
+		    "method table has %zu rows but service %s has %u methods", OD_ARRAY_LEN(table),
+		    sd->name, sd->n_methods);
+	}
+	for (size_t i = 0; i < OD_ARRAY_LEN(table); i++) {
+		if (i > 0 && strcmp(table[i - 1].name, table[i].name) >= 0) {
+			return od_status_set(st, ORGDIR_INTERNAL, "method table not sorted at %s",
+			    table[i].name);
+		}
+		table[i].desc = protobuf_c_service_descriptor_get_method_by_name(sd, table[i].name);
+		if (table[i].desc == NULL) {
+			return od_status_set(st, ORGDIR_INTERNAL, "method %s is not in service %s",
+			    table[i].name, sd->name);
+		}
+	}
+	return ORGDIR_OK;
+}
+
+const od_method *
+od_method_find(const char *name)
+{
+	size_t lo = 0;
+	size_t hi = OD_ARRAY_LEN(table);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(name, table[mid].name);
+		if (c == 0) {
+			return &table[mid];
+		}
+		if (c < 0) {
+			hi = mid;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	return NULL;
+}
+
+size_t
+od_method_count(void)
+{
+	return OD_ARRAY_LEN(table);
+}
+
+const od_method *
+od_method_at(size_t i)
+{
+	return i < OD_ARRAY_LEN(table) ? &table[i] : NULL;
+}

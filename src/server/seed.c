@@ -1,0 +1,67 @@
+/* seed.c - loads an orgdir.v1.Directory JSON document into an empty store
+ * at start-up (orgdird --seed), in one transaction: all of it or nothing. */
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "pbjson.h"
+#include "server.h"
+
+orgdir_code
+od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s:%d:%d: %s", path, jerr.line,
+		    jerr.column, jerr.text);
+	}
+	od_arena arena;
+	od_arena_init(&arena, (size_t) 1 << 30);
+	char err[256];
+	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_to_message(
+	    &orgdir__v1__directory__descriptor, doc, &arena.pb, err, sizeof(err));
+	json_decref(doc);
+	if (dir == NULL) {
+		od_arena_destroy(&arena);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: %s", path, err);
+	}
+	orgdir_code c;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		od_txn *t;
+		if ((c = od_store_write_begin(store, &t, st)) != ORGDIR_OK) {
+			break;
+		}
+		if (od_store_unit_count(t) != 0) {
+			od_txn_abort(t);
+			od_log("info", "--seed %s ignored: the store already holds units", path);
+			c = ORGDIR_OK;
+			break;
+		}
+		for (size_t i = 0; i < dir->n_units; i++) {
+			if ((c = od_unit_create(t, &arena, dir->units[i], NULL, st)) != ORGDIR_OK) {
+				orgdir_status inner = *st;
+				od_status_set(st, c, "%s: units[%zu]: %s", path, i, inner.message);
+				break;
+			}
+		}
+		if (c != ORGDIR_OK) {
+			bool full = od_txn_map_full(t);
+			od_txn_abort(t);
+			if (full && od_store_grow(store, st) == ORGDIR_OK) {
+				continue;
+			}
+			break;
+		}
+		c = od_txn_commit(t, st);
+		if (c == ORGDIR_RESOURCE_EXHAUSTED && od_store_grow(store, st) == ORGDIR_OK) {
+			continue;
+		}
+		if (c == ORGDIR_OK) {
+			od_log("info", "seeded %zu units from %s", dir->n_units, path);
+		}
+		break;
+	}
+	od_arena_destroy(&arena);
+	return c;
+}

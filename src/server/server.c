@@ -1,0 +1,368 @@
+/* server.c - the listening socket and its fixed pool of REP contexts, each
+ * a small state machine driven by one aio callback (never blocking). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+#include <nng/protocol/reqrep0/rep.h>
+
+#define ARENA_FACTOR 8 /* a request may decode into this many times its size */
+#define ENVELOPE_MARGIN (64u << 10)
+#define STRING_FIELD_MAX (16u << 10) /* any string in any request */
+
+enum ctx_state { ST_RECV, ST_SEND, ST_WRITE };
+
+struct od_ctx {
+	struct od_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum ctx_state state;
+	nng_msg *msg;       /* the request, reused for the reply */
+	od_arena arena;     /* reset per request */
+	od_buf out;         /* reply body, reused */
+	od_reader *reader;  /* read snapshot, reset/renewed per request */
+	uint64_t call_id;
+	size_t max_reply;
+	const od_method *m;
+	struct od_write_job job;
+};
+
+static void ctx_cb(void *arg);
+
+static void
+recv_next(struct od_ctx *c)
+{
+	c->state = ST_RECV;
+	nng_ctx_recv(c->ctx, c->aio);
+}
+
+static bool
+msg_varint(nng_msg *m, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t) v;
+	return nng_msg_append(m, tmp, n) == 0;
+}
+
+static bool
+msg_bytes_field(nng_msg *m, uint32_t field, const void *p, size_t n)
+{
+	return msg_varint(m, (uint64_t) field << 3 | 2) && msg_varint(m, n) &&
+	    (n == 0 || nng_msg_append(m, p, n) == 0);
+}
+
+/* Encodes orgdir.v1.Response by hand so a large body (a whole subtree) is
+ * copied once, straight from the reply buffer into the message. */
+static bool
+encode_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body,
+    uint64_t revision)
+{
+	nng_msg_clear(m);
+	bool ok = true;
+	if (call_id != 0) {
+		ok = msg_varint(m, 1 << 3) && msg_varint(m, call_id);
+	}
+	if (ok && st->code != ORGDIR_OK) {
+		ok = msg_varint(m, 2 << 3) && msg_varint(m, (uint64_t) st->code) &&
+		    msg_bytes_field(m, 3, st->message, strlen(st->message));
+	}
+	if (ok && st->code == ORGDIR_OK && body != NULL && body->len > 0) {
+		ok = nng_msg_reserve(m, body->len + 16) == 0 && msg_bytes_field(m, 4, body->data, body->len);
+	}
+	if (ok && revision != 0) {
+		ok = msg_varint(m, 5 << 3) && msg_varint(m, revision);
+	}
+	return ok;
+}
+
+static void
+send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
+{
+	if (st->code == ORGDIR_OK && (c->out.overflow || c->out.len > c->max_reply)) {
+		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "%s: the reply is larger than the %zu-byte limit; ask for less (page_size, "
+		    "max_depth) or raise the limit",
+		    c->m ? c->m->name : "call", c->max_reply);
+	}
+	if (st->code != ORGDIR_OK) {
+		od_log("warn", "call failed: %s %s: %s", c->m ? c->m->name : "?", orgdir_code_name(st->code),
+		    st->message);
+	}
+	if (!encode_reply(c->msg, c->call_id, st, &c->out, revision)) {
+		/* Only allocation can fail here: answer with the status alone. */
+		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "server out of memory building the reply");
+		encode_reply(c->msg, c->call_id, st, NULL, 0);
+	}
+	nng_aio_set_msg(c->aio, c->msg);
+	c->msg = NULL;
+	c->state = ST_SEND;
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+static orgdir_code
+decode(struct od_ctx *c, const ProtobufCMessage **body, Orgdir__V1__Request **env, orgdir_status *st)
+{
+	Orgdir__V1__Request *req =
+	    orgdir__v1__request__unpack(&c->arena.pb, nng_msg_len(c->msg), nng_msg_body(c->msg));
+	if (req == NULL) {
+		return c->arena.exhausted
+		    ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "request too large to decode")
+		    : od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		          "malformed request: not an orgdir.v1.Request envelope");
+	}
+	*env = req;
+	c->call_id = req->call_id;
+	if (req->max_reply_bytes != 0 && req->max_reply_bytes < c->max_reply) {
+		c->max_reply = req->max_reply_bytes;
+	}
+	if (!od_utf8_valid(req->method, strlen(req->method)) || strlen(req->method) > 64) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "malformed request: method name");
+	}
+	c->m = od_method_find(req->method);
+	if (c->m == NULL) {
+		return od_status_set(st, ORGDIR_UNIMPLEMENTED,
+		    "method '%s' is not implemented by this server (ServerInfo lists the methods)",
+		    req->method);
+	}
+	const ProtobufCMessageDescriptor *in = c->m->desc->input;
+	ProtobufCMessage *b =
+	    protobuf_c_message_unpack(in, &c->arena.pb, req->body.len, req->body.data);
+	if (b == NULL) {
+		return c->arena.exhausted
+		    ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "%s: request too large to decode",
+		          c->m->name)
+		    : od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: malformed %s body", c->m->name,
+		          in->name);
+	}
+	*body = b;
+	return od_pb_check_strings(b, STRING_FIELD_MAX, st);
+}
+
+static void
+handle(struct od_ctx *c)
+{
+	orgdir_status st = {ORGDIR_OK, "", 0};
+	const ProtobufCMessage *body = NULL;
+	Orgdir__V1__Request *env = NULL;
+	uint64_t revision = 0;
+
+	od_arena_reset(&c->arena);
+	od_buf_reset(&c->out);
+	c->call_id = 0;
+	c->m = NULL;
+	c->max_reply = c->srv->max_message;
+	if (decode(c, &body, &env, &st) != ORGDIR_OK) {
+		send_reply(c, &st, 0);
+		return;
+	}
+	if (c->m->flags & OD_M_WRITE) {
+		struct od_write_job *j = &c->job;
+		memset(j, 0, sizeof(*j));
+		j->ctx = c;
+		j->m = c->m;
+		j->req = body;
+		j->request_id.data = env->request_id.data;
+		j->request_id.len = env->request_id.len;
+		c->state = ST_WRITE;
+		od_writer_submit(c->srv->writer, j);
+		return;
+	}
+	od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out};
+	if (!(c->m->flags & OD_M_NOSTORE)) {
+		if (od_reader_begin(c->reader, &call.txn, &st) != ORGDIR_OK) {
+			send_reply(c, &st, 0);
+			return;
+		}
+		revision = od_txn_revision(call.txn);
+	}
+	c->m->handler(&call, body, &st);
+	if (call.txn != NULL) {
+		od_reader_end(c->reader);
+	}
+	send_reply(c, &st, revision);
+}
+
+void
+od_ctx_write_done(struct od_ctx *c)
+{
+	struct od_write_job *j = &c->job;
+	if (j->recorded.len > 0) {
+		/* A re-sent write: answer with what the first execution answered. */
+		nng_msg_clear(c->msg);
+		bool ok = (c->call_id == 0 || (msg_varint(c->msg, 1 << 3) && msg_varint(c->msg, c->call_id))) &&
+		    nng_msg_append(c->msg, j->recorded.data, j->recorded.len) == 0;
+		if (ok) {
+			nng_aio_set_msg(c->aio, c->msg);
+			c->msg = NULL;
+			c->state = ST_SEND;
+			nng_ctx_send(c->ctx, c->aio);
+			return;
+		}
+		od_status_set(&j->status, ORGDIR_RESOURCE_EXHAUSTED, "server out of memory");
+	}
+	send_reply(c, &j->status, j->revision);
+}
+
+od_buf *
+od_ctx_out(struct od_ctx *c)
+{
+	return &c->out;
+}
+
+od_arena *
+od_ctx_arena(struct od_ctx *c)
+{
+	return &c->arena;
+}
+
+static void
+ctx_cb(void *arg)
+{
+	struct od_ctx *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	switch (c->state) {
+	case ST_SEND:
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		}
+		if (rv != NNG_ECLOSED) {
+			recv_next(c);
+		}
+		break;
+	case ST_RECV:
+		if (rv != 0) {
+			if (rv != NNG_ECLOSED && !atomic_load(&c->srv->stopping)) {
+				recv_next(c);
+			}
+			break;
+		}
+		c->msg = nng_aio_get_msg(c->aio);
+		handle(c);
+		break;
+	case ST_WRITE:
+		break; /* completed by od_ctx_write_done, never by the aio */
+	}
+}
+
+static void
+ctx_free(struct od_ctx *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	if (c->aio != NULL) {
+		nng_aio_stop(c->aio);
+		nng_aio_free(c->aio);
+	}
+	nng_ctx_close(c->ctx);
+	if (c->msg != NULL) {
+		nng_msg_free(c->msg);
+	}
+	od_reader_free(c->reader);
+	od_arena_destroy(&c->arena);
+	od_buf_free(&c->out);
+	free(c);
+}
+
+static orgdir_code
+ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st)
+{
+	struct od_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	c->srv = srv;
+	od_arena_init(&c->arena, srv->max_message * ARENA_FACTOR + (1u << 20));
+	od_buf_init(&c->out, srv->max_message);
+	int rv = nng_ctx_open(&c->ctx, srv->sock);
+	if (rv == 0) {
+		rv = nng_aio_alloc(&c->aio, ctx_cb, c);
+	}
+	if (rv != 0) {
+		ctx_free(c);
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a server context: %s",
+		    nng_strerror(rv));
+	}
+	orgdir_code code = od_reader_new(srv->store, &c->reader, st);
+	if (code != ORGDIR_OK) {
+		ctx_free(c);
+		return code;
+	}
+	*out = c;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+od_server_start(struct od_server *srv, struct od_store *store, const od_server_opts *o,
+    orgdir_status *st)
+{
+	int32_t ns;
+	memset(srv, 0, sizeof(*srv));
+	srv->store = store;
+	srv->max_message = o->max_message_bytes ? o->max_message_bytes : OD_MESSAGE_MAX_DEFAULT;
+	od_now(&srv->start_sec, &ns);
+	orgdir_code c = od_methods_init(st);
+	if (c != ORGDIR_OK) {
+		return c;
+	}
+	int rv = nng_rep0_open(&srv->sock);
+	if (rv != 0) {
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot open socket: %s", nng_strerror(rv));
+	}
+	/* Refuse over-size requests at the transport, before allocating them. */
+	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->max_message + ENVELOPE_MARGIN);
+	if ((c = od_writer_start(srv, &srv->writer, st)) != ORGDIR_OK) {
+		nng_close(srv->sock);
+		return c;
+	}
+	srv->n_ctx = o->contexts ? o->contexts : 128;
+	srv->ctxs = calloc(srv->n_ctx, sizeof(*srv->ctxs));
+	if (srv->ctxs == NULL) {
+		od_server_stop(srv);
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (unsigned i = 0; i < srv->n_ctx; i++) {
+		if ((c = ctx_new(srv, &srv->ctxs[i], st)) != ORGDIR_OK) {
+			od_server_stop(srv);
+			return c;
+		}
+	}
+	for (size_t i = 0; i < o->n_listen; i++) {
+		rv = nng_listen(srv->sock, o->listen[i], NULL, 0);
+		if (rv != 0) {
+			od_server_stop(srv);
+			return od_status_set(st, ORGDIR_UNAVAILABLE, "cannot listen on %s: %s", o->listen[i],
+			    nng_strerror(rv));
+		}
+	}
+	for (unsigned i = 0; i < srv->n_ctx; i++) {
+		recv_next(srv->ctxs[i]);
+	}
+	return ORGDIR_OK;
+}
+
+void
+od_server_stop(struct od_server *srv)
+{
+	atomic_store(&srv->stopping, true);
+	/* Closing the socket completes every pending aio with NNG_ECLOSED. */
+	nng_close(srv->sock);
+	if (srv->writer != NULL) {
+		od_writer_stop(srv->writer); /* drains: queued writes are answered */
+		srv->writer = NULL;
+	}
+	if (srv->ctxs != NULL) {
+		for (unsigned i = 0; i < srv->n_ctx; i++) {
+			ctx_free(srv->ctxs[i]);
+		}
+		free(srv->ctxs);
+		srv->ctxs = NULL;
+	}
+}

@@ -1,0 +1,117 @@
+/*
+ * server.h - internals of orgdird: the server, its call contexts, the
+ * method table and the group-commit writer.
+ *
+ * A request flows: nng ctx receive -> decode envelope -> look up method ->
+ * decode + check body -> (read) handler on a reused read snapshot, or
+ * (write) queue to the writer thread, which runs it in a nested transaction
+ * of a group commit -> encode reply -> nng ctx send.
+ */
+#ifndef OD_SERVER_H
+#define OD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+
+#include "od.h"
+#include "store.h"
+
+struct od_server;
+struct od_writer;
+
+/* One call being answered; lives in its context, reused call after call. */
+typedef struct od_call {
+	struct od_server *srv;
+	od_txn *txn;              /* read snapshot, or nested write transaction */
+	od_arena *arena;          /* request-lifetime memory */
+	od_buf *out;              /* the packed reply body */
+	uint64_t revision;        /* set by write handlers: revision committed */
+} od_call;
+
+typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
+
+enum {
+	OD_M_READ = 1,  /* runs on a read snapshot in the context's callback */
+	OD_M_WRITE = 2, /* runs in the writer's group commit; idempotent by request id */
+	OD_M_NOSTORE = 4, /* needs no snapshot (Health) */
+};
+
+typedef struct od_method {
+	const char *name;
+	od_handler handler;
+	unsigned flags;
+	/* Filled from the service descriptor at start-up. */
+	const ProtobufCMethodDescriptor *desc;
+} od_method;
+
+/* methods.c: the table, checked one-to-one against the service descriptor. */
+orgdir_code od_methods_init(orgdir_status *st);
+const od_method *od_method_find(const char *name);
+size_t od_method_count(void);
+const od_method *od_method_at(size_t i); /* sorted by name */
+
+/* handlers */
+orgdir_code od_h_get_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_list_units(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_get_subtree(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_get_ancestors(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_create_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_update_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_move_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_delete_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_health(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_server_info(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+
+typedef struct od_server_opts {
+	const char *const *listen; /* URLs */
+	size_t n_listen;
+	size_t max_message_bytes;
+	unsigned contexts;
+} od_server_opts;
+
+struct od_ctx; /* server.c */
+
+struct od_server {
+	struct od_store *store;
+	nng_socket sock;
+	struct od_ctx **ctxs;
+	unsigned n_ctx;
+	struct od_writer *writer;
+	size_t max_message;
+	int64_t start_sec;
+	atomic_bool stopping;
+};
+
+orgdir_code od_server_start(struct od_server *srv, struct od_store *store, const od_server_opts *o,
+    orgdir_status *st);
+void od_server_stop(struct od_server *srv);
+
+/* writer.c: group commit of writes on one thread. */
+struct od_write_job {
+	struct od_write_job *next;
+	struct od_ctx *ctx;
+	const od_method *m;
+	const ProtobufCMessage *req;
+	od_val request_id;
+	/* Results, filled by the writer. */
+	orgdir_status status;
+	uint64_t revision;
+	od_val recorded; /* packed Response of an earlier execution, or empty */
+};
+
+orgdir_code od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st);
+void od_writer_submit(struct od_writer *w, struct od_write_job *job);
+void od_writer_stop(struct od_writer *w);
+
+/* server.c: called by the writer when a job is done (any thread). */
+void od_ctx_write_done(struct od_ctx *ctx);
+/* The context's reply buffer and arena, for the writer. */
+od_buf *od_ctx_out(struct od_ctx *ctx);
+od_arena *od_ctx_arena(struct od_ctx *ctx);
+
+/* seed.c */
+orgdir_code od_seed_load(struct od_store *store, const char *path, orgdir_status *st);
+
+#endif

@@ -1,0 +1,358 @@
+/* env.c - the LMDB environment: open, schema, transactions, map growth. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_int.h"
+
+#define DEFAULT_MAP_SIZE ((size_t) 256 << 20)
+#define DEFAULT_MAX_READERS 512
+#define META_SCHEMA "schema_version"
+#define META_REVISION "revision"
+
+orgdir_code
+od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st)
+{
+	switch (rc) {
+	case 0:
+		return ORGDIR_OK;
+	case MDB_NOTFOUND:
+		return od_status_set(st, ORGDIR_NOT_FOUND, "%s: not found", what);
+	case MDB_MAP_FULL:
+		if (t != NULL) {
+			for (od_txn *p = t; p != NULL; p = p->parent) {
+				p->map_full = true;
+			}
+		}
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "%s: the database map is full", what);
+	case MDB_READERS_FULL:
+		return od_status_set(st, ORGDIR_UNAVAILABLE, "%s: too many concurrent readers", what);
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID:
+		return od_status_set(st, ORGDIR_DATA_LOSS, "%s: %s", what, mdb_strerror(rc));
+	case MDB_BAD_VALSIZE:
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: key or value too large", what);
+	default:
+		return od_status_set(st, ORGDIR_INTERNAL, "%s: %s", what, mdb_strerror(rc));
+	}
+}
+
+int
+od_mdb_put(od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl,
+    unsigned flags)
+{
+	MDB_val key = {kl, (void *) k};
+	MDB_val val = {vl, (void *) v};
+	int rc = mdb_put(t->txn, dbi, &key, &val, flags);
+	if (rc == MDB_MAP_FULL) {
+		od_mdb_status(t, rc, "put", NULL);
+	}
+	return rc;
+}
+
+static orgdir_code
+open_dbs(struct od_store *s, orgdir_status *st)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0) {
+		return od_mdb_status(NULL, rc, "open databases", st);
+	}
+	struct {
+		const char *name;
+		unsigned flags;
+		MDB_dbi *dbi;
+	} dbs[] = {
+	    {"meta", 0, &s->meta},
+	    {"units", 0, &s->units},
+	    {"children", MDB_DUPSORT, &s->children},
+	    {"requests", 0, &s->requests},
+	    {"request_log", 0, &s->request_log},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(dbs); i++) {
+		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return od_mdb_status(NULL, rc, dbs[i].name, st);
+		}
+	}
+	/* Schema: recorded on first start, checked on every later one. */
+	MDB_val k = {strlen(META_SCHEMA), META_SCHEMA};
+	MDB_val v;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		uint32_t ver = OD_SCHEMA_VERSION;
+		MDB_val nv = {sizeof(ver), &ver};
+		rc = mdb_put(txn, s->meta, &k, &nv, 0);
+		s->schema = ver;
+	} else if (rc == 0) {
+		if (v.mv_size != sizeof(uint32_t)) {
+			mdb_txn_abort(txn);
+			return od_status_set(st, ORGDIR_DATA_LOSS, "schema version record is corrupt");
+		}
+		memcpy(&s->schema, v.mv_data, sizeof(uint32_t));
+		if (s->schema > OD_SCHEMA_VERSION) {
+			mdb_txn_abort(txn);
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "data directory has schema version %u, newer than this server's %u: "
+			    "upgrade orgdird",
+			    s->schema, OD_SCHEMA_VERSION);
+		}
+		/* Migrations from older schemas go here when there are any. */
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return od_mdb_status(NULL, rc, "schema version", st);
+	}
+	rc = mdb_txn_commit(txn);
+	return od_mdb_status(NULL, rc, "open databases", st);
+}
+
+orgdir_code
+od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
+{
+	*out = NULL;
+	if (strlen(o->path) >= sizeof(((struct od_store *) 0)->path)) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "data directory path too long");
+	}
+	if (mkdir(o->path, 0700) != 0 && errno != EEXIST) {
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot create data directory %s: %s",
+		    o->path, strerror(errno));
+	}
+	struct od_store *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	od_strlcpy(s->path, o->path, sizeof(s->path));
+	pthread_rwlock_init(&s->gate, NULL);
+	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+	int rc = mdb_env_create(&s->env);
+	if (rc == 0) {
+		rc = mdb_env_set_maxdbs(s->env, 16);
+	}
+	if (rc == 0) {
+		rc = mdb_env_set_maxreaders(s->env, o->max_readers ? o->max_readers : DEFAULT_MAX_READERS);
+	}
+	if (rc == 0) {
+		rc = mdb_env_set_mapsize(s->env, s->map_size);
+	}
+	if (rc == 0) {
+		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
+		unsigned flags = MDB_NOTLS | (o->no_sync ? MDB_NOSYNC : 0);
+		rc = mdb_env_open(s->env, o->path, flags, 0600);
+	}
+	if (rc != 0) {
+		orgdir_code c = od_mdb_status(NULL, rc, "open LMDB environment", st);
+		if (rc == EACCES || rc == ENOENT || rc == EINVAL) {
+			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot open data directory %s: %s",
+			    o->path, mdb_strerror(rc));
+		}
+		od_store_close(s);
+		return c;
+	}
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize; /* an existing environment may be larger */
+	orgdir_code c = open_dbs(s, st);
+	if (c != ORGDIR_OK) {
+		od_store_close(s);
+		return c;
+	}
+	*out = s;
+	return ORGDIR_OK;
+}
+
+void
+od_store_close(struct od_store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->env != NULL) {
+		mdb_env_close(s->env);
+	}
+	pthread_rwlock_destroy(&s->gate);
+	free(s);
+}
+
+uint32_t
+od_store_schema_version(struct od_store *s)
+{
+	return s->schema;
+}
+
+orgdir_code
+od_store_grow(struct od_store *s, orgdir_status *st)
+{
+	pthread_rwlock_wrlock(&s->gate);
+	size_t ns = s->map_size * 2;
+	int rc = mdb_env_set_mapsize(s->env, ns);
+	if (rc == 0) {
+		s->map_size = ns;
+	}
+	pthread_rwlock_unlock(&s->gate);
+	if (rc != 0) {
+		return od_mdb_status(NULL, rc, "grow the database map", st);
+	}
+	od_log("info", "map size grown to %zu MiB", ns >> 20);
+	return ORGDIR_OK;
+}
+
+/* --- readers ------------------------------------------------------------- */
+
+orgdir_code
+od_reader_new(struct od_store *s, od_reader **out, orgdir_status *st)
+{
+	od_reader *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	r->s = s;
+	r->t.s = s;
+	*out = r;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st)
+{
+	int rc;
+	pthread_rwlock_rdlock(&r->s->gate);
+	if (r->t.txn == NULL) {
+		rc = mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->t.txn);
+	} else {
+		rc = mdb_txn_renew(r->t.txn);
+	}
+	if (rc != 0) {
+		pthread_rwlock_unlock(&r->s->gate);
+		return od_mdb_status(NULL, rc, "begin read", st);
+	}
+	r->active = true;
+	*txn = &r->t;
+	return ORGDIR_OK;
+}
+
+void
+od_reader_end(od_reader *r)
+{
+	if (r->active) {
+		mdb_txn_reset(r->t.txn);
+		r->active = false;
+		pthread_rwlock_unlock(&r->s->gate);
+	}
+}
+
+void
+od_reader_free(od_reader *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	od_reader_end(r);
+	if (r->t.txn != NULL) {
+		mdb_txn_abort(r->t.txn);
+	}
+	free(r);
+}
+
+/* --- writes -------------------------------------------------------------------- */
+
+orgdir_code
+od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
+{
+	od_txn *t = calloc(2, sizeof(*t)); /* [0] the batch, [1] its child slot */
+	if (t == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return od_mdb_status(NULL, rc, "begin write", st);
+	}
+	t->s = s;
+	t->write = true;
+	t->child = &t[1];
+	*batch = t;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+od_txn_child(od_txn *parent, od_txn **child, orgdir_status *st)
+{
+	od_txn *c = parent->child;
+	memset(c, 0, sizeof(*c));
+	int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &c->txn);
+	if (rc != 0) {
+		return od_mdb_status(parent, rc, "begin nested write", st);
+	}
+	c->s = parent->s;
+	c->parent = parent;
+	c->write = true;
+	*child = c;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+od_txn_commit(od_txn *t, orgdir_status *st)
+{
+	int rc = mdb_txn_commit(t->txn);
+	t->txn = NULL;
+	orgdir_code c = od_mdb_status(t, rc, "commit", st);
+	if (t->parent == NULL) {
+		free(t); /* a batch's MAP_FULL shows as RESOURCE_EXHAUSTED */
+	}
+	return c;
+}
+
+void
+od_txn_abort(od_txn *t)
+{
+	if (t->txn != NULL) {
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+	}
+	if (t->parent == NULL) {
+		free(t);
+	}
+}
+
+bool
+od_txn_map_full(const od_txn *t)
+{
+	return t->map_full;
+}
+
+/* --- metadata ------------------------------------------------------------------ */
+
+uint64_t
+od_txn_revision(od_txn *t)
+{
+	MDB_val k = {strlen(META_REVISION), META_REVISION};
+	MDB_val v;
+	uint64_t rev = 0;
+	if (mdb_get(t->txn, t->s->meta, &k, &v) == 0 && v.mv_size == sizeof(rev)) {
+		memcpy(&rev, v.mv_data, sizeof(rev));
+	}
+	return rev;
+}
+
+uint64_t
+od_txn_next_revision(od_txn *t)
+{
+	uint64_t rev = od_txn_revision(t) + 1;
+	od_mdb_put(t, t->s->meta, META_REVISION, strlen(META_REVISION), &rev, sizeof(rev), 0);
+	return rev;
+}
+
+uint64_t
+od_store_unit_count(od_txn *t)
+{
+	MDB_stat ms;
+	if (mdb_stat(t->txn, t->s->units, &ms) != 0) {
+		return 0;
+	}
+	return ms.ms_entries;
+}

@@ -1,0 +1,78 @@
+/* requests.c - the idempotency record: the outcome of each write, keyed by
+ * the client's request id, kept for the most recent REQUESTS_KEPT writes. */
+#include <string.h>
+
+#include "store_int.h"
+
+#define REQUESTS_KEPT 100000
+#define REQUEST_ID_MIN 8
+#define REQUEST_ID_MAX 64
+
+bool
+od_request_lookup(od_txn *t, const od_val *key, od_val *response)
+{
+	if (key->len < REQUEST_ID_MIN || key->len > REQUEST_ID_MAX) {
+		return false;
+	}
+	MDB_val k = {key->len, (void *) key->data};
+	MDB_val v;
+	if (mdb_get(t->txn, t->s->requests, &k, &v) != 0) {
+		return false;
+	}
+	response->data = v.mv_data;
+	response->len = v.mv_size;
+	return true;
+}
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+orgdir_code
+od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_status *st)
+{
+	if (key->len < REQUEST_ID_MIN || key->len > REQUEST_ID_MAX) {
+		return ORGDIR_OK; /* not protected: nothing to remember */
+	}
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t->txn, t->s->request_log, &c);
+	if (rc != 0) {
+		return od_mdb_status(t, rc, "request log", st);
+	}
+	/* Sequence numbers are big-endian so the log reads oldest first. */
+	uint64_t next = 0;
+	uint64_t first = 0;
+	MDB_val k, v;
+	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
+		next = be64(k.mv_data) + 1;
+	}
+	if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8) {
+		first = be64(k.mv_data);
+	}
+	/* Forget the oldest beyond the window, a few per write. */
+	for (int i = 0; i < 4 && next - first >= REQUESTS_KEPT; i++) {
+		if (mdb_cursor_get(c, &k, &v, MDB_FIRST) != 0) {
+			break;
+		}
+		MDB_val old = v;
+		mdb_del(t->txn, t->s->requests, &old, NULL);
+		mdb_cursor_del(c, 0);
+		first++;
+	}
+	mdb_cursor_close(c);
+	uint8_t seq[8];
+	for (int i = 0; i < 8; i++) {
+		seq[i] = (uint8_t) (next >> (56 - 8 * i));
+	}
+	rc = od_mdb_put(t, t->s->request_log, seq, 8, key->data, key->len, MDB_APPEND);
+	if (rc == 0) {
+		rc = od_mdb_put(t, t->s->requests, key->data, key->len, response->data, response->len, 0);
+	}
+	return od_mdb_status(t, rc, "record request", st);
+}

@@ -1,0 +1,116 @@
+/*
+ * store.h - the LMDB-backed store: units, their children index, metadata
+ * and the idempotency record of writes. Nothing above this layer sees an
+ * MDB_* value; nothing in here knows about nng.
+ *
+ * Transactions
+ *  - Readers: an od_reader is a reusable read transaction (reset/renewed,
+ *    never begun afresh). One reader serves one thread at a time; it may
+ *    move between threads between uses (MDB_NOTLS).
+ *  - Writers: a write batch (od_store_write_begin) is one LMDB write
+ *    transaction; each request inside it runs in a nested child
+ *    (od_txn_child) so one failed request rolls back alone. A batch must
+ *    begin and commit on the same thread.
+ *  - Values read are borrowed until the transaction ends.
+ */
+#ifndef OD_STORE_H
+#define OD_STORE_H
+
+#include "od.h"
+
+#define OD_SCHEMA_VERSION 1
+
+struct od_store;
+typedef struct od_txn od_txn;
+typedef struct od_reader od_reader;
+
+typedef struct od_val {
+	const void *data;
+	size_t len;
+} od_val;
+
+typedef struct od_store_opts {
+	const char *path;       /* data directory; created if missing */
+	size_t map_size;        /* initial map size in bytes; 0 = 256 MiB */
+	unsigned max_readers;   /* 0 = 512 */
+	bool no_sync;           /* tests only: MDB_NOSYNC */
+} od_store_opts;
+
+orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
+void od_store_close(struct od_store *s);
+
+/* Readers */
+orgdir_code od_reader_new(struct od_store *s, od_reader **out, orgdir_status *st);
+/* Starts a snapshot; returns the transaction to read through. */
+orgdir_code od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st);
+/* Ends the snapshot (reset: the reader slot is kept for the next begin). */
+void od_reader_end(od_reader *r);
+void od_reader_free(od_reader *r);
+
+/* Writes */
+orgdir_code od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st);
+orgdir_code od_txn_child(od_txn *parent, od_txn **child, orgdir_status *st);
+/* Commits (a child into its parent; a batch to disk, synced). The
+ * transaction is gone afterwards, committed or not. A batch that failed
+ * because the map is full returns RESOURCE_EXHAUSTED: grow and run it again. */
+orgdir_code od_txn_commit(od_txn *t, orgdir_status *st);
+void od_txn_abort(od_txn *t);
+/* True when the transaction hit the map size limit: abort the batch, call
+ * od_store_grow, and run it again. */
+bool od_txn_map_full(const od_txn *t);
+/* Doubles the map. Waits for readers in progress; no write may be open. */
+orgdir_code od_store_grow(struct od_store *s, orgdir_status *st);
+
+/* Metadata */
+uint64_t od_txn_revision(od_txn *t);
+/* Increments the revision inside a write transaction; returns the new one. */
+uint64_t od_txn_next_revision(od_txn *t);
+uint64_t od_store_unit_count(od_txn *t);
+uint32_t od_store_schema_version(struct od_store *s);
+
+/* --- units (units.c) ------------------------------------------------------------ */
+
+/* Stored packed orgdir.v1.Unit of `id`, borrowed. NOT_FOUND if absent. */
+orgdir_code od_unit_get(od_txn *t, const char *id, od_val *out, orgdir_status *st);
+bool od_unit_exists(od_txn *t, const char *id);
+
+/* Iterates the children of a parent ("" = roots) in display order. */
+typedef struct od_child_iter od_child_iter;
+orgdir_code od_children_open(od_txn *t, const char *parent, od_child_iter **it, orgdir_status *st);
+/* Positions after the child whose sort key is `after` (from
+ * od_children_key); NULL = at the first child. */
+bool od_children_seek(od_child_iter *it, const od_val *after);
+/* Next child: its id and stored bytes (borrowed). false at the end. */
+bool od_children_next(od_child_iter *it, od_val *id, od_val *unit);
+/* The sort key of the child last returned (for page tokens), borrowed. */
+od_val od_children_key(od_child_iter *it);
+size_t od_children_count(od_child_iter *it);
+void od_children_close(od_child_iter *it);
+
+/* Depth-first walk of a subtree (display order). visit returns false to
+ * stop the walk early; the walk then returns CANCELLED. */
+typedef bool (*od_subtree_visit)(void *arg, uint32_t depth, const od_val *unit);
+orgdir_code od_subtree_walk(od_txn *t, const char *root, uint32_t max_depth, od_subtree_visit visit,
+    void *arg, orgdir_status *st);
+
+/* Write operations. Each validates structure (parents, cycles, ids) and
+ * sets etag, create/update times; `arena` holds temporary decodes; *out
+ * (may be NULL) receives the unit as stored, allocated in the arena. */
+orgdir_code od_unit_create(od_txn *t, od_arena *arena, const Orgdir__V1__Unit *u,
+    Orgdir__V1__Unit **out, orgdir_status *st);
+orgdir_code od_unit_update(od_txn *t, od_arena *arena, const Orgdir__V1__Unit *u,
+    const Google__Protobuf__FieldMask *mask, Orgdir__V1__Unit **out, orgdir_status *st);
+orgdir_code od_unit_move(od_txn *t, od_arena *arena, const char *id, const char *new_parent,
+    const char *etag, Orgdir__V1__Unit **out, orgdir_status *st);
+orgdir_code od_unit_delete(od_txn *t, od_arena *arena, const char *id, bool force,
+    const char *etag, uint32_t *deleted, orgdir_status *st);
+
+/* --- idempotency of writes (requests.c) ---------------------------------- */
+
+/* The recorded outcome of an earlier request with this key, borrowed. */
+bool od_request_lookup(od_txn *t, const od_val *key, od_val *response);
+/* Records the outcome in the write transaction of the request itself. */
+orgdir_code od_request_record(od_txn *t, const od_val *key, const od_val *response,
+    orgdir_status *st);
+
+#endif
