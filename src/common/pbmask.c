@@ -58,7 +58,8 @@ copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const ProtobufCFi
 		return;
 	}
 	if (f->type == PROTOBUF_C_TYPE_STRING) {
-		const char *empty = f->default_value ? *(const char *const *) f->default_value : "";
+		/* protobuf-c points default_value at the characters themselves. */
+		const char *empty = f->default_value ? (const char *) f->default_value : "";
 		memcpy(d + f->offset, &empty, sizeof(empty));
 	} else {
 		memset(d + f->offset, 0, field_size(f));

@@ -37,50 +37,6 @@ recv_next(struct od_ctx *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
-static bool
-msg_varint(nng_msg *m, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t) v;
-	return nng_msg_append(m, tmp, n) == 0;
-}
-
-static bool
-msg_bytes_field(nng_msg *m, uint32_t field, const void *p, size_t n)
-{
-	return msg_varint(m, (uint64_t) field << 3 | 2) && msg_varint(m, n) &&
-	    (n == 0 || nng_msg_append(m, p, n) == 0);
-}
-
-/* Encodes orgdir.v1.Response by hand so a large body (a whole subtree) is
- * copied once, straight from the reply buffer into the message. */
-static bool
-encode_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body,
-    uint64_t revision)
-{
-	nng_msg_clear(m);
-	bool ok = true;
-	if (call_id != 0) {
-		ok = msg_varint(m, 1 << 3) && msg_varint(m, call_id);
-	}
-	if (ok && st->code != ORGDIR_OK) {
-		ok = msg_varint(m, 2 << 3) && msg_varint(m, (uint64_t) st->code) &&
-		    msg_bytes_field(m, 3, st->message, strlen(st->message));
-	}
-	if (ok && st->code == ORGDIR_OK && body != NULL && body->len > 0) {
-		ok = nng_msg_reserve(m, body->len + 16) == 0 && msg_bytes_field(m, 4, body->data, body->len);
-	}
-	if (ok && revision != 0) {
-		ok = msg_varint(m, 5 << 3) && msg_varint(m, revision);
-	}
-	return ok;
-}
-
 static void
 send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 {
@@ -94,10 +50,10 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 		od_log("warn", "call failed: %s %s: %s", c->m ? c->m->name : "?", orgdir_code_name(st->code),
 		    st->message);
 	}
-	if (!encode_reply(c->msg, c->call_id, st, &c->out, revision)) {
+	if (!od_frame_reply(c->msg, c->call_id, st, &c->out, revision)) {
 		/* Only allocation can fail here: answer with the status alone. */
 		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "server out of memory building the reply");
-		encode_reply(c->msg, c->call_id, st, NULL, 0);
+		od_frame_reply(c->msg, c->call_id, st, NULL, 0);
 	}
 	nng_aio_set_msg(c->aio, c->msg);
 	c->msg = NULL;
@@ -194,10 +150,7 @@ od_ctx_write_done(struct od_ctx *c)
 	struct od_write_job *j = &c->job;
 	if (j->recorded.len > 0) {
 		/* A re-sent write: answer with what the first execution answered. */
-		nng_msg_clear(c->msg);
-		bool ok = (c->call_id == 0 || (msg_varint(c->msg, 1 << 3) && msg_varint(c->msg, c->call_id))) &&
-		    nng_msg_append(c->msg, j->recorded.data, j->recorded.len) == 0;
-		if (ok) {
+		if (od_frame_recorded(c->msg, c->call_id, &j->recorded)) {
 			nng_aio_set_msg(c->aio, c->msg);
 			c->msg = NULL;
 			c->state = ST_SEND;

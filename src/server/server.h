@@ -111,6 +111,12 @@ void od_ctx_write_done(struct od_ctx *ctx);
 od_buf *od_ctx_out(struct od_ctx *ctx);
 od_arena *od_ctx_arena(struct od_ctx *ctx);
 
+/* frame.c: the reply envelope. Both replace m's body; false only when
+ * allocation fails. */
+bool od_frame_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body,
+    uint64_t revision);
+bool od_frame_recorded(nng_msg *m, uint64_t call_id, const od_val *recorded);
+
 /* seed.c */
 orgdir_code od_seed_load(struct od_store *store, const char *path, orgdir_status *st);
 

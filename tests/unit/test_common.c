@@ -1,0 +1,241 @@
+/* test_common.c - text checks, arena, capped buffer, statuses, field masks,
+ * the wire scanner and the unit rules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "od.h"
+#include "testutil.h"
+
+static void
+test_utf8(void **state)
+{
+	(void) state;
+	assert_true(od_utf8_valid("Directrice générale", strlen("Directrice générale")));
+	assert_true(od_utf8_valid("Côte d’Ivoire 日本 😀", strlen("Côte d’Ivoire 日本 😀")));
+	assert_false(od_utf8_valid("\xC3", 1));             /* truncated */
+	assert_false(od_utf8_valid("\xC0\xAF", 2));         /* overlong */
+	assert_false(od_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+	assert_false(od_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(od_utf8_valid("a\0b", 3));             /* NUL */
+	assert_false(od_utf8_valid("\xFF", 1));
+}
+
+static void
+test_ids_and_langs(void **state)
+{
+	(void) state;
+	assert_true(od_id_valid("dg"));
+	assert_true(od_id_valid("0-a"));
+	assert_true(od_id_valid("a234567890123456789012345678901234567890123456789012345678901234"));
+	assert_false(od_id_valid("a2345678901234567890123456789012345678901234567890123456789012345"));
+	assert_false(od_id_valid(""));
+	assert_false(od_id_valid("-a"));
+	assert_false(od_id_valid("A"));
+	assert_false(od_id_valid("a_b"));
+	assert_false(od_id_valid("a/b"));
+	assert_true(od_lang_valid("en"));
+	assert_true(od_lang_valid("pt-BR"));
+	assert_true(od_lang_valid("zh-Hant-TW"));
+	assert_false(od_lang_valid("e"));
+	assert_false(od_lang_valid("en-"));
+	assert_false(od_lang_valid("en_US"));
+	assert_false(od_lang_valid("123"));
+	assert_true(od_lang_same_primary("fr", "fr-CH"));
+	assert_false(od_lang_same_primary("fr", "fy"));
+}
+
+static void
+test_text_pick(void **state)
+{
+	(void) state;
+	Orgdir__V1__LocalizedString en = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString fr = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	en.lang = "en";
+	en.text = "Director General";
+	fr.lang = "fr";
+	fr.text = "Directrice générale";
+	Orgdir__V1__LocalizedString *v[] = {&fr, &en};
+	assert_string_equal(orgdir_text_pick(v, 2, "fr"), "Directrice générale");
+	assert_string_equal(orgdir_text_pick(v, 2, "FR-ch"), "Directrice générale");
+	assert_string_equal(orgdir_text_pick(v, 2, "de"), "Director General");
+	assert_string_equal(orgdir_text_pick(v, 1, "de"), "Directrice générale");
+	assert_null(orgdir_text_pick(v, 0, "en"));
+}
+
+static void
+test_arena_cap_and_reset(void **state)
+{
+	(void) state;
+	od_arena a;
+	od_arena_init(&a, 100000);
+	char *p = od_arena_alloc(&a, 1000);
+	assert_non_null(p);
+	assert_true(((uintptr_t) p & 15) == 0);
+	assert_non_null(od_arena_alloc(&a, 60000)); /* a second, larger chunk */
+	assert_null(od_arena_alloc(&a, 60000));     /* over the cap */
+	assert_true(a.exhausted);
+	od_arena_reset(&a);
+	assert_false(a.exhausted);
+	assert_int_equal(a.used_total, 0);
+	assert_non_null(od_arena_alloc(&a, 10));
+	assert_null(od_arena_alloc(&a, SIZE_MAX - 8)); /* no overflow */
+	od_arena_destroy(&a);
+}
+
+static void
+test_buf_cap_and_varints(void **state)
+{
+	(void) state;
+	od_buf b;
+	od_buf_init(&b, 8);
+	assert_true(od_buf_append(&b, "12345678", 8));
+	assert_false(od_buf_append(&b, "9", 1));
+	assert_true(b.overflow);
+	od_buf_reset(&b);
+	assert_true(od_pb_put_varint(&b, 300));
+	assert_int_equal(b.len, 2);
+	assert_int_equal(b.data[0], 0xAC);
+	assert_int_equal(b.data[1], 0x02);
+	assert_int_equal(od_pb_varint_size(300), 2);
+	assert_int_equal(od_pb_varint_size(UINT64_MAX), 10);
+	od_buf_free(&b);
+}
+
+static void
+test_status_table(void **state)
+{
+	(void) state;
+	assert_string_equal(orgdir_code_name(ORGDIR_NOT_FOUND), "NOT_FOUND");
+	assert_string_equal(orgdir_code_name((orgdir_code) 99), "UNKNOWN");
+	assert_int_equal(orgdir_code_exit(ORGDIR_OK), 0);
+	assert_int_equal(orgdir_code_exit(ORGDIR_NOT_FOUND), 15);
+	assert_int_equal(orgdir_code_exit(ORGDIR_UNAUTHENTICATED), 26);
+	assert_int_equal(orgdir_code_parse("aborted"), ORGDIR_ABORTED);
+	assert_int_equal(orgdir_code_parse("nope"), -1);
+	orgdir_status st;
+	char big[2000];
+	memset(big, 'x', sizeof(big));
+	memcpy(big + 505, "é", 2); /* straddles the cut */
+	big[sizeof(big) - 1] = 0;
+	od_status_set(&st, ORGDIR_INTERNAL, "%s", big);
+	assert_true(od_utf8_valid(st.message, strlen(st.message)));
+	assert_true(strlen(st.message) < ORGDIR_STATUS_MESSAGE_MAX);
+}
+
+static void
+test_scan_field(void **state)
+{
+	(void) state;
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	u.id = "child";
+	u.parent_id = "parent";
+	u.sort_order = -3;
+	u.kind = ORGDIR__V1__UNIT__KIND__DIVISION;
+	uint8_t buf[256];
+	size_t n = orgdir__v1__unit__pack(&u, buf);
+	const uint8_t *p;
+	size_t len;
+	assert_true(od_pb_scan_field(buf, n, 2, &p, &len));
+	assert_int_equal(len, 6);
+	assert_memory_equal(p, "parent", 6);
+	assert_false(od_pb_scan_field(buf, n, 6, &p, &len));
+	assert_false(od_pb_scan_field(buf, n - 1, 2, &p, &len) && len == 6 && 0);
+	uint8_t trunc[] = {0x0A, 0x7F, 'a'};
+	assert_false(od_pb_scan_field(trunc, sizeof(trunc), 1, &p, &len));
+}
+
+static void
+test_unit_check(void **state)
+{
+	(void) state;
+	orgdir_status st;
+	Orgdir__V1__LocalizedString en = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	en.lang = "en";
+	en.text = "Office";
+	Orgdir__V1__LocalizedString *names[] = {&en, &en};
+	Orgdir__V1__Location loc = ORGDIR__V1__LOCATION__INIT;
+	char cc[] = "ch";
+	loc.country_code = cc;
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	u.id = "office";
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	u.name = names;
+	u.n_name = 1;
+	u.location = &loc;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_OK);
+	assert_string_equal(loc.country_code, "CH");
+	u.n_name = 2;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "twice"));
+	u.n_name = 0;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "name is required"));
+	u.n_name = 1;
+	u.kind = 0;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	char bad[] = "C1";
+	loc.country_code = bad;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	loc.country_code = cc;
+	char *longname = malloc(OD_NAME_MAX + 2);
+	memset(longname, 'n', OD_NAME_MAX + 1);
+	longname[OD_NAME_MAX + 1] = 0;
+	en.text = longname;
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "limit"));
+	free(longname);
+	en.text = "\xC3\x28";
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "UTF-8"));
+	en.text = "Office";
+	en.lang = "english language";
+	assert_int_equal(od_unit_check(&u, &st), ORGDIR_INVALID_ARGUMENT);
+}
+
+static void
+test_apply_path(void **state)
+{
+	(void) state;
+	od_arena a;
+	orgdir_status st;
+	od_arena_init(&a, 1u << 20);
+	Orgdir__V1__Unit dst = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__Unit src = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__Head head = ORGDIR__V1__HEAD__INIT;
+	dst.acronym = "OLD";
+	src.acronym = "NEW";
+	head.name = "Ana";
+	src.head = &head;
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "acronym", &a, &st), ORGDIR_OK);
+	assert_string_equal(dst.acronym, "NEW");
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "head.name", &a, &st), ORGDIR_OK);
+	assert_non_null(dst.head);
+	assert_ptr_not_equal(dst.head, &head); /* created in the arena */
+	assert_string_equal(dst.head->name, "Ana");
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "sortOrder", &a, &st), ORGDIR_OK);
+	assert_int_equal(od_pb_apply_path(&dst.base, NULL, "acronym", &a, &st), ORGDIR_OK);
+	assert_string_equal(dst.acronym, "");
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "nope", &a, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "acronym.x", &a, &st),
+	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "", &a, &st), ORGDIR_INVALID_ARGUMENT);
+	od_arena_destroy(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_ids_and_langs),
+	    cmocka_unit_test(test_text_pick),
+	    cmocka_unit_test(test_arena_cap_and_reset),
+	    cmocka_unit_test(test_buf_cap_and_varints),
+	    cmocka_unit_test(test_status_table),
+	    cmocka_unit_test(test_scan_field),
+	    cmocka_unit_test(test_unit_check),
+	    cmocka_unit_test(test_apply_path),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

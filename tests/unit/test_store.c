@@ -1,0 +1,507 @@
+/* test_store.c - the LMDB store: units, children index order and paging,
+ * subtree walk, moves and cycles, deletes, etags, idempotency records, map
+ * growth and persistence across reopen. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "testutil.h"
+
+struct fx {
+	char *dir;
+	struct od_store *s;
+	od_arena arena;
+};
+
+static void
+open_store(struct fx *f, size_t map)
+{
+	orgdir_status st;
+	od_store_opts o = {.path = f->dir, .map_size = map, .no_sync = true};
+	assert_int_equal(od_store_open(&o, &f->s, &st), ORGDIR_OK);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	f->dir = test_mkdtemp("store");
+	open_store(f, 0);
+	od_arena_init(&f->arena, 64u << 20);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	od_store_close(f->s);
+	od_arena_destroy(&f->arena);
+	test_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static Orgdir__V1__Unit *
+mkunit(od_arena *a, const char *id, const char *parent, int32_t order, const char *en)
+{
+	Orgdir__V1__Unit *u = od_arena_alloc(a, sizeof(*u));
+	orgdir__v1__unit__init(u);
+	u->id = od_arena_strndup(a, id, strlen(id));
+	u->parent_id = od_arena_strndup(a, parent, strlen(parent));
+	u->kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	u->sort_order = order;
+	Orgdir__V1__LocalizedString *n = od_arena_alloc(a, sizeof(*n));
+	orgdir__v1__localized_string__init(n);
+	n->lang = "en";
+	n->text = od_arena_strndup(a, en, strlen(en));
+	u->name = od_arena_alloc(a, sizeof(*u->name));
+	u->name[0] = n;
+	u->n_name = 1;
+	return u;
+}
+
+/* Runs one write in its own batch; returns the code. */
+static orgdir_code
+create(struct fx *f, const char *id, const char *parent, int32_t order, orgdir_status *st)
+{
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(f->s, &t, st), ORGDIR_OK);
+	orgdir_code c = od_unit_create(t, &f->arena, mkunit(&f->arena, id, parent, order, id), NULL, st);
+	if (c != ORGDIR_OK) {
+		od_txn_abort(t);
+		return c;
+	}
+	return od_txn_commit(t, st);
+}
+
+static Orgdir__V1__Unit *
+fetch(struct fx *f, const char *id)
+{
+	od_reader *r;
+	od_txn *t;
+	od_val v;
+	orgdir_status st;
+	Orgdir__V1__Unit *u = NULL;
+	assert_int_equal(od_reader_new(f->s, &r, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r, &t, &st), ORGDIR_OK);
+	if (od_unit_get(t, id, &v, &st) == ORGDIR_OK) {
+		u = orgdir__v1__unit__unpack(&f->arena.pb, v.len, v.data);
+	}
+	od_reader_end(r);
+	od_reader_free(r);
+	return u;
+}
+
+static void
+test_create_get(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	Orgdir__V1__Unit *u = fetch(f, "root");
+	assert_non_null(u);
+	assert_string_equal(u->id, "root");
+	assert_string_equal(u->etag, "1");
+	assert_non_null(u->create_time);
+	assert_true(u->create_time->seconds > 1700000000);
+	assert_string_equal(u->name[0]->text, "root");
+	assert_null(fetch(f, "nope"));
+}
+
+static void
+test_create_errors(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_ALREADY_EXISTS);
+	assert_non_null(strstr(st.message, "already exists"));
+	assert_int_equal(create(f, "orphan", "missing", 0, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "missing"));
+	assert_int_equal(create(f, "Bad_Id", "", 0, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(create(f, "-x", "", 0, &st), ORGDIR_INVALID_ARGUMENT);
+	/* Unchanged by the failures: still one unit, revision 1. */
+	od_reader *r;
+	od_txn *t;
+	od_reader_new(f->s, &r, &st);
+	od_reader_begin(r, &t, &st);
+	assert_int_equal(od_store_unit_count(t), 1);
+	assert_int_equal(od_txn_revision(t), 1);
+	od_reader_end(r);
+	od_reader_free(r);
+}
+
+static void
+test_children_order_and_paging(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	assert_int_equal(create(f, "p", "", 0, &st), ORGDIR_OK);
+	/* Inserted out of order; listed by (sort_order, id), negative first. */
+	assert_int_equal(create(f, "c", "p", 20, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "a", "p", 20, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "z", "p", -5, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "m", "p", 10, &st), ORGDIR_OK);
+	const char *want[] = {"z", "m", "a", "c"};
+	od_reader *r;
+	od_txn *t;
+	od_reader_new(f->s, &r, &st);
+	od_reader_begin(r, &t, &st);
+	od_child_iter *it;
+	assert_int_equal(od_children_open(t, "p", &it, &st), ORGDIR_OK);
+	assert_int_equal(od_children_count(it), 4);
+	od_val id, unit;
+	uint8_t key[80];
+	size_t keylen = 0;
+	for (size_t i = 0; i < 4; i++) {
+		assert_true(od_children_next(it, &id, &unit));
+		assert_int_equal(id.len, strlen(want[i]));
+		assert_memory_equal(id.data, want[i], id.len);
+		if (i == 1) {
+			od_val k = od_children_key(it);
+			memcpy(key, k.data, k.len);
+			keylen = k.len;
+		}
+	}
+	assert_false(od_children_next(it, &id, &unit));
+	od_children_close(it);
+	/* Resume after the second: the third and fourth follow. */
+	assert_int_equal(od_children_open(t, "p", &it, &st), ORGDIR_OK);
+	od_val after = {key, keylen};
+	od_children_seek(it, &after);
+	assert_true(od_children_next(it, &id, &unit));
+	assert_memory_equal(id.data, "a", 1);
+	assert_true(od_children_next(it, &id, &unit));
+	assert_memory_equal(id.data, "c", 1);
+	assert_false(od_children_next(it, &id, &unit));
+	od_children_close(it);
+	/* Roots list. */
+	assert_int_equal(od_children_open(t, "", &it, &st), ORGDIR_OK);
+	assert_int_equal(od_children_count(it), 1);
+	od_children_close(it);
+	od_reader_end(r);
+	od_reader_free(r);
+}
+
+struct seen {
+	char ids[32][16];
+	uint32_t depth[32];
+	size_t n;
+};
+
+static bool
+record_visit(void *arg, uint32_t depth, const od_val *unit)
+{
+	struct seen *s = arg;
+	const uint8_t *p;
+	size_t n;
+	assert_true(od_pb_scan_field(unit->data, unit->len, 1, &p, &n));
+	assert_true(s->n < 32);
+	memcpy(s->ids[s->n], p, n);
+	s->ids[s->n][n] = 0;
+	s->depth[s->n++] = depth;
+	return true;
+}
+
+static void
+walk(struct fx *f, const char *root, uint32_t max, struct seen *s)
+{
+	od_reader *r;
+	od_txn *t;
+	orgdir_status st;
+	memset(s, 0, sizeof(*s));
+	od_reader_new(f->s, &r, &st);
+	od_reader_begin(r, &t, &st);
+	assert_int_equal(od_subtree_walk(t, root, max, record_visit, s, &st), ORGDIR_OK);
+	od_reader_end(r);
+	od_reader_free(r);
+}
+
+static void
+build_tree(struct fx *f)
+{
+	orgdir_status st;
+	/* r ─ a ─ a1, a2 ; r ─ b ─ b1 ─ b11 */
+	assert_int_equal(create(f, "r", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "b", "r", 2, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "a", "r", 1, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "a2", "a", 2, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "a1", "a", 1, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "b1", "b", 0, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "b11", "b1", 0, &st), ORGDIR_OK);
+}
+
+static void
+test_subtree_walk(void **state)
+{
+	struct fx *f = *state;
+	struct seen s;
+	build_tree(f);
+	walk(f, "", 0, &s);
+	const char *order[] = {"r", "a", "a1", "a2", "b", "b1", "b11"};
+	const uint32_t depth[] = {0, 1, 2, 2, 1, 2, 3};
+	assert_int_equal(s.n, 7);
+	for (size_t i = 0; i < 7; i++) {
+		assert_string_equal(s.ids[i], order[i]);
+		assert_int_equal(s.depth[i], depth[i]);
+	}
+	walk(f, "b", 0, &s);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.ids[0], "b");
+	assert_int_equal(s.depth[0], 0);
+	assert_int_equal(s.depth[2], 2);
+	walk(f, "r", 1, &s);
+	assert_int_equal(s.n, 3); /* r, a, b */
+	assert_string_equal(s.ids[2], "b");
+}
+
+static orgdir_code
+move(struct fx *f, const char *id, const char *np, const char *etag, orgdir_status *st)
+{
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(f->s, &t, st), ORGDIR_OK);
+	orgdir_code c = od_unit_move(t, &f->arena, id, np, etag, NULL, st);
+	if (c != ORGDIR_OK) {
+		od_txn_abort(t);
+		return c;
+	}
+	return od_txn_commit(t, st);
+}
+
+static void
+test_move_and_cycles(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	struct seen s;
+	build_tree(f);
+	assert_int_equal(move(f, "b", "b11", NULL, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "descendants"));
+	assert_int_equal(move(f, "b", "b", NULL, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(move(f, "b", "ghost", NULL, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(move(f, "b", "a", "999", &st), ORGDIR_ABORTED);
+	assert_int_equal(move(f, "b1", "a", NULL, &st), ORGDIR_OK);
+	walk(f, "a", 0, &s);
+	/* a, b1 (order 0), b11, a1, a2 */
+	assert_int_equal(s.n, 5);
+	assert_string_equal(s.ids[1], "b1");
+	assert_string_equal(s.ids[2], "b11");
+	assert_int_equal(s.depth[2], 2);
+	assert_string_equal(fetch(f, "b1")->parent_id, "a");
+	walk(f, "b", 0, &s);
+	assert_int_equal(s.n, 1);
+	/* To the top level. */
+	assert_int_equal(move(f, "a", "", NULL, &st), ORGDIR_OK);
+	walk(f, "", 1, &s);
+	/* roots by sort order: r (0) with b, then a (1) with b1, a1, a2 */
+	assert_int_equal(s.n, 6);
+	assert_string_equal(s.ids[0], "r");
+	assert_string_equal(s.ids[2], "a");
+	assert_int_equal(s.depth[2], 0);
+	assert_string_equal(fetch(f, "a")->parent_id, "");
+}
+
+static orgdir_code
+del(struct fx *f, const char *id, bool force, uint32_t *n, orgdir_status *st)
+{
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(f->s, &t, st), ORGDIR_OK);
+	orgdir_code c = od_unit_delete(t, &f->arena, id, force, NULL, n, st);
+	if (c != ORGDIR_OK) {
+		od_txn_abort(t);
+		return c;
+	}
+	return od_txn_commit(t, st);
+}
+
+static void
+test_delete(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	struct seen s;
+	uint32_t n = 0;
+	build_tree(f);
+	assert_int_equal(del(f, "b", false, &n, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "2 descendant"));
+	assert_non_null(fetch(f, "b11"));
+	assert_int_equal(del(f, "b", true, &n, &st), ORGDIR_OK);
+	assert_int_equal(n, 3);
+	assert_null(fetch(f, "b"));
+	assert_null(fetch(f, "b1"));
+	assert_null(fetch(f, "b11"));
+	walk(f, "", 0, &s);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(del(f, "a1", false, &n, &st), ORGDIR_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(del(f, "a1", false, &n, &st), ORGDIR_NOT_FOUND);
+	/* An id reused after delete starts clean, with no stale children. */
+	assert_int_equal(create(f, "b", "r", 0, &st), ORGDIR_OK);
+	walk(f, "b", 0, &s);
+	assert_int_equal(s.n, 1);
+}
+
+static void
+test_update_mask_and_etag(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	build_tree(f);
+	Orgdir__V1__Unit *cur = fetch(f, "a");
+	Orgdir__V1__Unit *patch = mkunit(&f->arena, "a", "", 5, "Renamed");
+	patch->acronym = "ACR";
+	char *paths[] = {"name", "sortOrder"};
+	Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+	mask.paths = paths;
+	mask.n_paths = 2;
+	patch->etag = "12345";
+	od_txn *t;
+	Orgdir__V1__Unit *out;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_ABORTED);
+	od_txn_abort(t);
+	patch->etag = cur->etag;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	Orgdir__V1__Unit *now = fetch(f, "a");
+	assert_string_equal(now->name[0]->text, "Renamed");
+	assert_int_equal(now->sort_order, 5);
+	assert_string_equal(now->acronym, ""); /* not in the mask */
+	assert_string_equal(now->parent_id, "r");
+	assert_string_not_equal(now->etag, cur->etag);
+	assert_int_equal(now->create_time->seconds, cur->create_time->seconds);
+	/* sort_order change re-keys the index: a (5) now after b (2). */
+	struct seen s;
+	walk(f, "r", 1, &s);
+	assert_string_equal(s.ids[1], "b");
+	assert_string_equal(s.ids[2], "a");
+	/* parent_id and unknown paths are refused. */
+	char *bad[] = {"parent_id"};
+	mask.paths = bad;
+	mask.n_paths = 1;
+	patch->etag = "";
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "MoveUnit"));
+	char *unknown[] = {"colour"};
+	mask.paths = unknown;
+	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
+	char *sub[] = {"head.name"};
+	patch->head = od_arena_alloc(&f->arena, sizeof(*patch->head));
+	orgdir__v1__head__init(patch->head);
+	patch->head->name = "Jane Doe";
+	mask.paths = sub;
+	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_OK);
+	assert_string_equal(out->head->name, "Jane Doe");
+	od_txn_abort(t);
+}
+
+static void
+test_idempotency_record(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_txn *t;
+	uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	od_val k = {key, sizeof(key)};
+	od_val resp = {"reply-bytes", 11};
+	od_val got;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_false(od_request_lookup(t, &k, &got));
+	assert_int_equal(od_request_record(t, &k, &resp, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_true(od_request_lookup(t, &k, &got));
+	assert_int_equal(got.len, 11);
+	assert_memory_equal(got.data, "reply-bytes", 11);
+	od_val shortk = {key, 4};
+	assert_false(od_request_lookup(t, &shortk, &got));
+	od_txn_abort(t);
+}
+
+static void
+test_map_grows_and_data_persists(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_store_close(f->s);
+	test_rmtree(f->dir);
+	open_store(f, 1u << 20); /* 1 MiB: full after a few thousand units */
+	char id[32];
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	for (int batch = 0; batch < 20; batch++) {
+		for (int attempt = 0;; attempt++) {
+			od_txn *t;
+			orgdir_code c = ORGDIR_OK;
+			assert_true(attempt < 10);
+			assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+			for (int i = 0; i < 250 && c == ORGDIR_OK; i++) {
+				snprintf(id, sizeof(id), "u-%d-%d", batch, i);
+				c = od_unit_create(t, &f->arena, mkunit(&f->arena, id, "root", i, id), NULL, &st);
+			}
+			if (c == ORGDIR_OK) {
+				c = od_txn_commit(t, &st);
+				if (c == ORGDIR_OK) {
+					break;
+				}
+			} else {
+				assert_true(od_txn_map_full(t));
+				od_txn_abort(t);
+			}
+			assert_int_equal(c, ORGDIR_RESOURCE_EXHAUSTED);
+			assert_int_equal(od_store_grow(f->s, &st), ORGDIR_OK);
+		}
+		od_arena_reset(&f->arena);
+	}
+	od_store_close(f->s);
+	open_store(f, 1u << 20); /* reopen: the grown environment is kept */
+	Orgdir__V1__Unit *u = fetch(f, "u-19-249");
+	assert_non_null(u);
+	assert_string_equal(u->parent_id, "root");
+	od_reader *r;
+	od_txn *t;
+	od_reader_new(f->s, &r, &st);
+	od_reader_begin(r, &t, &st);
+	assert_int_equal(od_store_unit_count(t), 5001);
+	od_reader_end(r);
+	od_reader_free(r);
+	assert_int_equal(od_store_schema_version(f->s), OD_SCHEMA_VERSION);
+}
+
+static void
+test_depth_cap(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	char id[16], parent[16] = "";
+	for (int i = 0; i <= OD_TREE_DEPTH_MAX; i++) {
+		snprintf(id, sizeof(id), "d%d", i);
+		assert_int_equal(create(f, id, parent, 0, &st), ORGDIR_OK);
+		memcpy(parent, id, sizeof(id));
+	}
+	assert_int_equal(create(f, "too-deep", parent, 0, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "levels deep"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_children_order_and_paging, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_subtree_walk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move_and_cycles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_mask_and_etag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idempotency_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
