@@ -1,0 +1,128 @@
+/* harness.c - a real orgdird per test group, on a temporary data dir and an
+ * ipc:// socket (Redis's start_server idea). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "testutil.h"
+
+extern char **environ;
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+orgdir_client *
+od_test_client(od_test_server *srv, const orgdir_options *opts)
+{
+	orgdir_options o = {.timeout_ms = 5000};
+	orgdir_client *c = NULL;
+	orgdir_status st;
+	if (opts != NULL) {
+		o = *opts;
+	}
+	assert_int_equal(orgdir_client_open(srv->url, &o, &c, &st), ORGDIR_OK);
+	return c;
+}
+
+void
+od_test_server_start(od_test_server *srv, const char *const *extra)
+{
+	const char *bin = getenv("ORGDIRD");
+	assert_non_null(bin);
+	if (srv->dir == NULL) {
+		srv->dir = test_mkdtemp("orgdird");
+	}
+	snprintf(srv->url, sizeof(srv->url), "ipc://%s/sock", srv->dir);
+	snprintf(srv->data, sizeof(srv->data), "%s/data", srv->dir);
+	snprintf(srv->log, sizeof(srv->log), "%s/orgdird.log", srv->dir);
+	const char *argv[32] = {bin, "--listen", srv->url, "--data", srv->data};
+	size_t n = 5;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 30; i++) {
+		argv[n++] = extra[i];
+	}
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, srv->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	int rc = posix_spawn(&srv->pid, bin, &fa, NULL, (char *const *) argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(rc, 0);
+	/* Wait (bounded) until it answers. */
+	orgdir_options o = {.timeout_ms = 200};
+	orgdir_client *c = od_test_client(srv, &o);
+	int serving = 0;
+	for (int i = 0; i < 100; i++) {
+		if (orgdir_server_health(c, &serving, NULL) == ORGDIR_OK && serving == 1) {
+			break;
+		}
+		if (!od_test_server_alive(srv)) {
+			break;
+		}
+		sleep_ms(50);
+	}
+	orgdir_client_close(c);
+	if (serving != 1) {
+		fprintf(stderr, "orgdird did not start; log %s\n", srv->log);
+	}
+	assert_int_equal(serving, 1);
+}
+
+bool
+od_test_server_alive(od_test_server *srv)
+{
+	int status;
+	return srv->pid > 0 && waitpid(srv->pid, &status, WNOHANG) == 0;
+}
+
+int
+od_test_server_stop(od_test_server *srv)
+{
+	int status = -1;
+	if (srv->pid <= 0) {
+		return -1;
+	}
+	kill(srv->pid, SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		pid_t p = waitpid(srv->pid, &status, WNOHANG);
+		if (p == srv->pid) {
+			srv->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
+		sleep_ms(25);
+	}
+	od_test_server_kill(srv);
+	return -1; /* did not stop within 5 s */
+}
+
+void
+od_test_server_kill(od_test_server *srv)
+{
+	if (srv->pid > 0) {
+		kill(srv->pid, SIGKILL);
+		waitpid(srv->pid, NULL, 0);
+		srv->pid = 0;
+	}
+}
+
+void
+od_test_server_cleanup(od_test_server *srv)
+{
+	od_test_server_kill(srv);
+	if (srv->dir != NULL) {
+		test_rmtree(srv->dir);
+		free(srv->dir);
+		srv->dir = NULL;
+	}
+}

@@ -1,0 +1,32 @@
+/* harness.h - starts and stops a real orgdird for black-box tests. */
+#ifndef OD_HARNESS_H
+#define OD_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "orgdir/orgdir.h"
+
+typedef struct od_test_server {
+	pid_t pid;
+	char *dir;      /* temp dir: data/ and the socket */
+	char url[512];
+	char data[512];
+	char log[512];
+} od_test_server;
+
+/* Starts orgdird on a fresh temporary directory (or on srv->dir if already
+ * set, to restart on the same data) with extra arguments (NULL-terminated),
+ * and waits until Health answers SERVING. Aborts the test on failure. */
+void od_test_server_start(od_test_server *srv, const char *const *extra);
+/* SIGTERM and wait; returns the exit status (0 for a clean stop). */
+int od_test_server_stop(od_test_server *srv);
+/* SIGKILL and reap. */
+void od_test_server_kill(od_test_server *srv);
+/* Removes the temporary directory. */
+void od_test_server_cleanup(od_test_server *srv);
+bool od_test_server_alive(od_test_server *srv);
+/* Opens a client on the server with a 5 s timeout. */
+orgdir_client *od_test_client(od_test_server *srv, const orgdir_options *opts);
+
+#endif

@@ -1,0 +1,569 @@
+/*
+ * test_integration.c - a real orgdird on a temporary data dir and an ipc://
+ * socket, driven through liborgdir, and through a raw nng REQ socket for
+ * bytes no well-behaved client sends.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "harness.h"
+#include "od.h"
+#include "testutil.h"
+
+static od_test_server srv;
+
+static int
+group_setup(void **state)
+{
+	(void) state;
+	od_test_server_start(&srv, NULL);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void) state;
+	assert_int_equal(od_test_server_stop(&srv), 0);
+	od_test_server_cleanup(&srv);
+	return 0;
+}
+
+/* --- helpers ---------------------------------------------------------------------- */
+
+static Orgdir__V1__LocalizedString en_name, fr_name;
+static Orgdir__V1__LocalizedString *names[2];
+
+static Orgdir__V1__Unit
+unit(const char *id, const char *parent, int32_t order, const char *en, const char *fr)
+{
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	orgdir__v1__localized_string__init(&en_name);
+	orgdir__v1__localized_string__init(&fr_name);
+	en_name.lang = "en";
+	en_name.text = (char *) en;
+	fr_name.lang = "fr";
+	fr_name.text = (char *) fr;
+	names[0] = &en_name;
+	names[1] = &fr_name;
+	u.id = (char *) id;
+	u.parent_id = (char *) parent;
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	u.sort_order = order;
+	u.name = names;
+	u.n_name = fr ? 2 : 1;
+	return u;
+}
+
+static orgdir_code
+add(orgdir_client *c, const char *id, const char *parent, int32_t order, orgdir_status *st)
+{
+	Orgdir__V1__Unit u = unit(id, parent, order, id, NULL);
+	orgdir_reply *r = NULL;
+	Orgdir__V1__Unit *out = NULL;
+	orgdir_code code = orgdir_unit_create(c, &u, &r, &out, st);
+	orgdir_reply_free(r);
+	return code;
+}
+
+/* Sends raw bytes on a fresh REQ socket; returns the decoded reply or NULL
+ * when nothing came back within timeout_ms. */
+static Orgdir__V1__Response *
+raw_call(const void *bytes, size_t n, int timeout_ms)
+{
+	nng_socket s;
+	nng_msg *m;
+	Orgdir__V1__Response *r = NULL;
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+	assert_int_equal(nng_dial(s, srv.url, NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&m, 0), 0);
+	assert_int_equal(nng_msg_append(m, bytes, n), 0);
+	if (nng_sendmsg(s, m, 0) != 0) {
+		nng_msg_free(m);
+	} else if (nng_recvmsg(s, &m, 0) == 0) {
+		r = orgdir__v1__response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+		assert_non_null(r); /* whatever we sent, the reply is well-formed */
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return r;
+}
+
+/* Packs an envelope around a body. */
+static size_t
+envelope(const char *method, const ProtobufCMessage *body, const uint8_t *rid, size_t rid_len,
+    uint8_t **out)
+{
+	Orgdir__V1__Request req = ORGDIR__V1__REQUEST__INIT;
+	uint8_t *b = NULL;
+	req.method = (char *) method;
+	req.call_id = 99;
+	if (body != NULL) {
+		req.body.len = protobuf_c_message_get_packed_size(body);
+		b = malloc(req.body.len + 1);
+		protobuf_c_message_pack(body, b);
+		req.body.data = b;
+	}
+	req.request_id.data = (uint8_t *) rid;
+	req.request_id.len = rid_len;
+	size_t n = orgdir__v1__request__get_packed_size(&req);
+	*out = malloc(n);
+	orgdir__v1__request__pack(&req, *out);
+	free(b);
+	return n;
+}
+
+static void
+expect_alive(void)
+{
+	orgdir_client *c = od_test_client(&srv, NULL);
+	int serving = 0;
+	assert_int_equal(orgdir_server_health(c, &serving, NULL), ORGDIR_OK);
+	assert_int_equal(serving, 1);
+	orgdir_client_close(c);
+	assert_true(od_test_server_alive(&srv));
+}
+
+/* --- the unit methods end to end ------------------------------------------------- */
+
+static void
+test_crud_roundtrip(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+
+	Orgdir__V1__Unit in = unit("crud-root", "", 0, "Director General", "Directrice générale");
+	assert_int_equal(orgdir_unit_create(c, &in, &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(u->id, "crud-root");
+	assert_true(u->etag[0] != '\0');
+	assert_true(st.revision > 0);
+	orgdir_reply_free(r);
+
+	assert_int_equal(orgdir_unit_get(c, "crud-root", &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(orgdir_text_pick(u->name, u->n_name, "fr"), "Directrice générale");
+	assert_int_equal(u->kind, ORGDIR__V1__UNIT__KIND__OFFICE);
+	char etag[32];
+	od_strlcpy(etag, u->etag, sizeof(etag));
+	orgdir_reply_free(r);
+
+	assert_int_equal(orgdir_unit_create(c, &in, &r, &u, &st), ORGDIR_ALREADY_EXISTS);
+	assert_null(r);
+	assert_non_null(strstr(st.message, "crud-root"));
+
+	/* Update one field with the current etag; then the old etag is stale. */
+	Orgdir__V1__Unit patch = unit("crud-root", "", 0, "x", NULL);
+	patch.acronym = "DG";
+	patch.etag = etag;
+	const char *paths[] = {"acronym"};
+	assert_int_equal(orgdir_unit_update(c, &patch, paths, 1, &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(u->acronym, "DG");
+	assert_string_equal(orgdir_text_pick(u->name, u->n_name, "en"), "Director General");
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_update(c, &patch, paths, 1, &r, &u, &st), ORGDIR_ABORTED);
+	assert_non_null(strstr(st.message, "changed"));
+
+	assert_int_equal(orgdir_unit_get(c, "no-such-unit", &r, &u, &st), ORGDIR_NOT_FOUND);
+	assert_int_equal(orgdir_unit_get(c, "Bad_Id", &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(orgdir_unit_get(c, "caf\xc3", &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(add(c, "orphan", "no-parent", 0, &st), ORGDIR_FAILED_PRECONDITION);
+	orgdir_client_close(c);
+}
+
+static void
+test_tree_move_delete(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	uint32_t deleted = 0;
+
+	assert_int_equal(add(c, "t-root", "", 5, &st), ORGDIR_OK);
+	assert_int_equal(add(c, "t-b", "t-root", 2, &st), ORGDIR_OK);
+	assert_int_equal(add(c, "t-a", "t-root", 1, &st), ORGDIR_OK);
+	assert_int_equal(add(c, "t-a1", "t-a", 0, &st), ORGDIR_OK);
+	assert_int_equal(add(c, "t-a11", "t-a1", 0, &st), ORGDIR_OK);
+
+	Orgdir__V1__GetSubtreeResponse *sub;
+	assert_int_equal(orgdir_unit_subtree(c, "t-root", 0, &r, &sub, &st), ORGDIR_OK);
+	const char *order[] = {"t-root", "t-a", "t-a1", "t-a11", "t-b"};
+	const uint32_t depth[] = {0, 1, 2, 3, 1};
+	assert_int_equal(sub->n_nodes, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(sub->nodes[i]->unit->id, order[i]);
+		assert_int_equal(sub->nodes[i]->depth, depth[i]);
+	}
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_subtree(c, "t-root", 1, &r, &sub, &st), ORGDIR_OK);
+	assert_int_equal(sub->n_nodes, 3);
+	orgdir_reply_free(r);
+
+	Orgdir__V1__GetAncestorsResponse *anc;
+	assert_int_equal(orgdir_unit_ancestors(c, "t-a11", &r, &anc, &st), ORGDIR_OK);
+	assert_int_equal(anc->n_units, 4);
+	assert_string_equal(anc->units[0]->id, "t-root");
+	assert_string_equal(anc->units[3]->id, "t-a11");
+	orgdir_reply_free(r);
+
+	Orgdir__V1__Unit *u;
+	assert_int_equal(orgdir_unit_move(c, "t-a", "t-a11", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "descendant"));
+	assert_int_equal(orgdir_unit_move(c, "t-a", "t-a", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(orgdir_unit_move(c, "t-a1", "t-b", NULL, &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(u->parent_id, "t-b");
+	orgdir_reply_free(r);
+
+	assert_int_equal(orgdir_unit_delete(c, "t-b", 0, NULL, &deleted, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "force"));
+	assert_int_equal(orgdir_unit_get(c, "t-a11", &r, &u, &st), ORGDIR_OK); /* nothing lost */
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_delete(c, "t-b", 1, NULL, &deleted, &st), ORGDIR_OK);
+	assert_int_equal(deleted, 3);
+	assert_int_equal(orgdir_unit_get(c, "t-a11", &r, &u, &st), ORGDIR_NOT_FOUND);
+	assert_int_equal(orgdir_unit_delete(c, "t-a", 0, "stale-etag", &deleted, &st), ORGDIR_ABORTED);
+	orgdir_client_close(c);
+}
+
+static void
+test_list_pagination(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	char id[32];
+	assert_int_equal(add(c, "page-root", "", 0, &st), ORGDIR_OK);
+	for (int i = 0; i < 250; i++) {
+		snprintf(id, sizeof(id), "page-%03d", i);
+		assert_int_equal(add(c, id, "page-root", 249 - i, &st), ORGDIR_OK); /* reversed order */
+	}
+	char token[512] = "";
+	int seen = 0;
+	int pages = 0;
+	do {
+		Orgdir__V1__ListUnitsResponse *l;
+		assert_int_equal(orgdir_unit_list(c, "page-root", 100, token, &r, &l, &st), ORGDIR_OK);
+		assert_int_equal(l->total_size, 250);
+		for (size_t i = 0; i < l->n_units; i++, seen++) {
+			snprintf(id, sizeof(id), "page-%03d", 249 - seen); /* by sort order */
+			assert_string_equal(l->units[i]->id, id);
+		}
+		od_strlcpy(token, l->next_page_token, sizeof(token));
+		orgdir_reply_free(r);
+		pages++;
+	} while (token[0] != '\0' && pages < 10);
+	assert_int_equal(seen, 250);
+	assert_int_equal(pages, 3);
+
+	Orgdir__V1__ListUnitsResponse *l;
+	assert_int_equal(orgdir_unit_list(c, "page-root", -1, NULL, &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(orgdir_unit_list(c, "page-root", 10, "zz", &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
+	/* A token from another listing is refused, not silently misapplied. */
+	assert_int_equal(orgdir_unit_list(c, "page-root", 1, NULL, &r, &l, &st), ORGDIR_OK);
+	od_strlcpy(token, l->next_page_token, sizeof(token));
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_list(c, "", 1, token, &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(orgdir_unit_list(c, "missing-parent", 1, NULL, &r, &l, &st), ORGDIR_NOT_FOUND);
+	/* Over the cap is coerced, never truncated silently: a token follows. */
+	assert_int_equal(orgdir_unit_list(c, "page-root", 5000, NULL, &r, &l, &st), ORGDIR_OK);
+	assert_int_equal(l->n_units, 250);
+	assert_string_equal(l->next_page_token, "");
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
+/* --- bad input straight to the socket -------------------------------------------- */
+
+static void
+test_garbage_and_truncation(void **state)
+{
+	(void) state;
+	Orgdir__V1__Response *r = raw_call("\xff\xfe garbage \x01\x02", 14, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_INVALID_ARGUMENT);
+	orgdir__v1__response__free_unpacked(r, NULL);
+
+	/* An empty message is a valid empty envelope: no method. */
+	r = raw_call("", 0, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_UNIMPLEMENTED);
+	orgdir__v1__response__free_unpacked(r, NULL);
+
+	/* A valid envelope cut in the middle of its body field. */
+	Orgdir__V1__GetUnitRequest g = ORGDIR__V1__GET_UNIT_REQUEST__INIT;
+	g.id = "crud-root";
+	uint8_t *env;
+	size_t n = envelope("GetUnit", &g.base, NULL, 0, &env);
+	for (size_t cut = 1; cut < n; cut++) {
+		r = raw_call(env, cut, 2000);
+		assert_non_null(r);
+		assert_int_not_equal(r->code, ORGDIR_INTERNAL);
+		orgdir__v1__response__free_unpacked(r, NULL);
+	}
+	free(env);
+
+	/* A whole envelope whose body is a truncated GetUnitRequest. */
+	Orgdir__V1__Request req = ORGDIR__V1__REQUEST__INIT;
+	uint8_t body[] = {0x0A, 0x20, 'a', 'b'}; /* string of 32 bytes, 2 present */
+	req.method = "GetUnit";
+	req.body.data = body;
+	req.body.len = sizeof(body);
+	uint8_t buf[64];
+	n = orgdir__v1__request__pack(&req, buf);
+	r = raw_call(buf, n, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(r->message, "malformed"));
+	orgdir__v1__response__free_unpacked(r, NULL);
+
+	req.method = "DropAllTables";
+	req.body.len = 0;
+	n = orgdir__v1__request__pack(&req, buf);
+	r = raw_call(buf, n, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_UNIMPLEMENTED);
+	assert_non_null(strstr(r->message, "DropAllTables"));
+	orgdir__v1__response__free_unpacked(r, NULL);
+
+	/* Random bytes: always a well-formed reply, never a crash. */
+	srand(7);
+	for (int i = 0; i < 200; i++) {
+		uint8_t rnd[128];
+		size_t len = (size_t) (rand() % (int) sizeof(rnd));
+		for (size_t k = 0; k < len; k++) {
+			rnd[k] = (uint8_t) rand();
+		}
+		r = raw_call(rnd, len, 2000);
+		assert_non_null(r);
+		orgdir__v1__response__free_unpacked(r, NULL);
+	}
+	expect_alive();
+}
+
+static void
+test_oversized_messages(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	size_t big = 10u << 20;
+	char *name = malloc(big + 1);
+	memset(name, 'n', big);
+	name[big] = 0;
+	Orgdir__V1__Unit in = unit("huge", "", 0, name, NULL);
+	/* 10 MB: refused by the client before sending. */
+	assert_int_equal(orgdir_unit_create(c, &in, &r, &u, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	/* 1 MB: fits the message cap, refused by the field cap. */
+	name[1u << 20] = 0;
+	assert_int_equal(orgdir_unit_create(c, &in, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "limit"));
+	assert_int_equal(orgdir_unit_get(c, "huge", &r, &u, &st), ORGDIR_NOT_FOUND);
+	/* 10 MB sent raw, past the client: the server drops it unread. */
+	Orgdir__V1__CreateUnitRequest cr = ORGDIR__V1__CREATE_UNIT_REQUEST__INIT;
+	name[1u << 20] = 'n'; /* the whole 10 MB again */
+	in = unit("huge", "", 0, name, NULL);
+	cr.unit = &in;
+	uint8_t *env;
+	size_t n = envelope("CreateUnit", &cr.base, NULL, 0, &env);
+	Orgdir__V1__Response *resp = raw_call(env, n, 1000);
+	assert_null(resp);
+	free(env);
+	free(name);
+	expect_alive();
+	orgdir_client_close(c);
+}
+
+static void
+test_resent_write_applied_once(void **state)
+{
+	(void) state;
+	uint8_t rid[16] = "resend-test-0001";
+	Orgdir__V1__Unit in = unit("resent", "", 0, "Resent", NULL);
+	Orgdir__V1__CreateUnitRequest cr = ORGDIR__V1__CREATE_UNIT_REQUEST__INIT;
+	cr.unit = &in;
+	uint8_t *env;
+	size_t n = envelope("CreateUnit", &cr.base, rid, sizeof(rid), &env);
+	Orgdir__V1__Response *a = raw_call(env, n, 3000);
+	Orgdir__V1__Response *b = raw_call(env, n, 3000);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->code, ORGDIR_OK);
+	assert_int_equal(b->code, ORGDIR_OK); /* not ALREADY_EXISTS: the same answer */
+	assert_int_equal(a->revision, b->revision);
+	assert_int_equal(b->call_id, 99);
+	assert_int_equal(a->body.len, b->body.len);
+	assert_memory_equal(a->body.data, b->body.data, a->body.len);
+	orgdir__v1__response__free_unpacked(a, NULL);
+	orgdir__v1__response__free_unpacked(b, NULL);
+	/* A different key is a different request. */
+	rid[15] = '2';
+	free(env);
+	n = envelope("CreateUnit", &cr.base, rid, sizeof(rid), &env);
+	a = raw_call(env, n, 3000);
+	assert_int_equal(a->code, ORGDIR_ALREADY_EXISTS);
+	orgdir__v1__response__free_unpacked(a, NULL);
+	free(env);
+}
+
+struct writer_arg {
+	orgdir_client *c;
+	int base;
+	int ok;
+};
+
+static void *
+writer_thread(void *p)
+{
+	struct writer_arg *a = p;
+	char id[32];
+	orgdir_status st;
+	for (int i = 0; i < 50; i++) {
+		snprintf(id, sizeof(id), "cw-%d-%d", a->base, i);
+		if (add(a->c, id, "page-root", i, &st) == ORGDIR_OK) {
+			a->ok++;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_writers_share_a_client(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	pthread_t th[8];
+	struct writer_arg args[8];
+	orgdir_reply *r;
+	Orgdir__V1__ServerInfoResponse *info;
+	orgdir_status st;
+	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
+	uint64_t before = info->unit_count;
+	orgdir_reply_free(r);
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct writer_arg){c, i, 0};
+		pthread_create(&th[i], NULL, writer_thread, &args[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].ok, 50);
+	}
+	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
+	assert_int_equal(info->unit_count, before + 400);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
+static void
+test_server_info_and_health(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__ServerInfoResponse *info;
+	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
+	assert_string_equal(info->version, ORGDIR_VERSION);
+	assert_int_equal(info->schema_version, 1);
+	assert_int_equal(info->n_methods, orgdir__v1__org_directory__descriptor.n_methods);
+	assert_string_equal(info->methods[0], "CreateUnit");
+	assert_int_equal(info->max_message_bytes, 4u << 20);
+	assert_non_null(info->start_time);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
+static void
+test_restart_keeps_data(void **state)
+{
+	(void) state;
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	assert_int_equal(od_test_server_stop(&srv), 0);
+	FILE *f = fopen(srv.log, "r");
+	char line[1024];
+	int started = 0, stopped = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		started += strstr(line, "started orgdird") != NULL;
+		stopped += strstr(line, " stopped") != NULL;
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	assert_int_equal(started, 1);
+	assert_int_equal(stopped, 1);
+	od_test_server_start(&srv, NULL);
+	orgdir_client *c = od_test_client(&srv, NULL);
+	assert_int_equal(orgdir_unit_get(c, "crud-root", &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(u->acronym, "DG");
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_get(c, "page-042", &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
+/* A second server: the example organisation, and a small reply cap. */
+static void
+test_seeded_example_and_reply_cap(void **state)
+{
+	(void) state;
+	const char *example = getenv("ORGDIR_EXAMPLE");
+	assert_non_null(example);
+	od_test_server s2 = {0};
+	const char *args[] = {"--seed", example, NULL};
+	od_test_server_start(&s2, args);
+	orgdir_client *c = od_test_client(&s2, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__GetSubtreeResponse *sub;
+	assert_int_equal(orgdir_unit_subtree(c, NULL, 0, &r, &sub, &st), ORGDIR_OK);
+	assert_true(sub->n_nodes >= 40);
+	assert_string_equal(sub->nodes[0]->unit->id, "iom");
+	assert_int_equal(sub->nodes[0]->depth, 0);
+	assert_string_equal(sub->nodes[1]->unit->id, "dg");
+	assert_string_equal(orgdir_text_pick(sub->nodes[1]->unit->head->title,
+	                        sub->nodes[1]->unit->head->n_title, "fr"),
+	    "Directrice générale");
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+	/* A client that accepts only 4 KiB gets RESOURCE_EXHAUSTED, not a hang. */
+	orgdir_options small = {.timeout_ms = 3000, .max_message_bytes = 4096};
+	c = od_test_client(&s2, &small);
+	assert_int_equal(orgdir_unit_subtree(c, NULL, 0, &r, &sub, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.message, "limit"));
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&s2), 0);
+	od_test_server_cleanup(&s2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crud_roundtrip),
+	    cmocka_unit_test(test_tree_move_delete),
+	    cmocka_unit_test(test_list_pagination),
+	    cmocka_unit_test(test_garbage_and_truncation),
+	    cmocka_unit_test(test_oversized_messages),
+	    cmocka_unit_test(test_resent_write_applied_once),
+	    cmocka_unit_test(test_concurrent_writers_share_a_client),
+	    cmocka_unit_test(test_server_info_and_health),
+	    cmocka_unit_test(test_restart_keeps_data),
+	    cmocka_unit_test(test_seeded_example_and_reply_cap),
+	};
+	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	nng_fini();
+	return rc;
+}
