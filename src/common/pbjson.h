@@ -3,19 +3,39 @@
  * their descriptors (one mapping for --json, seeding and import/export).
  *
  * Mapping (https://protobuf.dev/programming-guides/proto3/#json):
- *  - field names in lowerCamelCase on output; both lowerCamelCase and the
- *    original snake_case names accepted on input;
- *  - enums by name on output; name or number on input;
- *  - int64/uint64/fixed64/sint64 as decimal strings on output; strings or
- *    numbers on input; 32-bit ints as numbers;
+ *  - field names in lowerCamelCase on output (computed from the field name
+ *    as protoc does: "max_reply_bytes" -> "maxReplyBytes"); both
+ *    lowerCamelCase and the original snake_case names accepted on input,
+ *    the same field under both names is an error;
+ *  - fields in .proto (descriptor) order on output;
+ *  - enums by name on output (a number the descriptor does not know goes
+ *    out as a number); name, number or quoted number on input;
+ *  - int64/uint64/fixed64/sint64/sfixed64 as decimal strings on output;
+ *    strings or numbers on input; 32-bit ints as numbers. Integral reals
+ *    (1.0, 1e3) are accepted; a value out of the type's range is an error;
+ *  - float/double as numbers, NaN and infinities as "NaN", "Infinity",
+ *    "-Infinity"; a float goes out as the double nearest to its shortest
+ *    decimal form (0.1f -> 0.1);
  *  - bytes as standard base64 (input also accepts URL-safe, with or without
  *    padding);
- *  - fields with default values (0, "", false, empty repeated, unset
- *    message) are omitted on output; null on input means default;
- *  - google.protobuf.Timestamp as an RFC 3339 string
- *    ("2026-11-27T18:59:24.123Z"), google.protobuf.FieldMask as one string
- *    of comma-separated lowerCamelCase paths;
+ *  - proto3 fields with default values (0, "", false, empty repeated, unset
+ *    message) are omitted on output; a set oneof member and a proto2
+ *    optional with its has_ flag are printed even at their default; null
+ *    on input means default (and does not choose a oneof member);
+ *  - google.protobuf.Timestamp as an RFC 3339 string in UTC with 0, 3, 6
+ *    or 9 fractional digits ("2026-11-27T18:59:24.123Z"); input also takes
+ *    offsets ("+01:00"); range 0001-01-01 to 9999-12-31;
+ *    google.protobuf.FieldMask as one string of comma-separated
+ *    lowerCamelCase paths (input converts each back: "headName" ->
+ *    "head_name"; snake_case paths pass unchanged);
  *  - unknown JSON fields are an error on input (the error names the path).
+ * Not mapped specially: map<> fields (they appear as arrays of
+ * {"key", "value"} entry objects), Duration, Struct/Value, the wrapper
+ * types and Any (printed as the plain messages they are). A float or double
+ * -0.0 counts as default and is omitted, as protobuf-c's packer does.
+ *
+ * Both functions keep no state between calls and may be called from
+ * several threads at once (on different json_t values).
  */
 #ifndef OD_PBJSON_H
 #define OD_PBJSON_H
@@ -25,18 +45,35 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
-/* Returns a new reference to a JSON object for m, or NULL on allocation
- * failure. The caller owns the reference (json_decref). */
+/*
+ * Returns a new reference to the JSON form of m: an object, or a string
+ * when m itself is a Timestamp or a FieldMask. The caller owns the
+ * reference (json_decref); m is borrowed. Returns NULL when m is NULL, on
+ * allocation failure, or when m holds what the mapping cannot write: a
+ * string that is not valid UTF-8 (protobuf-c does not check on unpack), a
+ * Timestamp outside the range above, messages nested deeper than 64.
+ */
 json_t *od_pbjson_from_message(const ProtobufCMessage *m);
 
 /*
- * Builds a message of type `desc` from JSON object `j`, allocating every
- * part from `alloc` (NULL = protobuf-c's default malloc allocator; then free
- * the result with protobuf_c_message_free_unpacked(msg, NULL)).
- * Returns NULL on error and writes into err (errlen bytes) a message naming
- * the JSON path and the reason, e.g.
+ * Builds a message of type `desc` from JSON object `j` (a string for a
+ * Timestamp or FieldMask `desc`), allocating every part from `alloc` (NULL =
+ * malloc, as protobuf-c's default allocator; then free the result with
+ * protobuf_c_message_free_unpacked(msg, NULL); with an arena, reset the
+ * arena). Strings in the result are NUL-terminated copies; nothing points
+ * into `j`, which is borrowed.
+ * Returns NULL on error, having freed through `alloc` all it took, and
+ * writes into err (errlen bytes, cut to fit and always terminated; err may
+ * be NULL) a message naming the JSON path and the reason, e.g.
  *   "units[3].kind: unknown enum value \"DEPT\" for orgdir.v1.Unit.Kind".
- * `j` is borrowed.
+ * Errors: a JSON type that does not fit the field, an unknown field, the
+ * same field twice (camel and snake) or two members of one oneof, a number
+ * out of range, an unknown enum name, invalid base64, an invalid or
+ * out-of-range Timestamp, a string with invalid UTF-8 or a NUL, null inside
+ * an array, a missing proto2 required field, messages nested deeper than
+ * 64, and allocation failure ("out of memory").
+ * The size of what is built is bounded by the size of `j`: cap the input
+ * document before parsing it.
  */
 ProtobufCMessage *od_pbjson_to_message(const ProtobufCMessageDescriptor *desc,
     const json_t *j, ProtobufCAllocator *alloc, char *err, size_t errlen);
