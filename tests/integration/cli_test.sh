@@ -1,0 +1,432 @@
+#!/usr/bin/env bash
+# cli_test.sh - orgctl end to end: a real orgdird on its own data directory
+# and ipc:// socket, driven through the CLI; checks outputs and exit codes.
+#
+#   ORGDIRD=path/to/orgdird ORGCTL=path/to/orgctl [ORGDIR_EXAMPLE=org.json] \
+#       bash cli_test.sh
+set -u
+
+: "${ORGDIRD:?set ORGDIRD to the orgdird binary}"
+: "${ORGCTL:?set ORGCTL to the orgctl binary}"
+ORGDIR_EXAMPLE=${ORGDIR_EXAMPLE:-}
+unset ORGDIR_SERVER ORGDIR_TOKEN ORGDIR_LANG
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/orgdir-cli.XXXXXX") || exit 1
+sock="ipc://$tmp/sock"
+pids=()
+passed=0
+failed=0
+
+stop_servers() {
+	local p
+	for p in "${pids[@]}"; do
+		stop_pid "$p"
+	done
+	pids=()
+}
+# TERM, then KILL after 5 s.
+stop_pid() {
+	local p=$1 i
+	kill -TERM "$p" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+}
+cleanup() {
+	stop_servers
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server URL DATA_DIR [orgdird args...]: starts it and waits until
+# `orgctl health` answers SERVING (at most ~10 s). Sets $server_pid.
+start_server() {
+	local url=$1 data=$2 i
+	shift 2
+	mkdir -p "$data"
+	"$ORGDIRD" --listen "$url" --data "$data" "$@" >>"$tmp/orgdird.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+	for ((i = 0; i < 100; i++)); do
+		if "$ORGCTL" --server "$url" --timeout 500 health >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	echo "orgdird did not come up on $url; its log:" >&2
+	cat "$tmp/orgdird.log" >&2
+	return 1
+}
+
+# ctl ARGS...: runs orgctl against the test server; $rc, $tmp/out, $tmp/err.
+ctl() {
+	"$ORGCTL" --server "$sock" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+# ctl_at URL ARGS...
+ctl_at() {
+	local url=$1
+	shift
+	"$ORGCTL" --server "$url" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+ok() {
+	passed=$((passed + 1))
+}
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL: $*" >&2
+	echo "  exit $rc; stdout:" >&2
+	sed 's/^/    /' "$tmp/out" >&2
+	echo "  stderr:" >&2
+	sed 's/^/    /' "$tmp/err" >&2
+}
+# expect_rc NAME CODE
+expect_rc() {
+	if [[ $rc -eq $2 ]]; then ok; else bad "$1: exit $rc, wanted $2"; fi
+}
+# expect_out NAME TEXT: stdout contains TEXT (fixed string)
+expect_out() {
+	if grep -qF -- "$2" "$tmp/out"; then ok; else bad "$1: stdout lacks '$2'"; fi
+}
+expect_no_out() {
+	if ! grep -qF -- "$2" "$tmp/out"; then ok; else bad "$1: stdout has '$2'"; fi
+}
+expect_err() {
+	if grep -qF -- "$2" "$tmp/err"; then ok; else bad "$1: stderr lacks '$2'"; fi
+}
+# expect_exact NAME TEXT: stdout is exactly TEXT (plus the final newline)
+expect_exact() {
+	if [[ "$(cat "$tmp/out")" == "$2" ]]; then
+		ok
+	else
+		bad "$1: stdout differs from the expected:"
+		printf '%s\n' "$2" | diff - "$tmp/out" | sed 's/^/    /' >&2
+	fi
+}
+# expect_json NAME PYTHON-EXPR: stdout parses as JSON `d` and EXPR is true
+expect_json() {
+	if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+def lt(lst, lang):
+    return {x["lang"]: x["text"] for x in lst}.get(lang)
+sys.exit(0 if eval(sys.argv[2]) else 1)
+' "$tmp/out" "$2" 2>>"$tmp/err"; then
+		ok
+	else
+		bad "$1: JSON check failed: $2"
+	fi
+}
+json_field() { # json_field PYTHON-EXPR: prints it from stdout's JSON
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1], encoding="utf-8")); print(eval(sys.argv[2]))' \
+		"$tmp/out" "$1"
+}
+
+# --- without a server: help, usage errors, unreachable server -----------------
+
+ctl --help
+expect_rc "orgctl --help" 0
+expect_out "orgctl --help" "Usage: orgctl"
+expect_out "orgctl --help lists exit codes" "NOT_FOUND"
+ctl unit --help
+expect_rc "orgctl unit --help" 0
+expect_out "orgctl unit --help" "tree"
+ctl unit add --help
+expect_rc "orgctl unit add --help" 0
+expect_out "orgctl unit add --help" "--name LANG=TEXT"
+ctl unit add -h
+expect_rc "orgctl unit add -h" 0
+ctl help unit set
+expect_rc "orgctl help unit set" 0
+expect_out "orgctl help unit set" "--if-match ETAG"
+ctl unit help
+expect_rc "orgctl unit help" 0
+ctl health --help
+expect_rc "orgctl health --help" 0
+
+ctl
+expect_rc "no command" 2
+ctl frobnicate
+expect_rc "unknown noun" 2
+expect_err "unknown noun message" "orgctl: unknown command 'frobnicate'"
+ctl unit frob
+expect_rc "unknown verb" 2
+ctl unit get
+expect_rc "missing id" 2
+ctl unit get a b
+expect_rc "extra argument" 2
+ctl unit get x --bogus
+expect_rc "unknown option" 2
+expect_err "unknown option message" "unknown option '--bogus'"
+ctl unit get x --force
+expect_rc "option of another verb" 2
+ctl unit ls --limit abc
+expect_rc "bad number" 2
+ctl unit ls --page-size 0
+expect_rc "page size out of range" 2
+ctl unit tree --depth 12x
+expect_rc "bad depth" 2
+ctl --timeout -5 health
+expect_rc "bad timeout" 2
+ctl unit add x --kind department --name French
+expect_rc "bad LANG=TEXT" 2
+expect_err "bad LANG=TEXT message" "LANG=TEXT"
+ctl unit add x --kind department --name 'f r=Nom'
+expect_rc "bad language tag" 2
+ctl unit add x --kind nope --name en=X
+expect_rc "bad kind" 2
+ctl unit add x --name en=X
+expect_rc "add without kind" 2
+ctl unit set x
+expect_rc "set without fields" 2
+ctl unit set x --parent y
+expect_rc "set --parent" 2
+ctl --lang 'x!' unit get x
+expect_rc "bad --lang" 2
+ctl unit ls --json=yes
+expect_rc "value for a flag" 2
+ctl unit get x --server
+expect_rc "option without its value" 2
+
+ctl_at "ipc://$tmp/nobody-here" --timeout 500 unit get x
+expect_rc "unreachable server" 24
+expect_err "unreachable server message" "orgctl: UNAVAILABLE:"
+ctl_at "ipc://$tmp/nobody-here" --timeout 500 health
+expect_rc "health of an unreachable server" 24
+ORGDIR_SERVER="ipc://$tmp/nobody-here" "$ORGCTL" --timeout 500 info >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect_rc "ORGDIR_SERVER is used" 24
+
+# --- a server ---------------------------------------------------------------------
+
+if ! start_server "$sock" "$tmp/data"; then
+	failed=$((failed + 1))
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+
+ctl health
+expect_rc "health" 0
+expect_exact "health output" "SERVING"
+ctl health --json
+expect_json "health --json" 'd["status"] == "SERVING"'
+ctl info
+expect_rc "info" 0
+expect_out "info lists methods" "GetUnit"
+ctl info --json
+expect_json "info --json" '"GetSubtree" in d["methods"]'
+
+# The tree:
+#   org                     Test Organisation / Organisation d'essai (TO)
+#   ├── dg       sort 1     Director General / Directrice générale (DG)
+#   │   └── c1..c5 sort 5..1  en only: Child N
+#   └── ops      sort 2     Operations / Opérations
+#       └── ops-sub         Sub-unit / Sous-unité
+ctl unit add org --kind organization --name en="Test Organisation" \
+	--name "fr=Organisation d'essai" --acronym TO
+expect_rc "add root" 0
+expect_out "add prints the unit" "Test Organisation"
+ctl unit add dg --parent org --kind Executive-Office --name fr="Directrice générale" \
+	--name en="Director General" --acronym DG --sort 1 --head-title fr="Directrice générale" \
+	--head-title en="Director General" --head-name "Amy Pope" --country ch --city Geneva
+expect_rc "add dg" 0
+ctl unit add ops --parent org --kind department --name en=Operations --name fr=Opérations \
+	--sort 2 --json
+expect_rc "add ops" 0
+expect_json "add --json" 'd["id"] == "ops" and d["parentId"] == "org" and d["kind"] == "DEPARTMENT"'
+ctl unit add ops-sub --parent ops --kind unit --name en=Sub-unit --name fr=Sous-unité
+expect_rc "add ops-sub" 0
+for i in 1 2 3 4 5; do
+	ctl unit add "c$i" --parent dg --kind division --name en="Child $i" --sort $((6 - i))
+	expect_rc "add c$i" 0
+done
+ctl unit add dg --parent org --kind office --name en=Again
+expect_rc "add an existing id" 16
+expect_err "add an existing id message" "ALREADY_EXISTS"
+ctl unit add orphan --parent no-such-unit --kind office --name en=Orphan
+expect_rc "add under a missing parent" 19
+
+ctl unit get dg
+expect_rc "get" 0
+expect_out "get: name in en" "Director General"
+expect_out "get: other language labelled" "name [fr]:"
+expect_out "get: parent" "org"
+expect_out "get: kind" "executive_office"
+expect_out "get: head name" "Amy Pope"
+expect_out "get: country upper-cased" "CH"
+expect_out "get: created" "created:"
+ctl --lang fr unit get dg
+if [[ "$(grep '^name:' "$tmp/out")" == *"Directrice générale" ]]; then ok; else bad "get --lang fr: name line"; fi
+ORGDIR_LANG=fr "$ORGCTL" --server "$sock" unit get dg >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [[ "$(grep '^name:' "$tmp/out")" == *"Directrice générale" ]]; then ok; else bad "ORGDIR_LANG=fr: name line"; fi
+ctl unit get dg --lang fr-CH
+if [[ "$(grep '^name:' "$tmp/out")" == *"Directrice générale" ]]; then ok; else bad "get --lang fr-CH after the verb"; fi
+ctl unit get dg --json
+expect_rc "get --json" 0
+expect_json "get --json fields" 'd["id"] == "dg" and d["parentId"] == "org" and d["kind"] == "EXECUTIVE_OFFICE" and d["sortOrder"] == 1'
+expect_json "get --json names" 'lt(d["name"], "fr") == "Directrice générale" and lt(d["name"], "en") == "Director General"'
+expect_json "get --json head and location" 'd["head"]["name"] == "Amy Pope" and d["location"]["countryCode"] == "CH" and d["etag"] != ""'
+
+ctl unit ls dg
+expect_rc "ls" 0
+ids=$(awk 'NR > 1 { printf "%s ", $1 }' "$tmp/out")
+if [[ "$ids" == "c5 c4 c3 c2 c1 " ]]; then ok; else bad "ls order by sortOrder: got '$ids'"; fi
+expect_out "ls header" "ID"
+ctl unit ls dg --page-size 2 --json
+expect_rc "ls --page-size 2" 0
+expect_json "ls --page-size 2 merges all pages" '[u["id"] for u in d["units"]] == ["c5", "c4", "c3", "c2", "c1"] and "nextPageToken" not in d'
+ctl unit ls dg --page-size 2
+n=$(($(wc -l <"$tmp/out") - 1))
+if [[ $n -eq 5 ]]; then ok; else bad "ls --page-size 2 table: $n rows"; fi
+ctl unit ls dg --limit 3 --page-size 2 --json
+expect_json "ls --limit 3" '[u["id"] for u in d["units"]] == ["c5", "c4", "c3"]'
+ctl unit ls
+expect_rc "ls roots" 0
+expect_out "ls roots" "org"
+
+ctl --lang fr unit tree org
+expect_rc "tree" 0
+expect_exact "tree --lang fr" "Organisation d'essai (TO)
+├── Directrice générale (DG)
+│   ├── Child 5
+│   ├── Child 4
+│   ├── Child 3
+│   ├── Child 2
+│   └── Child 1
+└── Opérations
+    └── Sous-unité"
+ctl unit tree --depth 1 --ids
+expect_rc "tree --depth 1" 0
+expect_exact "tree --depth 1 --ids" "Test Organisation (TO) [org]
+├── Director General (DG) [dg]
+└── Operations [ops]"
+ctl unit tree ops --json
+expect_json "tree --json" '[n["unit"]["id"] for n in d["nodes"]] == ["ops", "ops-sub"] and d["nodes"][1]["depth"] == 1'
+
+ctl --lang fr unit path ops-sub
+expect_rc "path" 0
+expect_exact "path --lang fr" "Organisation d'essai › Opérations › Sous-unité"
+ctl unit path ops-sub --ids
+expect_exact "path --ids" "org › ops › ops-sub"
+
+# set: one language changes, the others stay.
+ctl unit set dg --name en=Director-General --name es="Directora General"
+expect_rc "set one language" 0
+ctl unit get dg --json
+expect_json "set keeps the other languages" 'lt(d["name"], "fr") == "Directrice générale" and lt(d["name"], "en") == "Director-General" and lt(d["name"], "es") == "Directora General" and len(d["name"]) == 3'
+expect_json "set changes only the mask" 'd["acronym"] == "DG" and d["head"]["name"] == "Amy Pope" and d["sortOrder"] == 1'
+ctl unit set dg --name es=
+expect_rc "set removes a language" 0
+ctl unit get dg --json
+expect_json "set LANG= removes it" 'lt(d["name"], "es") is None and len(d["name"]) == 2'
+ctl unit set dg --head-title en="DG" --city Genève --json
+expect_rc "set head title and city" 0
+expect_json "set head.title and location.city" 'lt(d["head"]["title"], "fr") == "Directrice générale" and lt(d["head"]["title"], "en") == "DG" and d["location"]["city"] == "Genève" and d["location"]["countryCode"] == "CH" and d["head"]["name"] == "Amy Pope"'
+ctl unit set dg --head-name ""
+expect_rc "set clears a field" 0
+ctl unit get dg --json
+expect_json "cleared head.name" '"name" not in d.get("head", {}) and lt(d["head"]["title"], "en") == "DG"'
+
+# Optimistic concurrency: a stale etag is ABORTED (exit 20).
+ctl unit get dg --json
+stale=$(json_field 'd["etag"]')
+ctl unit set dg --acronym DG2
+expect_rc "set acronym" 0
+ctl unit set dg --acronym DG3 --if-match "$stale"
+expect_rc "set with a stale etag" 20
+expect_err "set with a stale etag message" "orgctl: ABORTED:"
+ctl unit set dg --name en=Lost --if-match "$stale"
+expect_rc "merge with a stale etag" 20
+ctl unit get dg --json
+expect_json "stale writes changed nothing" 'd["acronym"] == "DG2" and lt(d["name"], "en") == "Director-General"'
+fresh=$(json_field 'd["etag"]')
+ctl unit set dg --acronym DG --if-match "$fresh"
+expect_rc "set with the current etag" 0
+
+# mv
+ctl unit mv org c3
+expect_rc "mv under a descendant" 19
+expect_err "mv under a descendant message" "FAILED_PRECONDITION"
+ctl unit mv ops-sub dg
+expect_rc "mv" 0
+expect_out "mv prints the unit" "dg"
+ctl unit path ops-sub --ids
+expect_exact "path after mv" "org › dg › ops-sub"
+ctl unit mv ops-sub -
+expect_rc "mv to the top" 0
+ctl unit get ops-sub --json
+expect_json "mv - makes a root" '"parentId" not in d'
+ctl unit mv ops-sub ops --if-match "$stale"
+expect_rc "mv with a stale etag" 20
+ctl unit mv ops-sub ops
+expect_rc "mv back" 0
+
+# errors from the server
+ctl unit get no-such-unit
+expect_rc "get a missing unit" 15
+expect_err "get a missing unit message" "orgctl: NOT_FOUND:"
+ctl unit get Bad_Id
+expect_rc "invalid id" 13
+expect_err "invalid id message" "INVALID_ARGUMENT"
+
+# rm
+ctl unit rm ops
+expect_rc "rm with children" 19
+expect_err "rm with children message" "FAILED_PRECONDITION"
+ctl unit rm ops --force
+expect_rc "rm --force" 0
+expect_exact "rm --force output" "deleted 2 unit(s)"
+ctl unit get ops-sub
+expect_rc "rm --force deleted the subtree" 15
+ctl unit rm c1 --json
+expect_rc "rm --json" 0
+expect_json "rm --json" 'd == {"deletedCount": 1}'
+ctl unit rm c2 --if-match "$stale"
+expect_rc "rm with a stale etag" 20
+
+# Data survives a restart on the same data directory.
+stop_servers
+ctl --timeout 500 health
+expect_rc "server stopped" 24
+if start_server "$sock" "$tmp/data"; then
+	ok
+	ctl --lang fr unit get dg --json
+	expect_rc "get after restart" 0
+	expect_json "data after restart" 'lt(d["name"], "fr") == "Directrice générale" and lt(d["name"], "en") == "Director-General"'
+	ctl unit ls dg --json
+	expect_json "children after restart" '[u["id"] for u in d["units"]] == ["c5", "c4", "c3", "c2"]'
+else
+	failed=$((failed + 1))
+fi
+
+# The example organisation, seeded into a second server.
+if [[ -n "$ORGDIR_EXAMPLE" && -f "$ORGDIR_EXAMPLE" ]]; then
+	sock2="ipc://$tmp/sock2"
+	if start_server "$sock2" "$tmp/data2" --seed "$ORGDIR_EXAMPLE"; then
+		ok
+		ctl_at "$sock2" --lang fr unit tree
+		expect_rc "example tree" 0
+		expect_out "example tree in French" "Directrice générale"
+		expect_out "example tree root" "Organisation internationale pour les migrations"
+		if grep -q '^├── \|^└── ' "$tmp/out"; then ok; else bad "example tree connectors"; fi
+		ctl_at "$sock2" unit tree --json
+		expect_json "example tree --json" 'len(d["nodes"]) > 10 and d["nodes"][0].get("depth", 0) == 0'
+	else
+		failed=$((failed + 1))
+	fi
+else
+	echo "note: no example organisation (ORGDIR_EXAMPLE), skipping the seeded server"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,268 @@
+/* args.c - the option table, command-line splitting and value parsing. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "orgctl.h"
+
+const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
+    [OD_CTL_OPT_SERVER] = {"server", "URL",
+        "server address (env ORGDIR_SERVER; default tcp://127.0.0.1:7470)"},
+    [OD_CTL_OPT_TOKEN] = {"token", "T", "bearer token (env ORGDIR_TOKEN)"},
+    [OD_CTL_OPT_TIMEOUT] = {"timeout", "MS",
+        "per-call timeout in milliseconds (default 10000)"},
+    [OD_CTL_OPT_JSON] = {"json", NULL,
+        "print the reply as proto3 JSON, for scripts"},
+    [OD_CTL_OPT_LANG] = {"lang", "TAG",
+        "language of names shown (env ORGDIR_LANG; default en)"},
+    [OD_CTL_OPT_HELP] = {"help", NULL, "show help and exit"},
+    [OD_CTL_OPT_IDS] = {"ids", NULL, "show unit ids too"},
+    [OD_CTL_OPT_DEPTH] = {"depth", "N",
+        "levels below the root to show (0 = all)"},
+    [OD_CTL_OPT_LIMIT] = {"limit", "N", "stop after N units"},
+    [OD_CTL_OPT_PAGE_SIZE] = {"page-size", "N",
+        "units per request (1-1000; default: the server's)"},
+    [OD_CTL_OPT_PARENT] = {"parent", "ID",
+        "parent unit (omit, '-' or '' for a root)"},
+    [OD_CTL_OPT_KIND] = {"kind", "KIND",
+        "kind of unit: department, regional-office, ... (listed below)"},
+    [OD_CTL_OPT_NAME] = {"name", "LANG=TEXT", "name in one language (repeat)"},
+    [OD_CTL_OPT_DESCRIPTION] = {"description", "LANG=TEXT",
+        "description in one language (repeat)"},
+    [OD_CTL_OPT_ACRONYM] = {"acronym", "A", "acronym, e.g. DOE"},
+    [OD_CTL_OPT_HEAD_TITLE] = {"head-title", "LANG=TEXT",
+        "title of the head's post in one language (repeat)"},
+    [OD_CTL_OPT_HEAD_NAME] = {"head-name", "N", "name of the head"},
+    [OD_CTL_OPT_HEAD_EMAIL] = {"head-email", "E", "e-mail of the head"},
+    [OD_CTL_OPT_HEAD_PHONE] = {"head-phone", "P", "phone of the head"},
+    [OD_CTL_OPT_COUNTRY] = {"country", "CC", "ISO 3166-1 alpha-2 code, e.g. CH"},
+    [OD_CTL_OPT_CITY] = {"city", "C", "city"},
+    [OD_CTL_OPT_EMAIL] = {"email", "E", "contact e-mail"},
+    [OD_CTL_OPT_PHONE] = {"phone", "P", "contact phone"},
+    [OD_CTL_OPT_URL] = {"url", "U", "web page"},
+    [OD_CTL_OPT_SORT] = {"sort", "N", "position among siblings"},
+    [OD_CTL_OPT_IF_MATCH] = {"if-match", "ETAG",
+        "act only if the unit's etag is still ETAG (else ABORTED)"},
+    [OD_CTL_OPT_FORCE] = {"force", NULL, "also delete all descendants"},
+};
+
+static int
+find_opt(const char *name, size_t len)
+{
+	for (int i = 0; i < OD_CTL_OPT_COUNT; i++) {
+		const char *n = od_ctl_opts[i].name;
+		if (strlen(n) == len && strncmp(n, name, len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+bool
+od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	if (argc < 0 || argc > OD_CTL_ARGS_MAX) {
+		snprintf(err, errlen, "too many arguments (at most %d)", OD_CTL_ARGS_MAX);
+		return false;
+	}
+	/* Each argument is at most one positional or one option. */
+	a->pos = calloc((size_t) argc + 1, sizeof(*a->pos));
+	a->opts = calloc((size_t) argc + 1, sizeof(*a->opts));
+	if (a->pos == NULL || a->opts == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	bool options_done = false;
+	for (int i = 0; i < argc; i++) {
+		char *s = argv[i];
+		if (options_done || s[0] != '-' || s[1] == '\0') {
+			a->pos[a->n_pos++] = s;
+			continue;
+		}
+		if (strcmp(s, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		if (strcmp(s, "-h") == 0) {
+			a->help = true;
+			continue;
+		}
+		if (s[1] != '-') {
+			snprintf(err, errlen, "unknown option '%s'", s);
+			return false;
+		}
+		const char *name = s + 2;
+		const char *eq = strchr(name, '=');
+		size_t len = eq != NULL ? (size_t) (eq - name) : strlen(name);
+		int opt = find_opt(name, len);
+		if (opt < 0) {
+			snprintf(err, errlen, "unknown option '--%.*s'", (int) len, name);
+			return false;
+		}
+		const char *val = NULL;
+		if (od_ctl_opts[opt].metavar == NULL) {
+			if (eq != NULL) {
+				snprintf(err, errlen, "option '--%s' takes no value", od_ctl_opts[opt].name);
+				return false;
+			}
+		} else if (eq != NULL) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			snprintf(err, errlen, "option '--%s' needs a value (%s)", od_ctl_opts[opt].name,
+			    od_ctl_opts[opt].metavar);
+			return false;
+		}
+		if (opt == OD_CTL_OPT_HELP) {
+			a->help = true;
+			continue;
+		}
+		a->opts[a->n_opts].opt = opt;
+		a->opts[a->n_opts].val = val;
+		a->n_opts++;
+	}
+	return true;
+}
+
+void
+od_ctl_args_free(struct od_ctl_args *a)
+{
+	free(a->pos);
+	free(a->opts);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *
+od_ctl_args_last(const struct od_ctl_args *a, int opt)
+{
+	for (int i = a->n_opts - 1; i >= 0; i--) {
+		if (a->opts[i].opt == opt) {
+			return a->opts[i].val != NULL ? a->opts[i].val : "";
+		}
+	}
+	return NULL;
+}
+
+bool
+od_ctl_args_has(const struct od_ctl_args *a, int opt)
+{
+	return od_ctl_args_last(a, opt) != NULL;
+}
+
+bool
+od_ctl_parse_long(const char *s, long min, long max, long *out)
+{
+	/* strtol skips leading space and accepts "+": a number is digits,
+	 * optionally after one '-'. */
+	const char *p = s[0] == '-' ? s + 1 : s;
+	if (!isdigit((unsigned char) p[0])) {
+		return false;
+	}
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool
+od_ctl_parse_lang_text(const char *s, size_t *lang_len, const char **text)
+{
+	const char *eq = strchr(s, '=');
+	if (eq == NULL) {
+		return false;
+	}
+	size_t n = (size_t) (eq - s);
+	char lang[OD_LANG_MAX + 1];
+	if (n == 0 || n > OD_LANG_MAX) {
+		return false;
+	}
+	memcpy(lang, s, n);
+	lang[n] = '\0';
+	if (!od_lang_valid(lang)) {
+		return false;
+	}
+	*lang_len = n;
+	*text = eq + 1;
+	return true;
+}
+
+int
+od_ctl_parse_kind(const char *s)
+{
+	char name[40];
+	size_t n = strlen(s);
+	if (n == 0 || n >= sizeof(name)) {
+		return -1;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		name[i] = s[i] == '-' ? '_' : s[i];
+	}
+	const ProtobufCEnumDescriptor *d = &orgdir__v1__unit__kind__descriptor;
+	for (unsigned i = 0; i < d->n_values; i++) {
+		if (d->values[i].value != ORGDIR__V1__UNIT__KIND__KIND_UNSPECIFIED &&
+		    strcasecmp(d->values[i].name, name) == 0) {
+			return d->values[i].value;
+		}
+	}
+	return -1;
+}
+
+int
+od_ctl_usage(const struct od_ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("orgctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c != NULL && c->cmdpath != NULL) {
+		fprintf(stderr, "Try 'orgctl %s --help'.\n", c->cmdpath);
+	} else {
+		fputs("Try 'orgctl --help'.\n", stderr);
+	}
+	return OD_CTL_EXIT_USAGE;
+}
+
+int
+od_ctl_fail(const orgdir_status *st)
+{
+	const char *msg = st->message[0] != '\0' ? st->message : orgdir_code_message(st->code);
+	fprintf(stderr, "orgctl: %s: ", orgdir_code_name(st->code));
+	od_ctl_put(stderr, msg);
+	fputc('\n', stderr);
+	int rc = orgdir_code_exit(st->code);
+	/* A status outside the table still must not look like success. */
+	return rc != 0 ? rc : orgdir_code_exit(ORGDIR_UNKNOWN);
+}
+
+int
+od_ctl_fail_local(const char *what)
+{
+	fprintf(stderr, "orgctl: %s: %s\n", orgdir_code_name(ORGDIR_INTERNAL), what);
+	return orgdir_code_exit(ORGDIR_INTERNAL);
+}
+
+int
+od_ctl_client(struct od_ctl *c)
+{
+	if (c->client != NULL) {
+		return 0;
+	}
+	orgdir_options o = {.timeout_ms = c->timeout_ms, .token = c->token};
+	orgdir_status st = {0};
+	if (orgdir_client_open(c->server, &o, &c->client, &st) != ORGDIR_OK) {
+		c->client = NULL;
+		return od_ctl_fail(&st);
+	}
+	return 0;
+}

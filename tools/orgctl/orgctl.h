@@ -1,0 +1,206 @@
+/*
+ * orgctl.h - the internal header of the orgctl command-line tool.
+ *
+ * orgctl is a client of liborgdir like any other: it uses only the public
+ * API (orgdir/orgdir.h), the proto3 JSON mapping (pbjson.h) and the common
+ * helpers (od.h). Commands are data: each noun file (cmd_*.c) exports one
+ * od_ctl_noun with a table of verbs; main.c parses the command line, finds
+ * the verb and runs it.
+ *
+ * Exit codes: 0 success; 1 `health` answered but not SERVING; 2 usage
+ * error; 11..26 a failed call, orgdir_code_exit() of its status (also used
+ * for local failures: INTERNAL for out of memory or a write error).
+ */
+#ifndef OD_ORGCTL_H
+#define OD_ORGCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "od.h"
+
+#define OD_CTL_EXIT_OK 0
+#define OD_CTL_EXIT_NOT_SERVING 1
+#define OD_CTL_EXIT_USAGE 2
+
+/* --- options ---------------------------------------------------------------
+ * One table of every option (args.c), so each option's name, value and help
+ * are written once; a verb lists the ids it accepts. Global options are
+ * accepted anywhere on the command line. */
+enum od_ctl_opt {
+	OD_CTL_OPT_END = -1, /* terminates a verb's option list */
+	/* global */
+	OD_CTL_OPT_SERVER,
+	OD_CTL_OPT_TOKEN,
+	OD_CTL_OPT_TIMEOUT,
+	OD_CTL_OPT_JSON,
+	OD_CTL_OPT_LANG,
+	OD_CTL_OPT_HELP,
+	/* per command */
+	OD_CTL_OPT_IDS,
+	OD_CTL_OPT_DEPTH,
+	OD_CTL_OPT_LIMIT,
+	OD_CTL_OPT_PAGE_SIZE,
+	OD_CTL_OPT_PARENT,
+	OD_CTL_OPT_KIND,
+	OD_CTL_OPT_NAME,
+	OD_CTL_OPT_DESCRIPTION,
+	OD_CTL_OPT_ACRONYM,
+	OD_CTL_OPT_HEAD_TITLE,
+	OD_CTL_OPT_HEAD_NAME,
+	OD_CTL_OPT_HEAD_EMAIL,
+	OD_CTL_OPT_HEAD_PHONE,
+	OD_CTL_OPT_COUNTRY,
+	OD_CTL_OPT_CITY,
+	OD_CTL_OPT_EMAIL,
+	OD_CTL_OPT_PHONE,
+	OD_CTL_OPT_URL,
+	OD_CTL_OPT_SORT,
+	OD_CTL_OPT_IF_MATCH,
+	OD_CTL_OPT_FORCE,
+	OD_CTL_OPT_COUNT
+};
+
+/* The first option id that is not global. */
+#define OD_CTL_OPT_FIRST_LOCAL OD_CTL_OPT_IDS
+
+struct od_ctl_optdef {
+	const char *name;    /* long name without "--" */
+	const char *metavar; /* NULL for a flag */
+	const char *help;
+};
+
+/* One option as given, in command-line order; val is NULL for a flag. */
+struct od_ctl_optval {
+	int opt;
+	const char *val; /* borrowed from argv */
+};
+
+/* A command line split into positionals and options (both borrowed from
+ * argv, arrays owned by the struct: od_ctl_args_free). */
+struct od_ctl_args {
+	char **pos;
+	int n_pos;
+	struct od_ctl_optval *opts;
+	int n_opts;
+	bool help;
+};
+
+/* Largest command line accepted, in arguments. */
+#define OD_CTL_ARGS_MAX 4096
+
+/* --- the run ------------------------------------------------------------------ */
+
+struct od_ctl {
+	const char *server;
+	const char *token;
+	int timeout_ms; /* 0 = library default */
+	bool json;
+	const char *lang;
+	const char *cmdpath; /* "unit add": for usage hints */
+	orgdir_client *client; /* opened on first use by od_ctl_client */
+};
+
+struct od_ctl_verb {
+	const char *name; /* NULL for a noun that is itself a command */
+	int (*run)(struct od_ctl *c, const struct od_ctl_args *a);
+	const char *synopsis; /* after "orgctl <noun> <verb> " */
+	const char *summary;  /* one line */
+	const char *details;  /* more help, may be NULL */
+	const int *opts;      /* accepted options, OD_CTL_OPT_END-terminated */
+	int min_pos;          /* positionals after the verb */
+	int max_pos;
+};
+
+struct od_ctl_noun {
+	const char *name;
+	const char *summary;
+	const struct od_ctl_verb *verbs;
+	size_t n_verbs;
+};
+
+extern const struct od_ctl_noun od_ctl_noun_unit;
+extern const struct od_ctl_noun od_ctl_noun_health;
+extern const struct od_ctl_noun od_ctl_noun_info;
+
+/* --- args.c --------------------------------------------------------------- */
+
+extern const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT];
+
+/* Splits argv[0..argc) into positionals and options. "--name=value" and
+ * "--name value" both work; "--" ends options; "-" alone is a positional.
+ * Returns false with a message in err for an unknown option, a missing
+ * value or a value given to a flag. */
+bool od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err,
+    size_t errlen);
+void od_ctl_args_free(struct od_ctl_args *a);
+/* The last value of option opt, or NULL when not given. */
+const char *od_ctl_args_last(const struct od_ctl_args *a, int opt);
+bool od_ctl_args_has(const struct od_ctl_args *a, int opt);
+
+/* Base-10 integer in [min, max] (strtol: no atoi): the whole string, no
+ * leading space or sign games. */
+bool od_ctl_parse_long(const char *s, long min, long max, long *out);
+/* Splits "LANG=TEXT": *lang_len receives the length of LANG, *text points
+ * after '='. False when there is no '=' or LANG is not a BCP 47 tag. */
+bool od_ctl_parse_lang_text(const char *s, size_t *lang_len, const char **text);
+/* A Unit.Kind by name, case-insensitive, '-' for '_' ("regional-office").
+ * -1 when unknown or KIND_UNSPECIFIED. */
+int od_ctl_parse_kind(const char *s);
+
+/* Prints "orgctl: <msg>" and a hint naming the help to read; returns 2. */
+int od_ctl_usage(const struct od_ctl *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints "orgctl: CODE: message" for a failed call; returns its exit code. */
+int od_ctl_fail(const orgdir_status *st);
+/* A local failure (out of memory...): prints and returns INTERNAL's exit. */
+int od_ctl_fail_local(const char *what);
+
+/* Opens the client on first use; on failure prints and returns non-zero
+ * (the exit code). */
+int od_ctl_client(struct od_ctl *c);
+
+/* --- output.c --------------------------------------------------------------- */
+
+/* Prints m as proto3 JSON (two-space indent, the mapping's key order) and a
+ * newline; returns 0 or the exit code of a local failure. */
+int od_ctl_print_json(const ProtobufCMessage *m);
+/* Writes server-supplied text, with control characters made harmless. */
+void od_ctl_put(FILE *f, const char *s);
+/* Display width of UTF-8 text, counted in code points. */
+size_t od_ctl_width(const char *s);
+/* The text for the run's language (orgdir_text_pick's fallback), or NULL. */
+const char *od_ctl_pick(Orgdir__V1__LocalizedString *const *v, size_t n,
+    const char *lang);
+/* The unit's display name in lang, falling back to its id. */
+const char *od_ctl_unit_name(const Orgdir__V1__Unit *u, const char *lang);
+/* Lower-case kind name ("regional_office"); static storage. */
+const char *od_ctl_kind_name(int kind);
+/* "organization, executive_office, ...": every kind a unit can have. */
+void od_ctl_kind_list(char *buf, size_t n);
+/* RFC 3339 UTC; "" for NULL. buf of at least 40 bytes. */
+void od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf,
+    size_t n);
+/* The readable multi-line record of `unit get`. */
+void od_ctl_print_unit(const struct od_ctl *c, const Orgdir__V1__Unit *u);
+
+/* A text table: column headers, then rows; cells are borrowed until print. */
+struct od_ctl_table {
+	size_t ncols;
+	const char **cells; /* row-major, header first */
+	size_t nrows;       /* including the header */
+	size_t cap;
+	bool oom;
+};
+void od_ctl_table_init(struct od_ctl_table *t, size_t ncols,
+    const char *const *headers);
+void od_ctl_table_row(struct od_ctl_table *t, const char *const *cells);
+/* Prints and frees; returns 0 or a local failure's exit code. */
+int od_ctl_table_print(struct od_ctl_table *t);
+
+/* Draws a GetSubtree answer like tree(1). */
+int od_ctl_print_tree(const struct od_ctl *c,
+    const Orgdir__V1__GetSubtreeResponse *r, bool ids);
+
+#endif
