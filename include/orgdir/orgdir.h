@@ -19,6 +19,14 @@
  *  - Thread-safety: one orgdir_client may be shared by any number of
  *    threads; each call uses its own nng context. Replies are independent
  *    of the client and of each other and may outlive the client.
+ *  - Transport failures are statuses too: UNAVAILABLE when no connection
+ *    to the server is up ("is orgdird running?"), DEADLINE_EXCEEDED when
+ *    connected but no answer came within the timeout, INTERNAL for a reply
+ *    that cannot be decoded (or is not valid UTF-8), RESOURCE_EXHAUSTED for
+ *    one over the size caps. No nng error value is ever returned.
+ *  - nng keeps worker threads for the life of the process. A program that
+ *    wants a clean valgrind report may call nng_fini() (from <nng/nng.h>)
+ *    once at exit, after closing every client; the library never does.
  */
 #ifndef ORGDIR_ORGDIR_H
 #define ORGDIR_ORGDIR_H
@@ -91,12 +99,18 @@ typedef struct orgdir_status {
 typedef struct orgdir_client orgdir_client;
 
 typedef struct orgdir_options {
-	/* Per-call timeout in milliseconds; 0 = default (10,000). */
+	/* Per-call timeout in milliseconds, for the whole call (waiting for a
+	 * connection, sending, the server's work, the answer); 0 = default
+	 * (10,000); negative is INVALID_ARGUMENT. Sent as deadline_ms. */
 	int timeout_ms;
-	/* Bearer token sent with every call; NULL = none. Copied. */
+	/* Bearer token sent with every call; NULL or "" = none. Copied; at most
+	 * 4096 bytes of UTF-8. */
 	const char *token;
-	/* Largest reply accepted, in bytes; 0 = default (4 MiB). Larger
-	 * replies fail with RESOURCE_EXHAUSTED. */
+	/* Largest reply body accepted, in bytes; 0 = default (4 MiB); at most
+	 * 256 MiB. Larger replies fail with RESOURCE_EXHAUSTED (the server is
+	 * told the cap and answers so itself), and so do requests larger than
+	 * it (without being sent). A reply also fails with RESOURCE_EXHAUSTED
+	 * when decoding it would take more than ~8 times this in memory. */
 	size_t max_message_bytes;
 } orgdir_options;
 
@@ -105,14 +119,17 @@ typedef struct orgdir_options {
  * "ipc:///run/orgdir.sock"). `opts` may be NULL for defaults. The
  * connection is made in the background: open succeeds even if the server
  * is not up yet, and calls fail with UNAVAILABLE until it is.
- * On success *client owns a handle to be closed with orgdir_client_close.
- * Returns INVALID_ARGUMENT for a malformed URL, INTERNAL on resource
- * failure.
+ * On success *client owns a handle to be closed with orgdir_client_close;
+ * on failure *client is NULL.
+ * Returns INVALID_ARGUMENT for a NULL or malformed URL or bad options,
+ * RESOURCE_EXHAUSTED or INTERNAL on resource failure.
  */
 orgdir_code orgdir_client_open(const char *url, const orgdir_options *opts,
     orgdir_client **client, orgdir_status *status);
 
-/* Closes the client; NULL is a no-op. No call may be in progress. */
+/* Closes the client; NULL is a no-op. No call may be in progress (nng may
+ * abort the process if a socket is closed under a running call). Replies
+ * already returned stay valid. */
 void orgdir_client_close(orgdir_client *client);
 
 /* --- replies ------------------------------------------------------------------ */
@@ -127,8 +144,11 @@ void orgdir_reply_free(orgdir_reply *reply);
 /*
  * Calls `method` (as named in service OrgDirectory) with `request`, and
  * decodes the reply body as `reply_desc`. The typed functions below are
- * thin wrappers around this one. Write methods are sent with a fresh
- * idempotency key, so nng's re-sends cannot apply them twice.
+ * thin wrappers around this one. Every call carries a fresh idempotency
+ * key (request_id); when the connection drops mid-call the request is sent
+ * again on reconnection (within the timeout) with the same key, so a write
+ * is never applied twice. Any NULL argument is INVALID_ARGUMENT, without a
+ * call. `request` and `reply_desc` are borrowed for the call.
  */
 orgdir_code orgdir_client_call(orgdir_client *client, const char *method,
     const ProtobufCMessage *request,
@@ -175,21 +195,25 @@ orgdir_code orgdir_unit_update(orgdir_client *client,
     size_t n_paths, orgdir_reply **reply, Orgdir__V1__Unit **out,
     orgdir_status *status);
 
-/* MoveUnit under `new_parent_id` ("" = make it a root). FAILED_PRECONDITION
- * for a move under itself or a descendant. `etag` may be NULL. */
+/* MoveUnit under `new_parent_id` ("" = make it a root; NULL is
+ * INVALID_ARGUMENT, so that a forgotten argument never makes a root).
+ * FAILED_PRECONDITION for a move under itself or a descendant. `etag` may
+ * be NULL. */
 orgdir_code orgdir_unit_move(orgdir_client *client, const char *id,
     const char *new_parent_id, const char *etag, orgdir_reply **reply,
     Orgdir__V1__Unit **out, orgdir_status *status);
 
 /* DeleteUnit. Without `force`, a unit with children is FAILED_PRECONDITION;
  * with it, the whole subtree goes in one transaction. `deleted` (may be
- * NULL) receives the number of units deleted. `etag` may be NULL. */
+ * NULL) receives the number of units deleted (0 when the call fails).
+ * `etag` may be NULL. */
 orgdir_code orgdir_unit_delete(orgdir_client *client, const char *id,
     int force, const char *etag, uint32_t *deleted, orgdir_status *status);
 
 /* --- server ------------------------------------------------------------------------ */
 
-/* Health: *serving receives the HealthCheckResponse.ServingStatus value. */
+/* Health: *serving (may be NULL) receives the
+ * HealthCheckResponse.ServingStatus value; UNKNOWN (0) when the call fails. */
 orgdir_code orgdir_server_health(orgdir_client *client, int *serving,
     orgdir_status *status);
 

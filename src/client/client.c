@@ -1,0 +1,453 @@
+/*
+ * client.c - the client handle and the transport: one nng REQ socket per
+ * client, one REQ context per call, so any number of threads can call
+ * through one client at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "client_int.h"
+
+struct orgdir_client {
+	nng_socket sock;
+	int timeout_ms;           /* per call, > 0 */
+	size_t max_message_bytes; /* largest reply body (and request body) */
+	char *token;              /* owned; NULL when none */
+	/* First half of every request_id: random per client, so keys from two
+	 * clients (or two runs) never collide in the server's memory of them. */
+	uint8_t id_prefix[8];
+	/* Both the call id and the second half of the request id: 1, 2, ... */
+	atomic_uint_fast64_t next_seq;
+	/* Pipes currently connected, kept by nng's pipe callbacks. */
+	atomic_int pipes;
+	atomic_bool ever_connected;
+	/* Only quoted in messages: truncated copies are fine there. */
+	char url[256];
+};
+
+/* --- opening ----------------------------------------------------------------- */
+
+/* nng runs these on its own threads; they only touch atomics. A REQ dialer
+ * holds one pipe at a time, so the count is 0 or 1 in practice. */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	orgdir_client *c = arg;
+	(void) p;
+
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		atomic_fetch_add(&c->pipes, 1);
+		atomic_store(&c->ever_connected, true);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		/* nng also reports the removal of a pipe it refused before
+		 * ADD_POST (a peer of the wrong protocol): never count below 0. */
+		int n = atomic_load(&c->pipes);
+		while (n > 0 && !atomic_compare_exchange_weak(&c->pipes, &n, n - 1)) {
+		}
+	}
+}
+
+static bool
+fill_random(uint8_t *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom(p + got, n - got, 0);
+		if (r < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			break;
+		}
+		got += (size_t) r;
+	}
+	if (got == n) {
+		return true;
+	}
+	/* Kernels before 3.17, or seccomp profiles without getrandom. */
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return false;
+	}
+	got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			break;
+		}
+		got += (size_t) r;
+	}
+	close(fd);
+	return got == n;
+}
+
+/* Checks options and copies them into c. */
+static orgdir_code
+apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
+{
+	c->timeout_ms = OD_CLIENT_TIMEOUT_DEFAULT_MS;
+	c->max_message_bytes = OD_MESSAGE_MAX_DEFAULT;
+	if (opts == NULL) {
+		return ORGDIR_OK;
+	}
+	if (opts->timeout_ms < 0) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "timeout_ms is %d: use a positive number of milliseconds, or 0 for the "
+		    "default (%d)",
+		    opts->timeout_ms, OD_CLIENT_TIMEOUT_DEFAULT_MS);
+	}
+	if (opts->timeout_ms > 0) {
+		c->timeout_ms = opts->timeout_ms;
+	}
+	if (opts->max_message_bytes > OD_CLIENT_MESSAGE_MAX) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "max_message_bytes is %zu: at most %u is allowed", opts->max_message_bytes,
+		    OD_CLIENT_MESSAGE_MAX);
+	}
+	if (opts->max_message_bytes > 0) {
+		c->max_message_bytes = opts->max_message_bytes;
+	}
+	if (opts->token != NULL && opts->token[0] != '\0') {
+		size_t n = strnlen(opts->token, OD_CLIENT_TOKEN_MAX + 1);
+		if (n > OD_CLIENT_TOKEN_MAX) {
+			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+			    "token is longer than %u bytes", OD_CLIENT_TOKEN_MAX);
+		}
+		/* It travels as a proto3 string, which must be UTF-8. */
+		if (!od_utf8_valid(opts->token, n)) {
+			return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "token is not valid UTF-8");
+		}
+		c->token = malloc(n + 1);
+		if (c->token == NULL) {
+			return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		memcpy(c->token, opts->token, n + 1);
+	}
+	return ORGDIR_OK;
+}
+
+/* Maps a failure of nng_req0_open / option setting at open. */
+static orgdir_code
+open_failed(orgdir_status *st, const char *what, int rv)
+{
+	return od_status_set(st, rv == NNG_ENOMEM ? ORGDIR_RESOURCE_EXHAUSTED : ORGDIR_INTERNAL,
+	    "cannot %s: %s", what, nng_strerror(rv));
+}
+
+/* Sets up c's socket; on failure the caller closes it (if opened) and frees c. */
+static orgdir_code
+open_socket(orgdir_client *c, const char *url, bool *opened, orgdir_status *st)
+{
+	int rv;
+
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		return open_failed(st, "open an nng REQ socket", rv);
+	}
+	*opened = true;
+	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	         c->max_message_bytes + OD_CLIENT_ENVELOPE_MARGIN)) != 0) {
+		return open_failed(st, "set the reply size limit", rv);
+	}
+	/*
+	 * nng re-sends a request that has no answer after RESENDTIME (60 s by
+	 * default), and at once when the connection it went out on is lost.
+	 * Equal to the call timeout, the timer never fires before the caller
+	 * has given up, while a server restart within the deadline is still
+	 * ridden through. A re-send reuses the request_id, which the server
+	 * remembers for writes, so it is never applied twice.
+	 */
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->timeout_ms)) != 0) {
+		return open_failed(st, "set the re-send time", rv);
+	}
+	/* Registered before dialing so that no pipe goes uncounted. */
+	if ((rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c)) != 0) {
+		return open_failed(st, "watch connections", rv);
+	}
+	/* Non-blocking: the dialer keeps retrying in the background, so a
+	 * client may be opened before its server starts. */
+	if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		if (rv == NNG_ENOMEM) {
+			return open_failed(st, "dial", rv);
+		}
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "cannot use server URL '%s': %s (expected e.g. tcp://host:7470 or "
+		    "ipc:///path/to/socket)",
+		    c->url, nng_strerror(rv));
+	}
+	return ORGDIR_OK;
+}
+
+orgdir_code
+orgdir_client_open(const char *url, const orgdir_options *opts, orgdir_client **client,
+    orgdir_status *status)
+{
+	if (status != NULL) {
+		status->revision = 0;
+	}
+	if (client == NULL) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_client_open: client must not be NULL");
+	}
+	*client = NULL;
+	if (url == NULL || url[0] == '\0') {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_client_open: no server URL given");
+	}
+
+	orgdir_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return od_status_set(status, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	od_strlcpy(c->url, url, sizeof(c->url));
+	atomic_init(&c->next_seq, 1);
+	atomic_init(&c->pipes, 0);
+	atomic_init(&c->ever_connected, false);
+
+	bool opened = false;
+	orgdir_code code = apply_options(c, opts, status);
+	if (code == ORGDIR_OK && !fill_random(c->id_prefix, sizeof(c->id_prefix))) {
+		code = od_status_set(status, ORGDIR_INTERNAL,
+		    "cannot read random bytes for request ids (getrandom and /dev/urandom failed)");
+	}
+	if (code == ORGDIR_OK) {
+		code = open_socket(c, url, &opened, status);
+	}
+	if (code != ORGDIR_OK) {
+		if (opened) {
+			nng_close(c->sock);
+		}
+		free(c->token);
+		free(c);
+		return code;
+	}
+	od_status_ok(status);
+	*client = c;
+	return ORGDIR_OK;
+}
+
+void
+orgdir_client_close(orgdir_client *client)
+{
+	if (client == NULL) {
+		return;
+	}
+	/* nng_close returns after every pipe callback has run, so the pipe
+	 * counters in *client are no longer touched once it returns. */
+	nng_close(client->sock);
+	free(client->token);
+	free(client);
+}
+
+/* --- one call ---------------------------------------------------------------- */
+
+/* Turns an nng failure of the send or receive step into a status that says
+ * what to do. NNG_* values stop here. */
+static orgdir_code
+transport_error(const orgdir_client *c, int rv, orgdir_status *st)
+{
+	bool connected = atomic_load(&c->pipes) > 0;
+
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		if (connected) {
+			return od_status_set(st, ORGDIR_DEADLINE_EXCEEDED,
+			    "no answer from %s within %d ms", c->url, c->timeout_ms);
+		}
+		if (atomic_load(&c->ever_connected)) {
+			return od_status_set(st, ORGDIR_UNAVAILABLE,
+			    "lost the connection to %s and could not reconnect within %d ms: "
+			    "is orgdird running?",
+			    c->url, c->timeout_ms);
+		}
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "cannot connect to %s: is orgdird running?", c->url);
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+	case NNG_ECONNREFUSED:
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "connection to %s lost during the call (%s): is orgdird running?", c->url,
+		    nng_strerror(rv));
+	case NNG_ECLOSED:
+	case NNG_ECANCELED:
+		return od_status_set(st, ORGDIR_CANCELLED, "call to %s cancelled: %s", c->url,
+		    nng_strerror(rv));
+	case NNG_ENOMEM:
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory calling %s",
+		    c->url);
+	default:
+		if (!connected) {
+			return od_status_set(st, ORGDIR_UNAVAILABLE,
+			    "cannot connect to %s (%s): is orgdird running?", c->url, nng_strerror(rv));
+		}
+		return od_status_set(st, ORGDIR_UNAVAILABLE, "transport error with %s: %s", c->url,
+		    nng_strerror(rv));
+	}
+}
+
+/* Packs the envelope for one call into a new nng message (*msg owned by the
+ * caller on OK). */
+static orgdir_code
+build_request(const orgdir_client *c, const char *method, const ProtobufCMessage *request,
+    uint64_t seq, nng_msg **msg, orgdir_status *st)
+{
+	size_t body_len = protobuf_c_message_get_packed_size(request);
+	if (body_len > c->max_message_bytes) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "%s request of %zu bytes exceeds max_message_bytes (%zu)", method, body_len,
+		    c->max_message_bytes);
+	}
+	uint8_t *body = malloc(body_len > 0 ? body_len : 1);
+	if (body == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	protobuf_c_message_pack(request, body);
+
+	uint8_t rid[OD_CLIENT_REQUEST_ID_LEN];
+	memcpy(rid, c->id_prefix, sizeof(c->id_prefix));
+	for (unsigned i = 0; i < 8; i++) {
+		rid[8 + i] = (uint8_t) (seq >> (56 - 8 * i)); /* big-endian: sorts by seq */
+	}
+
+	Orgdir__V1__Request env = ORGDIR__V1__REQUEST__INIT;
+	env.method = (char *) method;
+	env.call_id = seq;
+	env.body.len = body_len;
+	env.body.data = body;
+	if (c->token != NULL) {
+		env.auth_token = c->token;
+	}
+	env.deadline_ms = (uint32_t) c->timeout_ms;
+	env.request_id.len = sizeof(rid);
+	env.request_id.data = rid;
+	env.max_reply_bytes = (uint32_t) c->max_message_bytes;
+
+	size_t env_len = orgdir__v1__request__get_packed_size(&env);
+	int rv = nng_msg_alloc(msg, env_len);
+	if (rv != 0) {
+		free(body);
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory: %s",
+		    nng_strerror(rv));
+	}
+	orgdir__v1__request__pack(&env, nng_msg_body(*msg));
+	free(body);
+	return ORGDIR_OK;
+}
+
+/* Sends msg (always consumed) and waits for the answer on a fresh context.
+ * On OK *answer is the reply message, owned by the caller. */
+static orgdir_code
+exchange(orgdir_client *c, nng_msg *msg, nng_msg **answer, orgdir_status *st)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	uint64_t start = od_mono_ms();
+	int rv;
+
+	*answer = NULL;
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(msg);
+		return transport_error(c, rv, st);
+	}
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		nng_aio_free(aio);
+		nng_msg_free(msg);
+		return transport_error(c, rv, st);
+	}
+
+	/* The send completes once a connected pipe takes the request; with no
+	 * server it waits here until the timeout. */
+	nng_aio_set_timeout(aio, c->timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	if (rv != 0) {
+		/* A failed send hands the message back to us. */
+		nng_msg *back = nng_aio_get_msg(aio);
+		if (back != NULL) {
+			nng_msg_free(back);
+		}
+	} else {
+		/* One deadline for the whole call, not one per step. */
+		uint64_t spent = od_mono_ms() - start;
+		nng_duration left = spent >= (uint64_t) c->timeout_ms
+		    ? 1
+		    : (nng_duration) ((uint64_t) c->timeout_ms - spent);
+		nng_aio_set_timeout(aio, left);
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+		if (rv == 0) {
+			*answer = nng_aio_get_msg(aio);
+		}
+	}
+	nng_ctx_close(ctx);
+	nng_aio_free(aio);
+	if (rv != 0) {
+		return transport_error(c, rv, st);
+	}
+	return ORGDIR_OK;
+}
+
+orgdir_code
+orgdir_client_call(orgdir_client *client, const char *method, const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, orgdir_reply **reply, ProtobufCMessage **out,
+    orgdir_status *status)
+{
+	if (status != NULL) {
+		status->revision = 0;
+	}
+	if (reply != NULL) {
+		*reply = NULL;
+	}
+	if (out != NULL) {
+		*out = NULL;
+	}
+	if (client == NULL || method == NULL || request == NULL || reply_desc == NULL ||
+	    reply == NULL || out == NULL) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_client_call: client, method, request, reply_desc, reply and out must "
+		    "not be NULL");
+	}
+	size_t method_len = strnlen(method, OD_CLIENT_METHOD_MAX + 1);
+	if (method_len == 0 || method_len > OD_CLIENT_METHOD_MAX) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "method name must be 1 to %u bytes", OD_CLIENT_METHOD_MAX);
+	}
+	/* Cheap guards against a wrong pointer cast to a message. */
+	if (request->descriptor == NULL ||
+	    request->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC ||
+	    reply_desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_client_call: request or reply_desc is not a protobuf-c message");
+	}
+
+	uint64_t seq = atomic_fetch_add(&client->next_seq, 1);
+	nng_msg *msg = NULL;
+	nng_msg *answer = NULL;
+	orgdir_code code = build_request(client, method, request, seq, &msg, status);
+	if (code != ORGDIR_OK) {
+		return code;
+	}
+	code = exchange(client, msg, &answer, status);
+	if (code != ORGDIR_OK) {
+		return code;
+	}
+	code = od_client_decode_reply(nng_msg_body(answer), nng_msg_len(answer), seq,
+	    client->max_message_bytes, client->url, reply_desc, reply, out, status);
+	nng_msg_free(answer);
+	return code;
+}

@@ -1,0 +1,60 @@
+/*
+ * client_int.h - what the files of liborgdir share and users never see.
+ *
+ * client.c owns the transport (socket, contexts, envelope out); reply.c
+ * owns decoding (envelope in, body, string checks) and orgdir_reply;
+ * units.c and server.c are the typed wrappers over orgdir_client_call.
+ */
+#ifndef OD_CLIENT_INT_H
+#define OD_CLIENT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "od.h"
+
+/* Per-call timeout when orgdir_options.timeout_ms is 0. */
+#define OD_CLIENT_TIMEOUT_DEFAULT_MS 10000
+/* Largest max_message_bytes a client accepts. It travels as a uint32
+ * (max_reply_bytes), and the reply arena may grow to OD_CLIENT_ARENA_FACTOR
+ * times it: 256 MiB keeps that product far from size_t limits. */
+#define OD_CLIENT_MESSAGE_MAX (256u << 20)
+/* Bytes an envelope may add around a body of max_message_bytes (call id,
+ * code, revision and the server's message). NNG_OPT_RECVMAXSZ is the sum:
+ * nng drops a larger message by closing the connection, which a REQ socket
+ * would only see as a timeout, so the margin must never be what bites. */
+#define OD_CLIENT_ENVELOPE_MARGIN (64u * 1024u)
+/* A decoded message takes more memory than its wire form: each Unit
+ * struct is ~200 bytes, each string is rounded up to 16 and a 30-byte
+ * localized name costs ~100 bytes as LocalizedString + two strings.
+ * Measured on realistic units the ratio is ~4, plus 1 for the envelope's
+ * copy of the body; 8 leaves headroom while still refusing replies built
+ * to explode (e.g. thousands of empty sub-messages of 2 bytes each). */
+#define OD_CLIENT_ARENA_FACTOR 8u
+/* Bearer tokens longer than this are refused at open. */
+#define OD_CLIENT_TOKEN_MAX 4096u
+/* Method names are short identifiers ("GetSubtree"). */
+#define OD_CLIENT_METHOD_MAX 64u
+/* The 16-byte idempotency key: 8 random bytes per client + 8-byte counter. */
+#define OD_CLIENT_REQUEST_ID_LEN 16u
+
+/* The reply handle: everything a decoded reply points at lives in `arena`
+ * (the envelope, the body bytes and the decoded message). */
+struct orgdir_reply {
+	od_arena arena;
+};
+
+/*
+ * Decodes a reply envelope of `len` bytes at `data` (borrowed; the caller
+ * frees it after this returns, since every byte needed is copied into the
+ * reply's arena), checks it answers `call_id`, and decodes its body as
+ * `desc`. On OK, *reply owns a new orgdir_reply and *out points into it.
+ * On any other code *reply and *out are NULL and `st` says why (the
+ * server's code and message, or INTERNAL / RESOURCE_EXHAUSTED for a reply
+ * that cannot be used). `url` is only quoted in messages.
+ */
+orgdir_code od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id,
+    size_t max_body, const char *url, const ProtobufCMessageDescriptor *desc,
+    orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *st);
+
+#endif

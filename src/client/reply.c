@@ -1,0 +1,180 @@
+/* reply.c - decode a reply envelope and its body into one arena per reply. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+
+/* Nesting deeper than this is refused when checking strings. The orgdir
+ * schema nests 4 levels at most (SubtreeNode > Unit > Head > Localized
+ * String); the cap keeps the recursion bounded for any reply_desc. */
+#define REPLY_NESTING_MAX 32u
+
+void
+orgdir_reply_free(orgdir_reply *reply)
+{
+	if (reply == NULL) {
+		return;
+	}
+	od_arena_destroy(&reply->arena);
+	free(reply);
+}
+
+/* protobuf-c does not check UTF-8, and a C string cut at an invalid byte
+ * sequence would surface far from its cause: refuse the reply instead.
+ * Returns the name of the first field holding invalid text, or NULL. */
+static const char *
+bad_text_field(const ProtobufCMessage *m, unsigned depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (depth > REPLY_NESTING_MAX) {
+		return "(nesting too deep)";
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *) m;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+			continue;
+		}
+		/* A oneof member's storage is shared: only the active one is valid. */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0) {
+			uint32_t which;
+			memcpy(&which, base + f->quantifier_offset, sizeof(which));
+			if (which != f->id) {
+				continue;
+			}
+		}
+		size_t n = 1;
+		void *const *items = (void *const *) (base + f->offset);
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			memcpy(&n, base + f->quantifier_offset, sizeof(n));
+			memcpy(&items, base + f->offset, sizeof(items));
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (items[k] == NULL) {
+				continue; /* an absent sub-message or proto2 string */
+			}
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				const char *s = items[k];
+				if (!od_utf8_valid(s, strlen(s))) {
+					return f->name;
+				}
+			} else {
+				const char *bad = bad_text_field(items[k], depth + 1);
+				if (bad != NULL) {
+					return bad;
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Frees r and reports a reply that could not be used. */
+static orgdir_code
+refuse(orgdir_reply *r, orgdir_status *st, const char *url, const char *what)
+{
+	orgdir_code code = ORGDIR_INTERNAL;
+	if (r->arena.exhausted) {
+		/* The decoder failed for want of memory, not because of bad bytes. */
+		code = od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "reply from %s needs more than %zu bytes of memory to decode: ask for "
+		    "less (a smaller page or depth), or raise max_message_bytes",
+		    url, r->arena.cap);
+	} else {
+		od_status_set(st, code, "malformed reply from server at %s: %s", url, what);
+	}
+	orgdir_reply_free(r);
+	return code;
+}
+
+orgdir_code
+od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t max_body,
+    const char *url, const ProtobufCMessageDescriptor *desc, orgdir_reply **reply,
+    ProtobufCMessage **out, orgdir_status *st)
+{
+	*reply = NULL;
+	*out = NULL;
+
+	/* nng's RECVMAXSZ already bounds len; checked again so the arena cap
+	 * below can never be smaller than what one copy of the body needs. */
+	if (len > max_body + OD_CLIENT_ENVELOPE_MARGIN) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "reply of %zu bytes from %s exceeds max_message_bytes (%zu)", len, url,
+		    max_body);
+	}
+	orgdir_reply *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory for a reply");
+	}
+	od_arena_init(&r->arena, (size_t) OD_CLIENT_ARENA_FACTOR * max_body +
+	    OD_CLIENT_ENVELOPE_MARGIN);
+
+	Orgdir__V1__Response *env = orgdir__v1__response__unpack(&r->arena.pb, len, data);
+	if (env == NULL) {
+		return refuse(r, st, url, "not a Response envelope");
+	}
+	if (env->call_id != call_id) {
+		/* nng's REQ matches replies by its own id, so this is a server that
+		 * answered with the wrong envelope: never hand it to the caller. */
+		orgdir_code code = od_status_set(st, ORGDIR_INTERNAL,
+		    "reply for another call from %s (call id %llu, expected %llu)", url,
+		    (unsigned long long) env->call_id, (unsigned long long) call_id);
+		orgdir_reply_free(r);
+		return code;
+	}
+	if (st != NULL) {
+		st->revision = env->revision;
+	}
+	if (env->code != ORGDIR_OK) {
+		orgdir_code code = ORGDIR_UNKNOWN;
+		bool known = env->code > 0 && env->code < ORGDIR_CODE_COUNT;
+		const char *msg = env->message;
+		if (known) {
+			code = (orgdir_code) env->code;
+		}
+		if (!od_utf8_valid(msg, strlen(msg))) {
+			msg = "(the server's message was not valid UTF-8)";
+		}
+		if (!known) {
+			od_status_set(st, code, "server at %s sent unknown status code %ld: %s", url,
+			    (long) env->code, msg);
+		} else if (msg[0] == '\0') {
+			od_status_set(st, code, "%s", orgdir_code_message(code));
+		} else {
+			od_status_set(st, code, "%s", msg);
+		}
+		orgdir_reply_free(r);
+		return code;
+	}
+	if (env->body.len > max_body) {
+		/* The server was told max_reply_bytes; an honest one never gets here. */
+		orgdir_code code = od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "reply body of %zu bytes from %s exceeds max_message_bytes (%zu)",
+		    env->body.len, url, max_body);
+		orgdir_reply_free(r);
+		return code;
+	}
+	ProtobufCMessage *m =
+	    protobuf_c_message_unpack(desc, &r->arena.pb, env->body.len, env->body.data);
+	if (m == NULL) {
+		char what[160];
+		snprintf(what, sizeof(what), "body is not a valid %s", desc->name);
+		return refuse(r, st, url, what);
+	}
+	const char *bad = bad_text_field(m, 0);
+	if (bad != NULL) {
+		char what[160];
+		snprintf(what, sizeof(what), "field '%s' of %s is not valid UTF-8", bad, desc->name);
+		return refuse(r, st, url, what);
+	}
+	if (st != NULL) {
+		st->code = ORGDIR_OK;
+		st->message[0] = '\0';
+	}
+	*reply = r;
+	*out = m;
+	return ORGDIR_OK;
+}
