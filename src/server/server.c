@@ -185,7 +185,7 @@ ctx_cb(void *arg)
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(c->aio));
 		}
-		if (rv != NNG_ECLOSED) {
+		if (rv != NNG_ECLOSED && !atomic_load(&c->srv->stopping)) {
 			recv_next(c);
 		}
 		break;
@@ -304,11 +304,24 @@ od_server_start(struct od_server *srv, struct od_store *store, const od_server_o
 void
 od_server_stop(struct od_server *srv)
 {
+	/* Order matters: nng 1.5 can abort when nng_close races a send on
+	 * another thread. So: no new receives, drain the writer (it answers
+	 * what it holds while the socket is open), wait for every context's
+	 * callback, and only then close the socket. */
 	atomic_store(&srv->stopping, true);
-	/* Closing the socket completes every pending aio with NNG_ECLOSED. */
+	if (srv->writer != NULL) {
+		od_writer_stop(srv->writer);
+	}
+	if (srv->ctxs != NULL) {
+		for (unsigned i = 0; i < srv->n_ctx; i++) {
+			if (srv->ctxs[i] != NULL && srv->ctxs[i]->aio != NULL) {
+				nng_aio_stop(srv->ctxs[i]->aio);
+			}
+		}
+	}
 	nng_close(srv->sock);
 	if (srv->writer != NULL) {
-		od_writer_stop(srv->writer); /* drains: queued writes are answered */
+		od_writer_free(srv->writer);
 		srv->writer = NULL;
 	}
 	if (srv->ctxs != NULL) {

@@ -103,7 +103,10 @@ struct od_write_job {
 
 orgdir_code od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st);
 void od_writer_submit(struct od_writer *w, struct od_write_job *job);
+/* Drains the queue and joins the thread; later submits are answered
+ * UNAVAILABLE at once. od_writer_free once no context can submit. */
 void od_writer_stop(struct od_writer *w);
+void od_writer_free(struct od_writer *w);
 
 /* server.c: called by the writer when a job is done (any thread). */
 void od_ctx_write_done(struct od_ctx *ctx);

@@ -27,6 +27,15 @@ od_writer_submit(struct od_writer *w, struct od_write_job *job)
 {
 	job->next = NULL;
 	pthread_mutex_lock(&w->mu);
+	if (w->stop) {
+		/* Shutting down: answer now rather than queue to nobody. */
+		pthread_mutex_unlock(&w->mu);
+		od_status_set(&job->status, ORGDIR_UNAVAILABLE, "the server is shutting down; retry");
+		job->recorded.len = 0;
+		job->revision = 0;
+		od_ctx_write_done(job->ctx);
+		return;
+	}
 	if (w->tail != NULL) {
 		w->tail->next = job;
 	} else {
@@ -199,6 +208,14 @@ od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st
 }
 
 void
+od_writer_free(struct od_writer *w)
+{
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
+
+void
 od_writer_stop(struct od_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -206,7 +223,6 @@ od_writer_stop(struct od_writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-	free(w);
+	/* Contexts may still submit until they are stopped: keep the (stopped)
+	 * writer's lock alive; it is freed with od_writer_free. */
 }
