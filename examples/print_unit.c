@@ -72,8 +72,8 @@ or_dash(const char *s)
 static void
 print_unit(const Orgdir__V1__Unit *u, const char *lang)
 {
-	const ProtobufCEnumValue *kind =
-	    protobuf_c_enum_descriptor_get_value(&orgdir__v1__unit__kind__descriptor, (int) u->kind);
+	const ProtobufCEnumValue *kind = protobuf_c_enum_descriptor_get_value(
+	    &orgdir__v1__unit__kind__descriptor, (int) u->kind);
 	const char *name = orgdir_text_pick(u->name, u->n_name, lang);
 	const char *title = NULL;
 	const char *holder = NULL;
@@ -101,7 +101,8 @@ print_unit(const Orgdir__V1__Unit *u, const char *lang)
 	if (u->location != NULL &&
 	    (u->location->city[0] != '\0' || u->location->country_code[0] != '\0')) {
 		printf("location: %s%s%s\n", u->location->city,
-		    u->location->city[0] != '\0' && u->location->country_code[0] != '\0' ? ", " : "",
+		    u->location->city[0] != '\0' && u->location->country_code[0] != '\0' ? ", "
+		                                                                         : "",
 		    u->location->country_code);
 	} else {
 		printf("location: -\n");

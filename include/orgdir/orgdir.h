@@ -47,23 +47,23 @@ extern "C" {
  * This table is the single definition of statuses in orgdir: the enum, the
  * names, the messages and orgctl's exit codes are all derived from it.
  */
-#define ORGDIR_CODE_TABLE(X)                                                   \
-	X(OK, 0, 0, "success")                                                     \
-	X(CANCELLED, 1, 11, "the call was cancelled")                              \
-	X(UNKNOWN, 2, 12, "unknown error")                                         \
-	X(INVALID_ARGUMENT, 3, 13, "invalid argument")                             \
+#define ORGDIR_CODE_TABLE(X) \
+	X(OK, 0, 0, "success") \
+	X(CANCELLED, 1, 11, "the call was cancelled") \
+	X(UNKNOWN, 2, 12, "unknown error") \
+	X(INVALID_ARGUMENT, 3, 13, "invalid argument") \
 	X(DEADLINE_EXCEEDED, 4, 14, "deadline exceeded before the call completed") \
-	X(NOT_FOUND, 5, 15, "not found")                                           \
-	X(ALREADY_EXISTS, 6, 16, "already exists")                                 \
-	X(PERMISSION_DENIED, 7, 17, "permission denied")                           \
-	X(RESOURCE_EXHAUSTED, 8, 18, "resource exhausted (a size or rate cap)")    \
-	X(FAILED_PRECONDITION, 9, 19, "the system is not in a state for this")     \
-	X(ABORTED, 10, 20, "aborted: concurrent change, re-read and retry")        \
-	X(OUT_OF_RANGE, 11, 21, "out of range")                                    \
-	X(UNIMPLEMENTED, 12, 22, "not implemented by this server")                 \
-	X(INTERNAL, 13, 23, "internal error")                                      \
-	X(UNAVAILABLE, 14, 24, "service unavailable: is orgdird running?")         \
-	X(DATA_LOSS, 15, 25, "unrecoverable data loss or corruption")              \
+	X(NOT_FOUND, 5, 15, "not found") \
+	X(ALREADY_EXISTS, 6, 16, "already exists") \
+	X(PERMISSION_DENIED, 7, 17, "permission denied") \
+	X(RESOURCE_EXHAUSTED, 8, 18, "resource exhausted (a size or rate cap)") \
+	X(FAILED_PRECONDITION, 9, 19, "the system is not in a state for this") \
+	X(ABORTED, 10, 20, "aborted: concurrent change, re-read and retry") \
+	X(OUT_OF_RANGE, 11, 21, "out of range") \
+	X(UNIMPLEMENTED, 12, 22, "not implemented by this server") \
+	X(INTERNAL, 13, 23, "internal error") \
+	X(UNAVAILABLE, 14, 24, "service unavailable: is orgdird running?") \
+	X(DATA_LOSS, 15, 25, "unrecoverable data loss or corruption") \
 	X(UNAUTHENTICATED, 16, 26, "no valid credentials for this call")
 
 typedef enum orgdir_code {
@@ -124,8 +124,8 @@ typedef struct orgdir_options {
  * Returns INVALID_ARGUMENT for a NULL or malformed URL or bad options,
  * RESOURCE_EXHAUSTED or INTERNAL on resource failure.
  */
-orgdir_code orgdir_client_open(const char *url, const orgdir_options *opts,
-    orgdir_client **client, orgdir_status *status);
+orgdir_code orgdir_client_open(
+    const char *url, const orgdir_options *opts, orgdir_client **client, orgdir_status *status);
 
 /* Closes the client; NULL is a no-op. No call may be in progress (nng may
  * abort the process if a socket is closed under a running call). Replies
@@ -151,71 +151,64 @@ void orgdir_reply_free(orgdir_reply *reply);
  * call. `request` and `reply_desc` are borrowed for the call.
  */
 orgdir_code orgdir_client_call(orgdir_client *client, const char *method,
-    const ProtobufCMessage *request,
-    const ProtobufCMessageDescriptor *reply_desc, orgdir_reply **reply,
-    ProtobufCMessage **out, orgdir_status *status);
+    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+    orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status);
 
 /* --- units ------------------------------------------------------------------------ */
 
 /* GetUnit. NOT_FOUND if there is no such unit; INVALID_ARGUMENT for a
  * malformed id. */
-orgdir_code orgdir_unit_get(orgdir_client *client, const char *id,
-    orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status);
+orgdir_code orgdir_unit_get(orgdir_client *client, const char *id, orgdir_reply **reply,
+    Orgdir__V1__Unit **out, orgdir_status *status);
 
 /* ListUnits: one page of the children of `parent_id` ("" or NULL = the
  * roots). Pass the previous page's next_page_token to continue. */
-orgdir_code orgdir_unit_list(orgdir_client *client, const char *parent_id,
-    int page_size, const char *page_token, orgdir_reply **reply,
-    Orgdir__V1__ListUnitsResponse **out, orgdir_status *status);
+orgdir_code orgdir_unit_list(orgdir_client *client, const char *parent_id, int page_size,
+    const char *page_token, orgdir_reply **reply, Orgdir__V1__ListUnitsResponse **out,
+    orgdir_status *status);
 
 /* GetSubtree: `root_id` ("" or NULL = whole organisation) and its
  * descendants to `max_depth` levels (0 = all), depth-first in display
  * order. */
-orgdir_code orgdir_unit_subtree(orgdir_client *client, const char *root_id,
-    int max_depth, orgdir_reply **reply,
-    Orgdir__V1__GetSubtreeResponse **out, orgdir_status *status);
+orgdir_code orgdir_unit_subtree(orgdir_client *client, const char *root_id, int max_depth,
+    orgdir_reply **reply, Orgdir__V1__GetSubtreeResponse **out, orgdir_status *status);
 
 /* GetAncestors: the path root ... unit. */
-orgdir_code orgdir_unit_ancestors(orgdir_client *client, const char *id,
-    orgdir_reply **reply, Orgdir__V1__GetAncestorsResponse **out,
-    orgdir_status *status);
+orgdir_code orgdir_unit_ancestors(orgdir_client *client, const char *id, orgdir_reply **reply,
+    Orgdir__V1__GetAncestorsResponse **out, orgdir_status *status);
 
 /* CreateUnit. ALREADY_EXISTS for a taken id; FAILED_PRECONDITION when the
  * parent does not exist; INVALID_ARGUMENT for invalid fields. *out is the
  * unit as stored (with etag and times). */
-orgdir_code orgdir_unit_create(orgdir_client *client,
-    const Orgdir__V1__Unit *unit, orgdir_reply **reply,
-    Orgdir__V1__Unit **out, orgdir_status *status);
+orgdir_code orgdir_unit_create(orgdir_client *client, const Orgdir__V1__Unit *unit,
+    orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status);
 
 /* UpdateUnit: changes the fields named in `mask_paths` (n_paths entries;
  * 0 = every mutable field) of unit->id. When unit->etag is non-empty the
  * update happens only if it is current (else ABORTED). */
-orgdir_code orgdir_unit_update(orgdir_client *client,
-    const Orgdir__V1__Unit *unit, const char *const *mask_paths,
-    size_t n_paths, orgdir_reply **reply, Orgdir__V1__Unit **out,
+orgdir_code orgdir_unit_update(orgdir_client *client, const Orgdir__V1__Unit *unit,
+    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply, Orgdir__V1__Unit **out,
     orgdir_status *status);
 
 /* MoveUnit under `new_parent_id` ("" = make it a root; NULL is
  * INVALID_ARGUMENT, so that a forgotten argument never makes a root).
  * FAILED_PRECONDITION for a move under itself or a descendant. `etag` may
  * be NULL. */
-orgdir_code orgdir_unit_move(orgdir_client *client, const char *id,
-    const char *new_parent_id, const char *etag, orgdir_reply **reply,
-    Orgdir__V1__Unit **out, orgdir_status *status);
+orgdir_code orgdir_unit_move(orgdir_client *client, const char *id, const char *new_parent_id,
+    const char *etag, orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status);
 
 /* DeleteUnit. Without `force`, a unit with children is FAILED_PRECONDITION;
  * with it, the whole subtree goes in one transaction. `deleted` (may be
  * NULL) receives the number of units deleted (0 when the call fails).
  * `etag` may be NULL. */
-orgdir_code orgdir_unit_delete(orgdir_client *client, const char *id,
-    int force, const char *etag, uint32_t *deleted, orgdir_status *status);
+orgdir_code orgdir_unit_delete(orgdir_client *client, const char *id, int force, const char *etag,
+    uint32_t *deleted, orgdir_status *status);
 
 /* --- server ------------------------------------------------------------------------ */
 
 /* Health: *serving (may be NULL) receives the
  * HealthCheckResponse.ServingStatus value; UNKNOWN (0) when the call fails. */
-orgdir_code orgdir_server_health(orgdir_client *client, int *serving,
-    orgdir_status *status);
+orgdir_code orgdir_server_health(orgdir_client *client, int *serving, orgdir_status *status);
 
 /* ServerInfo: version, schema version, methods, revision. */
 orgdir_code orgdir_server_info(orgdir_client *client, orgdir_reply **reply,
@@ -229,8 +222,8 @@ orgdir_code orgdir_server_info(orgdir_client *client, orgdir_reply **reply,
  * first entry. Returns NULL only when the list is empty. The pointer is
  * borrowed from `values`.
  */
-const char *orgdir_text_pick(Orgdir__V1__LocalizedString *const *values,
-    size_t n_values, const char *lang);
+const char *orgdir_text_pick(
+    Orgdir__V1__LocalizedString *const *values, size_t n_values, const char *lang);
 
 #ifdef __cplusplus
 }

@@ -19,9 +19,9 @@
 
 struct orgdir_client {
 	nng_socket sock;
-	int timeout_ms;           /* per call, > 0 */
+	int timeout_ms; /* per call, > 0 */
 	size_t max_message_bytes; /* largest reply body (and request body) */
-	char *token;              /* owned; NULL when none */
+	char *token; /* owned; NULL when none */
 	/* First half of every request_id: random per client, so keys from two
 	 * clients (or two runs) never collide in the server's memory of them. */
 	uint8_t id_prefix[8];
@@ -127,7 +127,8 @@ apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
 		}
 		/* It travels as a proto3 string, which must be UTF-8. */
 		if (!od_utf8_valid(opts->token, n)) {
-			return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "token is not valid UTF-8");
+			return od_status_set(
+			    st, ORGDIR_INVALID_ARGUMENT, "token is not valid UTF-8");
 		}
 		c->token = malloc(n + 1);
 		if (c->token == NULL) {
@@ -191,20 +192,20 @@ open_socket(orgdir_client *c, const char *url, bool *opened, orgdir_status *st)
 }
 
 orgdir_code
-orgdir_client_open(const char *url, const orgdir_options *opts, orgdir_client **client,
-    orgdir_status *status)
+orgdir_client_open(
+    const char *url, const orgdir_options *opts, orgdir_client **client, orgdir_status *status)
 {
 	if (status != NULL) {
 		status->revision = 0;
 	}
 	if (client == NULL) {
-		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
-		    "orgdir_client_open: client must not be NULL");
+		return od_status_set(
+		    status, ORGDIR_INVALID_ARGUMENT, "orgdir_client_open: client must not be NULL");
 	}
 	*client = NULL;
 	if (url == NULL || url[0] == '\0') {
-		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
-		    "orgdir_client_open: no server URL given");
+		return od_status_set(
+		    status, ORGDIR_INVALID_ARGUMENT, "orgdir_client_open: no server URL given");
 	}
 
 	orgdir_client *c = calloc(1, sizeof(*c));
@@ -272,8 +273,8 @@ transport_error(const orgdir_client *c, int rv, orgdir_status *st)
 			    "is orgdird running?",
 			    c->url, c->timeout_ms);
 		}
-		return od_status_set(st, ORGDIR_UNAVAILABLE,
-		    "cannot connect to %s: is orgdird running?", c->url);
+		return od_status_set(
+		    st, ORGDIR_UNAVAILABLE, "cannot connect to %s: is orgdird running?", c->url);
 	case NNG_ECONNRESET:
 	case NNG_ECONNSHUT:
 	case NNG_ECONNREFUSED:
@@ -282,15 +283,16 @@ transport_error(const orgdir_client *c, int rv, orgdir_status *st)
 		    nng_strerror(rv));
 	case NNG_ECLOSED:
 	case NNG_ECANCELED:
-		return od_status_set(st, ORGDIR_CANCELLED, "call to %s cancelled: %s", c->url,
-		    nng_strerror(rv));
+		return od_status_set(
+		    st, ORGDIR_CANCELLED, "call to %s cancelled: %s", c->url, nng_strerror(rv));
 	case NNG_ENOMEM:
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory calling %s",
-		    c->url);
+		return od_status_set(
+		    st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory calling %s", c->url);
 	default:
 		if (!connected) {
 			return od_status_set(st, ORGDIR_UNAVAILABLE,
-			    "cannot connect to %s (%s): is orgdird running?", c->url, nng_strerror(rv));
+			    "cannot connect to %s (%s): is orgdird running?", c->url,
+			    nng_strerror(rv));
 		}
 		return od_status_set(st, ORGDIR_UNAVAILABLE, "transport error with %s: %s", c->url,
 		    nng_strerror(rv));
@@ -338,8 +340,8 @@ build_request(const orgdir_client *c, const char *method, const ProtobufCMessage
 	int rv = nng_msg_alloc(msg, env_len);
 	if (rv != 0) {
 		free(body);
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory: %s",
-		    nng_strerror(rv));
+		return od_status_set(
+		    st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory: %s", nng_strerror(rv));
 	}
 	orgdir__v1__request__pack(&env, nng_msg_body(*msg));
 	free(body);

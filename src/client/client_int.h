@@ -54,7 +54,7 @@ struct orgdir_reply {
  * that cannot be used). `url` is only quoted in messages.
  */
 orgdir_code od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id,
-    size_t max_body, const char *url, const ProtobufCMessageDescriptor *desc,
-    orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *st);
+    size_t max_body, const char *url, const ProtobufCMessageDescriptor *desc, orgdir_reply **reply,
+    ProtobufCMessage **out, orgdir_status *st);
 
 #endif

@@ -109,8 +109,8 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 	if (r == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory for a reply");
 	}
-	od_arena_init(&r->arena, (size_t) OD_CLIENT_ARENA_FACTOR * max_body +
-	    OD_CLIENT_ENVELOPE_MARGIN);
+	od_arena_init(
+	    &r->arena, (size_t) OD_CLIENT_ARENA_FACTOR * max_body + OD_CLIENT_ENVELOPE_MARGIN);
 
 	Orgdir__V1__Response *env = orgdir__v1__response__unpack(&r->arena.pb, len, data);
 	if (env == NULL) {
@@ -139,8 +139,8 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 			msg = "(the server's message was not valid UTF-8)";
 		}
 		if (!known) {
-			od_status_set(st, code, "server at %s sent unknown status code %ld: %s", url,
-			    (long) env->code, msg);
+			od_status_set(st, code, "server at %s sent unknown status code %ld: %s",
+			    url, (long) env->code, msg);
 		} else if (msg[0] == '\0') {
 			od_status_set(st, code, "%s", orgdir_code_message(code));
 		} else {
@@ -167,7 +167,8 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 	const char *bad = bad_text_field(m, 0);
 	if (bad != NULL) {
 		char what[160];
-		snprintf(what, sizeof(what), "field '%s' of %s is not valid UTF-8", bad, desc->name);
+		snprintf(
+		    what, sizeof(what), "field '%s' of %s is not valid UTF-8", bad, desc->name);
 		return refuse(r, st, url, what);
 	}
 	if (st != NULL) {

@@ -29,8 +29,7 @@ orgdir_server_info(orgdir_client *client, orgdir_reply **reply,
 	ProtobufCMessage *m = NULL;
 
 	orgdir_code code = orgdir_client_call(client, "ServerInfo", &r.base,
-	    &orgdir__v1__server_info_response__descriptor, reply, out != NULL ? &m : NULL,
-	    status);
+	    &orgdir__v1__server_info_response__descriptor, reply, out != NULL ? &m : NULL, status);
 	if (out != NULL) {
 		*out = (Orgdir__V1__ServerInfoResponse *) m;
 	}

@@ -29,8 +29,8 @@ or_empty(const char *s)
 }
 
 orgdir_code
-orgdir_unit_get(orgdir_client *client, const char *id, orgdir_reply **reply,
-    Orgdir__V1__Unit **out, orgdir_status *status)
+orgdir_unit_get(orgdir_client *client, const char *id, orgdir_reply **reply, Orgdir__V1__Unit **out,
+    orgdir_status *status)
 {
 	Orgdir__V1__GetUnitRequest r = ORGDIR__V1__GET_UNIT_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
@@ -73,8 +73,8 @@ orgdir_unit_list(orgdir_client *client, const char *parent_id, int page_size,
 }
 
 orgdir_code
-orgdir_unit_subtree(orgdir_client *client, const char *root_id, int max_depth,
-    orgdir_reply **reply, Orgdir__V1__GetSubtreeResponse **out, orgdir_status *status)
+orgdir_unit_subtree(orgdir_client *client, const char *root_id, int max_depth, orgdir_reply **reply,
+    Orgdir__V1__GetSubtreeResponse **out, orgdir_status *status)
 {
 	Orgdir__V1__GetSubtreeRequest r = ORGDIR__V1__GET_SUBTREE_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
@@ -85,8 +85,7 @@ orgdir_unit_subtree(orgdir_client *client, const char *root_id, int max_depth,
 	r.root_id = or_empty(root_id);
 	r.max_depth = max_depth;
 	orgdir_code code = orgdir_client_call(client, "GetSubtree", &r.base,
-	    &orgdir__v1__get_subtree_response__descriptor, reply, out != NULL ? &m : NULL,
-	    status);
+	    &orgdir__v1__get_subtree_response__descriptor, reply, out != NULL ? &m : NULL, status);
 	if (out != NULL) {
 		*out = (Orgdir__V1__GetSubtreeResponse *) m;
 	}
@@ -140,8 +139,8 @@ orgdir_unit_create(orgdir_client *client, const Orgdir__V1__Unit *unit, orgdir_r
 
 orgdir_code
 orgdir_unit_update(orgdir_client *client, const Orgdir__V1__Unit *unit,
-    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply,
-    Orgdir__V1__Unit **out, orgdir_status *status)
+    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply, Orgdir__V1__Unit **out,
+    orgdir_status *status)
 {
 	Orgdir__V1__UpdateUnitRequest r = ORGDIR__V1__UPDATE_UNIT_REQUEST__INIT;
 	Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
@@ -154,8 +153,8 @@ orgdir_unit_update(orgdir_client *client, const Orgdir__V1__Unit *unit,
 		return null_arg(reply, status, "orgdir_unit_update", "unit");
 	}
 	if (n_paths > 0 && mask_paths == NULL) {
-		return null_arg(reply, status, "orgdir_unit_update",
-		    "mask_paths (with n_paths > 0)");
+		return null_arg(
+		    reply, status, "orgdir_unit_update", "mask_paths (with n_paths > 0)");
 	}
 	for (size_t i = 0; i < n_paths; i++) {
 		if (mask_paths[i] == NULL) {
@@ -179,8 +178,8 @@ orgdir_unit_update(orgdir_client *client, const Orgdir__V1__Unit *unit,
 }
 
 orgdir_code
-orgdir_unit_move(orgdir_client *client, const char *id, const char *new_parent_id,
-    const char *etag, orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status)
+orgdir_unit_move(orgdir_client *client, const char *id, const char *new_parent_id, const char *etag,
+    orgdir_reply **reply, Orgdir__V1__Unit **out, orgdir_status *status)
 {
 	Orgdir__V1__MoveUnitRequest r = ORGDIR__V1__MOVE_UNIT_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;

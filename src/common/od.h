@@ -17,13 +17,13 @@
 #define OD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* --- limits shared by client and server (docs/PROTOCOL.md lists them) --- */
-#define OD_ID_MAX 64                  /* [a-z0-9][a-z0-9-]{0,63} */
-#define OD_LANG_MAX 35                /* BCP 47 tag length */
-#define OD_LANGS_MAX 16               /* languages per localized text */
-#define OD_NAME_MAX 512               /* bytes: name, title, head name */
-#define OD_SHORT_MAX 256              /* bytes: acronym, email, phone, city */
-#define OD_TEXT_MAX 4096              /* bytes: description, url */
-#define OD_TREE_DEPTH_MAX 64          /* levels below a root */
+#define OD_ID_MAX 64 /* [a-z0-9][a-z0-9-]{0,63} */
+#define OD_LANG_MAX 35 /* BCP 47 tag length */
+#define OD_LANGS_MAX 16 /* languages per localized text */
+#define OD_NAME_MAX 512 /* bytes: name, title, head name */
+#define OD_SHORT_MAX 256 /* bytes: acronym, email, phone, city */
+#define OD_TEXT_MAX 4096 /* bytes: description, url */
+#define OD_TREE_DEPTH_MAX 64 /* levels below a root */
 #define OD_PAGE_DEFAULT 100
 #define OD_PAGE_MAX 1000
 #define OD_MESSAGE_MAX_DEFAULT (4u << 20) /* 4 MiB */
@@ -69,8 +69,8 @@ typedef struct od_buf {
 	uint8_t *data;
 	size_t len;
 	size_t alloc;
-	size_t cap;     /* hard limit on len */
-	bool overflow;  /* an append was refused by the cap or by malloc */
+	size_t cap; /* hard limit on len */
+	bool overflow; /* an append was refused by the cap or by malloc */
 } od_buf;
 
 void od_buf_init(od_buf *b, size_t cap);
@@ -124,8 +124,8 @@ orgdir_code od_check_localized(const char *what, Orgdir__V1__LocalizedString *co
 orgdir_code od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char *path,
     od_arena *arena, orgdir_status *st);
 /* Finds the first length-delimited top-level field `field` in packed bytes. */
-bool od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out,
-    size_t *out_len);
+bool od_pb_scan_field(
+    const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len);
 /* Every string field of m, at any depth, is valid UTF-8 and at most max
  * bytes (protobuf-c does not check UTF-8 itself). */
 orgdir_code od_pb_check_strings(const ProtobufCMessage *m, size_t max, orgdir_status *st);

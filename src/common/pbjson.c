@@ -207,10 +207,11 @@ is_wkt(const ProtobufCMessageDescriptor *d, const char *name)
  * shape we expect so a look-alike descriptor cannot make us write out of
  * bounds. */
 static const ProtobufCFieldDescriptor *
-wkt_field(const ProtobufCMessageDescriptor *d, const char *name, ProtobufCType type,
-    ProtobufCLabel label)
+wkt_field(
+    const ProtobufCMessageDescriptor *d, const char *name, ProtobufCType type, ProtobufCLabel label)
 {
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, name);
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(d, name);
 
 	if (f == NULL || f->type != type || f->label != label ||
 	    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0) {
@@ -260,7 +261,7 @@ civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 static unsigned
 days_in_month(int64_t y, unsigned m)
 {
-	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return (m == 2 && leap) ? 29 : days[m - 1];
 }
@@ -345,7 +346,8 @@ bytes_to_json(const ProtobufCBinaryData *b)
 	size_t o = 0;
 	size_t i = 0;
 	for (; i + 3 <= b->len; i += 3) {
-		uint32_t v = (uint32_t) b->data[i] << 16 | (uint32_t) b->data[i + 1] << 8 | b->data[i + 2];
+		uint32_t v =
+		    (uint32_t) b->data[i] << 16 | (uint32_t) b->data[i + 1] << 8 | b->data[i + 2];
 		out[o++] = alphabet[v >> 18 & 63];
 		out[o++] = alphabet[v >> 12 & 63];
 		out[o++] = alphabet[v >> 6 & 63];
@@ -383,10 +385,10 @@ static json_t *
 timestamp_to_json(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	const ProtobufCFieldDescriptor *fs = wkt_field(d, "seconds", PROTOBUF_C_TYPE_INT64,
-	    PROTOBUF_C_LABEL_NONE);
-	const ProtobufCFieldDescriptor *fn = wkt_field(d, "nanos", PROTOBUF_C_TYPE_INT32,
-	    PROTOBUF_C_LABEL_NONE);
+	const ProtobufCFieldDescriptor *fs =
+	    wkt_field(d, "seconds", PROTOBUF_C_TYPE_INT64, PROTOBUF_C_LABEL_NONE);
+	const ProtobufCFieldDescriptor *fn =
+	    wkt_field(d, "nanos", PROTOBUF_C_TYPE_INT32, PROTOBUF_C_LABEL_NONE);
 	if (fs == NULL || fn == NULL) {
 		return NULL;
 	}
@@ -421,8 +423,8 @@ timestamp_to_json(const ProtobufCMessage *m)
 static json_t *
 field_mask_to_json(const ProtobufCMessage *m)
 {
-	const ProtobufCFieldDescriptor *fp = wkt_field(m->descriptor, "paths", PROTOBUF_C_TYPE_STRING,
-	    PROTOBUF_C_LABEL_REPEATED);
+	const ProtobufCFieldDescriptor *fp =
+	    wkt_field(m->descriptor, "paths", PROTOBUF_C_TYPE_STRING, PROTOBUF_C_LABEL_REPEATED);
 	if (fp == NULL) {
 		return NULL;
 	}
@@ -629,9 +631,9 @@ message_to_json(const ProtobufCMessage *m, unsigned depth)
 			json_decref(obj);
 			return NULL;
 		}
-		json_t *v = f->label == PROTOBUF_C_LABEL_REPEATED ?
-		    repeated_to_json(m, f, depth) :
-		    value_to_json(f, (const char *) m + f->offset, depth);
+		json_t *v = f->label == PROTOBUF_C_LABEL_REPEATED
+		    ? repeated_to_json(m, f, depth)
+		    : value_to_json(f, (const char *) m + f->offset, depth);
 		/* json_object_set_new takes v even when it fails. */
 		if (v == NULL || json_object_set_new(obj, key, v) != 0) {
 			json_decref(obj);
@@ -687,7 +689,8 @@ fail(struct in_ctx *c, const char *fmt, ...)
 	}
 	size_t used = 0;
 	if (c->path_len > 0 || c->path_lost > 0) {
-		int n = snprintf(c->err, c->errlen, "%s%s: ", c->path, c->path_lost > 0 ? "..." : "");
+		int n =
+		    snprintf(c->err, c->errlen, "%s%s: ", c->path, c->path_lost > 0 ? "..." : "");
 		if (n > 0) {
 			used = (size_t) n < c->errlen ? (size_t) n : c->errlen - 1;
 		}
@@ -730,7 +733,7 @@ type_error(struct in_ctx *c, const char *expected, const json_t *j)
 static struct path_mark
 path_push(struct in_ctx *c, const char *key, size_t index, bool is_index)
 {
-	struct path_mark mark = { c->path_len, false };
+	struct path_mark mark = {c->path_len, false};
 	size_t room = sizeof(c->path) - c->path_len;
 	int n;
 
@@ -891,8 +894,8 @@ read_intval(struct in_ctx *c, const json_t *j, const char *tname, struct intval 
 /* Applies the range of a type whose largest value is max_pos; signed types
  * reach down to -(max_pos + 1). */
 static bool
-intval_check(struct in_ctx *c, const struct intval *v, bool is_signed, uint64_t max_pos,
-    const char *tname)
+intval_check(
+    struct in_ctx *c, const struct intval *v, bool is_signed, uint64_t max_pos, const char *tname)
 {
 	bool ok = v->neg ? (is_signed && v->mag - 1 <= max_pos) : v->mag <= max_pos;
 	if (!ok) {
@@ -998,7 +1001,8 @@ read_bytes(struct in_ctx *c, const json_t *j, ProtobufCBinaryData *out)
 		unsigned char ch = (unsigned char) s[i];
 		if (b64_value(ch) < 0) {
 			if (ch >= 0x20 && ch < 0x7f) {
-				return fail(c, "invalid base64: character '%c' at offset %zu", ch, i);
+				return fail(
+				    c, "invalid base64: character '%c' at offset %zu", ch, i);
 			}
 			return fail(c, "invalid base64: byte 0x%02x at offset %zu", ch, i);
 		}
@@ -1109,8 +1113,8 @@ static bool fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, 
  * an array slot). Messages are handled by the callers, which must make the
  * new message reachable from its parent before filling it. */
 static bool
-read_value(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j, void *p,
-    bool copy_empty)
+read_value(
+    struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j, void *p, bool copy_empty)
 {
 	struct intval v;
 	double d;
@@ -1127,7 +1131,8 @@ read_value(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j,
 		return true;
 	case PROTOBUF_C_TYPE_UINT32:
 	case PROTOBUF_C_TYPE_FIXED32:
-		if (!read_intval(c, j, tname, &v) || !intval_check(c, &v, false, UINT32_MAX, tname)) {
+		if (!read_intval(c, j, tname, &v) ||
+		    !intval_check(c, &v, false, UINT32_MAX, tname)) {
 			return false;
 		}
 		*(uint32_t *) p = (uint32_t) v.mag;
@@ -1142,7 +1147,8 @@ read_value(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j,
 		return true;
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-		if (!read_intval(c, j, tname, &v) || !intval_check(c, &v, false, UINT64_MAX, tname)) {
+		if (!read_intval(c, j, tname, &v) ||
+		    !intval_check(c, &v, false, UINT64_MAX, tname)) {
 			return false;
 		}
 		*(uint64_t *) p = v.mag;
@@ -1252,8 +1258,8 @@ read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t 
 }
 
 static bool
-read_field(struct in_ctx *c, const ProtobufCMessageDescriptor *d,
-    const ProtobufCFieldDescriptor *f, const json_t *j, ProtobufCMessage *m, unsigned depth)
+read_field(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
+    const json_t *j, ProtobufCMessage *m, unsigned depth)
 {
 	char *base = (char *) m;
 	void *member = base + f->offset;
@@ -1264,7 +1270,8 @@ read_field(struct in_ctx *c, const ProtobufCMessageDescriptor *d,
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0) {
 		uint32_t *which = (uint32_t *) (base + f->quantifier_offset);
 		if (*which != 0 && *which != f->id) {
-			const ProtobufCFieldDescriptor *other = protobuf_c_message_descriptor_get_field(d, *which);
+			const ProtobufCFieldDescriptor *other =
+			    protobuf_c_message_descriptor_get_field(d, *which);
 			return fail(c, "\"%s\" is already set, and belongs to the same oneof",
 			    other != NULL ? other->name : "?");
 		}
@@ -1310,14 +1317,14 @@ find_field(const ProtobufCMessageDescriptor *d, const char *key)
 }
 
 static bool
-read_timestamp_text(const char *s, size_t n, int64_t *secs_out, int32_t *nanos_out,
-    const char **why)
+read_timestamp_text(
+    const char *s, size_t n, int64_t *secs_out, int32_t *nanos_out, const char **why)
 {
 	size_t i = 0;
 	unsigned v[6];
 	/* YYYY-MM-DDThh:mm:ss: widths and separators */
-	static const unsigned char width[6] = { 4, 2, 2, 2, 2, 2 };
-	static const char sep[6] = { '-', '-', 'T', ':', ':', '\0' };
+	static const unsigned char width[6] = {4, 2, 2, 2, 2, 2};
+	static const char sep[6] = {'-', '-', 'T', ':', ':', '\0'};
 
 	*why = "expected YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm)";
 	for (int k = 0; k < 6; k++) {
@@ -1406,13 +1413,13 @@ read_timestamp_text(const char *s, size_t n, int64_t *secs_out, int32_t *nanos_o
 }
 
 static bool
-read_timestamp(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j,
-    ProtobufCMessage *m)
+read_timestamp(
+    struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j, ProtobufCMessage *m)
 {
-	const ProtobufCFieldDescriptor *fs = wkt_field(d, "seconds", PROTOBUF_C_TYPE_INT64,
-	    PROTOBUF_C_LABEL_NONE);
-	const ProtobufCFieldDescriptor *fn = wkt_field(d, "nanos", PROTOBUF_C_TYPE_INT32,
-	    PROTOBUF_C_LABEL_NONE);
+	const ProtobufCFieldDescriptor *fs =
+	    wkt_field(d, "seconds", PROTOBUF_C_TYPE_INT64, PROTOBUF_C_LABEL_NONE);
+	const ProtobufCFieldDescriptor *fn =
+	    wkt_field(d, "nanos", PROTOBUF_C_TYPE_INT32, PROTOBUF_C_LABEL_NONE);
 	if (fs == NULL || fn == NULL) {
 		return fail(c, "descriptor %s does not have the expected fields", d->name);
 	}
@@ -1434,11 +1441,11 @@ read_timestamp(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json
 }
 
 static bool
-read_field_mask(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j,
-    ProtobufCMessage *m)
+read_field_mask(
+    struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j, ProtobufCMessage *m)
 {
-	const ProtobufCFieldDescriptor *fp = wkt_field(d, "paths", PROTOBUF_C_TYPE_STRING,
-	    PROTOBUF_C_LABEL_REPEATED);
+	const ProtobufCFieldDescriptor *fp =
+	    wkt_field(d, "paths", PROTOBUF_C_TYPE_STRING, PROTOBUF_C_LABEL_REPEATED);
 	if (fp == NULL) {
 		return fail(c, "descriptor %s does not have the expected fields", d->name);
 	}
@@ -1455,7 +1462,8 @@ read_field_mask(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const jso
 		char ch = s[i];
 		if (ch == ',') {
 			npaths++;
-		} else if (!is_lower(ch) && !is_upper(ch) && !is_digit(ch) && ch != '_' && ch != '.') {
+		} else if (!is_lower(ch) && !is_upper(ch) && !is_digit(ch) && ch != '_' &&
+		    ch != '.') {
 			/* Catches "name, acronym" too, which would otherwise become a
 			 * path " acronym" that nothing matches. */
 			return fail(c, "invalid character '%c' in field mask \"%.*s%s\"",
@@ -1528,7 +1536,8 @@ fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t
 		const json_t *val = json_object_iter_value(it);
 		struct path_mark mark = path_push(c, key, 0, false);
 		/* A key with a NUL inside would match by its prefix. */
-		const ProtobufCFieldDescriptor *f = strlen(key) == key_len ? find_field(d, key) : NULL;
+		const ProtobufCFieldDescriptor *f =
+		    strlen(key) == key_len ? find_field(d, key) : NULL;
 		if (f == NULL) {
 			return fail(c, "unknown field for %s", d->name);
 		}
@@ -1557,7 +1566,8 @@ fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t
 		}
 		char camel[PBJSON_NAME_MAX];
 		const json_t *a = json_object_get(j, f->name);
-		const json_t *b = camel_name(f->name, camel, sizeof(camel)) ? json_object_get(j, camel) : NULL;
+		const json_t *b =
+		    camel_name(f->name, camel, sizeof(camel)) ? json_object_get(j, camel) : NULL;
 		if ((a == NULL || json_is_null(a)) && (b == NULL || json_is_null(b))) {
 			return fail(c, "missing required field \"%s\" of %s", f->name, d->name);
 		}
@@ -1585,8 +1595,8 @@ od_pbjson_to_message(const ProtobufCMessageDescriptor *desc, const json_t *j,
 {
 	/* malloc/free, as protobuf-c's own default allocator, so that
 	 * protobuf_c_message_free_unpacked(msg, NULL) releases the result. */
-	ProtobufCAllocator sys = { sys_alloc, sys_free, NULL };
-	struct in_ctx c = { .mem = alloc != NULL ? alloc : &sys, .err = err, .errlen = errlen };
+	ProtobufCAllocator sys = {sys_alloc, sys_free, NULL};
+	struct in_ctx c = {.mem = alloc != NULL ? alloc : &sys, .err = err, .errlen = errlen};
 
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';

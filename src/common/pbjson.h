@@ -75,7 +75,7 @@ json_t *od_pbjson_from_message(const ProtobufCMessage *m);
  * The size of what is built is bounded by the size of `j`: cap the input
  * document before parsing it.
  */
-ProtobufCMessage *od_pbjson_to_message(const ProtobufCMessageDescriptor *desc,
-    const json_t *j, ProtobufCAllocator *alloc, char *err, size_t errlen);
+ProtobufCMessage *od_pbjson_to_message(const ProtobufCMessageDescriptor *desc, const json_t *j,
+    ProtobufCAllocator *alloc, char *err, size_t errlen);
 
 #endif

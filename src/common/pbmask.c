@@ -98,13 +98,14 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 	size_t n = dot ? (size_t) (dot - path) : strlen(path);
 	char name[64];
 	if (n == 0 || !snake_case(path, n, name, sizeof(name))) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "update_mask: malformed path '%.64s'", path);
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "update_mask: malformed path '%.64s'", path);
 	}
 	const ProtobufCFieldDescriptor *f =
 	    protobuf_c_message_descriptor_get_field_by_name(dst->descriptor, name);
 	if (f == NULL) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "update_mask: %s has no field '%s'",
-		    dst->descriptor->name, name);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "update_mask: %s has no field '%s'", dst->descriptor->name, name);
 	}
 	if (dot == NULL) {
 		copy_field(dst, src, f);
@@ -112,7 +113,8 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 	}
 	if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label == PROTOBUF_C_LABEL_REPEATED) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "update_mask: '%s' is not a message field, so '%.64s' has no meaning", name, path);
+		    "update_mask: '%s' is not a message field, so '%.64s' has no meaning", name,
+		    path);
 	}
 	ProtobufCMessage **dsub = (ProtobufCMessage **) ((char *) dst + f->offset);
 	const ProtobufCMessage *ssub =
@@ -121,7 +123,8 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 		const ProtobufCMessageDescriptor *sd = f->descriptor;
 		ProtobufCMessage *m = od_arena_alloc(arena, sd->sizeof_message);
 		if (m == NULL) {
-			return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
+			return od_status_set(
+			    st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
 		}
 		protobuf_c_message_init(sd, m);
 		*dsub = m;
@@ -218,11 +221,12 @@ check_strings(const ProtobufCMessage *m, size_t max, int depth, orgdir_status *s
 			size_t len = strlen(item);
 			if (len > max) {
 				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-				    "%s.%s is %zu bytes long; the limit is %zu", d->short_name, f->name, len, max);
+				    "%s.%s is %zu bytes long; the limit is %zu", d->short_name,
+				    f->name, len, max);
 			}
 			if (!od_utf8_valid(item, len)) {
-				return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s.%s is not valid UTF-8",
-				    d->short_name, f->name);
+				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+				    "%s.%s is not valid UTF-8", d->short_name, f->name);
 			}
 		}
 	}

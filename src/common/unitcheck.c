@@ -13,8 +13,8 @@ check_str(const char *what, const char *s, size_t max, orgdir_status *st)
 {
 	size_t n = strlen(s);
 	if (n > max) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is %zu bytes long; the limit is %zu", what,
-		    n, max);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s is %zu bytes long; the limit is %zu", what, n, max);
 	}
 	if (!od_utf8_valid(s, n)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
@@ -28,18 +28,21 @@ od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size
 {
 	char field[96];
 	if (required && n == 0) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is required (in at least one language)",
-		    what);
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "%s is required (in at least one language)", what);
 	}
 	if (n > OD_LANGS_MAX) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s has %zu languages; the limit is %d", what,
-		    n, OD_LANGS_MAX);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s has %zu languages; the limit is %d", what, n, OD_LANGS_MAX);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (v[i] == NULL || !od_lang_valid(v[i]->lang)) {
 			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-			    "%s: '%.40s' is not a BCP 47 language tag (e.g. en, fr, es, pt-BR)", what,
-			    v[i] != NULL && od_utf8_valid(v[i]->lang, strlen(v[i]->lang)) ? v[i]->lang : "?");
+			    "%s: '%.40s' is not a BCP 47 language tag (e.g. en, fr, es, pt-BR)",
+			    what,
+			    v[i] != NULL && od_utf8_valid(v[i]->lang, strlen(v[i]->lang))
+			        ? v[i]->lang
+			        : "?");
 		}
 		snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
 		orgdir_code c = check_str(field, v[i]->text, max, st);
@@ -47,13 +50,13 @@ od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size
 			return c;
 		}
 		if (v[i]->text[0] == '\0') {
-			return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is empty: omit the language instead",
-			    field);
+			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+			    "%s is empty: omit the language instead", field);
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcasecmp(v[j]->lang, v[i]->lang) == 0) {
-				return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s has language '%s' twice", what,
-				    v[i]->lang);
+				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+				    "%s has language '%s' twice", what, v[i]->lang);
 			}
 		}
 	}
@@ -70,7 +73,8 @@ od_check_id(const char *what, const char *id, orgdir_status *st)
 		size_t n = strlen(id);
 		bool printable = n <= 80 && od_utf8_valid(id, n);
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "%s '%s' is not a valid id: use 1-64 characters a-z, 0-9 and '-', starting with a "
+		    "%s '%s' is not a valid id: use 1-64 characters a-z, 0-9 and '-', starting "
+		    "with a "
 		    "letter or digit",
 		    what, printable ? id : "(too long or not text)");
 	}
@@ -94,12 +98,15 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 	if ((c = od_check_id("unit id", u->id, st)) != ORGDIR_OK) {
 		return c;
 	}
-	if (u->parent_id[0] != '\0' && (c = od_check_id("parent id", u->parent_id, st)) != ORGDIR_OK) {
+	if (u->parent_id[0] != '\0' &&
+	    (c = od_check_id("parent id", u->parent_id, st)) != ORGDIR_OK) {
 		return c;
 	}
-	if (u->kind <= ORGDIR__V1__UNIT__KIND__KIND_UNSPECIFIED || u->kind > ORGDIR__V1__UNIT__KIND__OTHER) {
+	if (u->kind <= ORGDIR__V1__UNIT__KIND__KIND_UNSPECIFIED ||
+	    u->kind > ORGDIR__V1__UNIT__KIND__OTHER) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "unit '%s': kind is required (ORGANIZATION, EXECUTIVE_OFFICE, DEPUTY_OFFICE, OFFICE, "
+		    "unit '%s': kind is required (ORGANIZATION, EXECUTIVE_OFFICE, DEPUTY_OFFICE, "
+		    "OFFICE, "
 		    "DEPARTMENT, DIVISION, UNIT, REGIONAL_OFFICE, COUNTRY_OFFICE, SUB_OFFICE, "
 		    "LIAISON_OFFICE or OTHER)",
 		    u->id);
@@ -111,9 +118,10 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 	for (size_t i = 0; i < u->n_description; i++) {
 		strip_unknown(&u->description[i]->base);
 	}
-	if ((c = od_check_localized("name", u->name, u->n_name, OD_NAME_MAX, true, st)) != ORGDIR_OK ||
-	    (c = od_check_localized("description", u->description, u->n_description, OD_TEXT_MAX, false,
-	         st)) != ORGDIR_OK ||
+	if ((c = od_check_localized("name", u->name, u->n_name, OD_NAME_MAX, true, st)) !=
+	        ORGDIR_OK ||
+	    (c = od_check_localized("description", u->description, u->n_description, OD_TEXT_MAX,
+	         false, st)) != ORGDIR_OK ||
 	    (c = check_str("acronym", u->acronym, ACRONYM_MAX, st)) != ORGDIR_OK) {
 		return c;
 	}
@@ -123,8 +131,8 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 		for (size_t i = 0; i < h->n_title; i++) {
 			strip_unknown(&h->title[i]->base);
 		}
-		if ((c = od_check_localized("head title", h->title, h->n_title, OD_NAME_MAX, false, st)) !=
-		        ORGDIR_OK ||
+		if ((c = od_check_localized("head title", h->title, h->n_title, OD_NAME_MAX, false,
+		         st)) != ORGDIR_OK ||
 		    (c = check_str("head name", h->name, OD_NAME_MAX, st)) != ORGDIR_OK ||
 		    (c = check_str("head email", h->email, OD_SHORT_MAX, st)) != ORGDIR_OK ||
 		    (c = check_str("head phone", h->phone, OD_SHORT_MAX, st)) != ORGDIR_OK) {
@@ -145,7 +153,8 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 			}
 			if (!ok) {
 				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-				    "location.country_code '%.16s' is not an ISO 3166-1 alpha-2 code (two letters, "
+				    "location.country_code '%.16s' is not an ISO 3166-1 alpha-2 "
+				    "code (two letters, "
 				    "e.g. CH)",
 				    od_utf8_valid(cc, n) ? cc : "?");
 			}

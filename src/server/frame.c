@@ -27,8 +27,8 @@ msg_bytes_field(nng_msg *m, uint32_t field, const void *p, size_t n)
 /* Encodes orgdir.v1.Response by hand so a large body (a whole subtree) is
  * copied once, straight from the reply buffer into the message. */
 bool
-od_frame_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body,
-    uint64_t revision)
+od_frame_reply(
+    nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body, uint64_t revision)
 {
 	nng_msg_clear(m);
 	bool ok = true;
@@ -40,7 +40,8 @@ od_frame_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_b
 		    msg_bytes_field(m, 3, st->message, strlen(st->message));
 	}
 	if (ok && st->code == ORGDIR_OK && body != NULL && body->len > 0) {
-		ok = nng_msg_reserve(m, body->len + 16) == 0 && msg_bytes_field(m, 4, body->data, body->len);
+		ok = nng_msg_reserve(m, body->len + 16) == 0 &&
+		    msg_bytes_field(m, 4, body->data, body->len);
 	}
 	if (ok && revision != 0) {
 		ok = msg_varint(m, 5 << 3) && msg_varint(m, revision);

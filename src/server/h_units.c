@@ -72,16 +72,19 @@ od_h_list_units(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 			return code;
 		}
 		if (!od_unit_exists(c->txn, r->parent_id)) {
-			return od_status_set(st, ORGDIR_NOT_FOUND, "unit '%s' does not exist", r->parent_id);
+			return od_status_set(
+			    st, ORGDIR_NOT_FOUND, "unit '%s' does not exist", r->parent_id);
 		}
 	}
 	if (r->page_size < 0) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "page_size must not be negative");
 	}
-	size_t want = r->page_size == 0 ? OD_PAGE_DEFAULT
-	                                : (r->page_size > OD_PAGE_MAX ? OD_PAGE_MAX : (size_t) r->page_size);
+	size_t want = r->page_size == 0
+	    ? OD_PAGE_DEFAULT
+	    : (r->page_size > OD_PAGE_MAX ? OD_PAGE_MAX : (size_t) r->page_size);
 	if (r->page_token[0] != '\0') {
-		if ((code = parse_token(r->page_token, r->parent_id, keybuf, &after, st)) != ORGDIR_OK) {
+		if ((code = parse_token(r->page_token, r->parent_id, keybuf, &after, st)) !=
+		    ORGDIR_OK) {
 			return code;
 		}
 		has_after = true;
@@ -132,8 +135,8 @@ subtree_visit(void *arg, uint32_t depth, const od_val *unit)
 {
 	struct subtree_out *so = arg;
 	/* SubtreeNode { uint32 depth = 1; Unit unit = 2; } as field 1 of the reply. */
-	size_t inner = (depth ? 1 + od_pb_varint_size(depth) : 0) + 1 + od_pb_varint_size(unit->len) +
-	    unit->len;
+	size_t inner = (depth ? 1 + od_pb_varint_size(depth) : 0) + 1 +
+	    od_pb_varint_size(unit->len) + unit->len;
 	bool ok = od_pb_put_varint(so->out, 1 << 3 | 2) && od_pb_put_varint(so->out, inner) &&
 	    (depth == 0 || od_pb_put_varint_field(so->out, 1, depth)) &&
 	    od_pb_put_len_field(so->out, 2, unit->data, unit->len);
@@ -178,25 +181,27 @@ od_h_get_ancestors(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 	/* Walk up, collecting borrowed values; emit root first. */
 	for (;;) {
 		if (n == OD_ARRAY_LEN(path)) {
-			return od_status_set(st, ORGDIR_DATA_LOSS, "unit '%s': ancestry deeper than %d levels",
-			    r->id, OD_TREE_DEPTH_MAX);
+			return od_status_set(st, ORGDIR_DATA_LOSS,
+			    "unit '%s': ancestry deeper than %d levels", r->id, OD_TREE_DEPTH_MAX);
 		}
 		if ((code = od_unit_get(c->txn, id, &path[n], st)) != ORGDIR_OK) {
 			if (n > 0 && code == ORGDIR_NOT_FOUND) {
-				return od_status_set(st, ORGDIR_DATA_LOSS, "unit '%s' has a missing ancestor '%s'",
-				    r->id, id);
+				return od_status_set(st, ORGDIR_DATA_LOSS,
+				    "unit '%s' has a missing ancestor '%s'", r->id, id);
 			}
 			return code;
 		}
 		const uint8_t *p;
 		size_t len;
-		bool has_parent = od_pb_scan_field(path[n].data, path[n].len, 2, &p, &len) && len > 0;
+		bool has_parent =
+		    od_pb_scan_field(path[n].data, path[n].len, 2, &p, &len) && len > 0;
 		n++;
 		if (!has_parent) {
 			break;
 		}
 		if (len > OD_ID_MAX) {
-			return od_status_set(st, ORGDIR_DATA_LOSS, "unit '%s' has a corrupt parent id", id);
+			return od_status_set(
+			    st, ORGDIR_DATA_LOSS, "unit '%s' has a corrupt parent id", id);
 		}
 		memcpy(id, p, len);
 		id[len] = '\0';

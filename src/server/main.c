@@ -43,8 +43,7 @@ parse_size(const char *s, unsigned long long min, unsigned long long max, unsign
 	return true;
 }
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -97,15 +96,19 @@ main(int argc, char **argv)
 			seed = v;
 		} else if (strcmp(a, "--max-message-bytes") == 0) {
 			if (!parse_size(v, 4096, 1u << 30, &max_msg)) {
-				return usage_error("--max-message-bytes: '%s' is not a size from 4096 to 1073741824", v);
+				return usage_error("--max-message-bytes: '%s' is not a size from "
+				                   "4096 to 1073741824",
+				    v);
 			}
 		} else if (strcmp(a, "--contexts") == 0) {
 			if (!parse_size(v, 1, 4096, &contexts)) {
-				return usage_error("--contexts: '%s' is not a number from 1 to 4096", v);
+				return usage_error(
+				    "--contexts: '%s' is not a number from 1 to 4096", v);
 			}
 		} else if (strcmp(a, "--map-size") == 0) {
 			if (!parse_size(v, 1, 1u << 20, &map_mib)) {
-				return usage_error("--map-size: '%s' is not a size in MiB from 1 to 1048576", v);
+				return usage_error(
+				    "--map-size: '%s' is not a size in MiB from 1 to 1048576", v);
 			}
 		} else {
 			return usage_error("unknown option '%s'", a);
@@ -125,7 +128,9 @@ main(int argc, char **argv)
 
 	orgdir_status st = {ORGDIR_OK, "", 0};
 	struct od_store *store;
-	od_store_opts so = {.path = data, .map_size = (size_t) map_mib << 20, .no_sync = no_sync,
+	od_store_opts so = {.path = data,
+	    .map_size = (size_t) map_mib << 20,
+	    .no_sync = no_sync,
 	    .max_readers = (unsigned) contexts + 64};
 	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
@@ -137,7 +142,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	struct od_server srv;
-	od_server_opts o = {.listen = listen, .n_listen = n_listen, .max_message_bytes = max_msg,
+	od_server_opts o = {.listen = listen,
+	    .n_listen = n_listen,
+	    .max_message_bytes = max_msg,
 	    .contexts = (unsigned) contexts};
 	if (od_server_start(&srv, store, &o, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
@@ -150,7 +157,8 @@ main(int argc, char **argv)
 		size_t len = strlen(where);
 		snprintf(where + len, sizeof(where) - len, "%s%s", i ? " " : "", listen[i]);
 	}
-	od_log("info", "started orgdird %s: listening on %s, data %s, %u contexts, max message %llu bytes",
+	od_log("info",
+	    "started orgdird %s: listening on %s, data %s, %u contexts, max message %llu bytes",
 	    ORGDIR_VERSION, where, data, (unsigned) contexts, max_msg);
 
 	int sig = 0;

@@ -30,8 +30,8 @@ od_methods_init(orgdir_status *st)
 	}
 	for (size_t i = 0; i < OD_ARRAY_LEN(table); i++) {
 		if (i > 0 && strcmp(table[i - 1].name, table[i].name) >= 0) {
-			return od_status_set(st, ORGDIR_INTERNAL, "method table not sorted at %s",
-			    table[i].name);
+			return od_status_set(
+			    st, ORGDIR_INTERNAL, "method table not sorted at %s", table[i].name);
 		}
 		table[i].desc = protobuf_c_service_descriptor_get_method_by_name(sd, table[i].name);
 		if (table[i].desc == NULL) {

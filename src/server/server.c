@@ -18,10 +18,10 @@ struct od_ctx {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum ctx_state state;
-	nng_msg *msg;       /* the request, reused for the reply */
-	od_arena arena;     /* reset per request */
-	od_buf out;         /* reply body, reused */
-	od_reader *reader;  /* read snapshot, reset/renewed per request */
+	nng_msg *msg; /* the request, reused for the reply */
+	od_arena arena; /* reset per request */
+	od_buf out; /* reply body, reused */
+	od_reader *reader; /* read snapshot, reset/renewed per request */
 	uint64_t call_id;
 	size_t max_reply;
 	const od_method *m;
@@ -47,12 +47,13 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 		    c->m ? c->m->name : "call", c->max_reply);
 	}
 	if (st->code != ORGDIR_OK) {
-		od_log("warn", "call failed: %s %s: %s", c->m ? c->m->name : "?", orgdir_code_name(st->code),
-		    st->message);
+		od_log("warn", "call failed: %s %s: %s", c->m ? c->m->name : "?",
+		    orgdir_code_name(st->code), st->message);
 	}
 	if (!od_frame_reply(c->msg, c->call_id, st, &c->out, revision)) {
 		/* Only allocation can fail here: answer with the status alone. */
-		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "server out of memory building the reply");
+		od_status_set(
+		    st, ORGDIR_RESOURCE_EXHAUSTED, "server out of memory building the reply");
 		od_frame_reply(c->msg, c->call_id, st, NULL, 0);
 	}
 	nng_aio_set_msg(c->aio, c->msg);
@@ -62,7 +63,8 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 }
 
 static orgdir_code
-decode(struct od_ctx *c, const ProtobufCMessage **body, Orgdir__V1__Request **env, orgdir_status *st)
+decode(
+    struct od_ctx *c, const ProtobufCMessage **body, Orgdir__V1__Request **env, orgdir_status *st)
 {
 	Orgdir__V1__Request *req =
 	    orgdir__v1__request__unpack(&c->arena.pb, nng_msg_len(c->msg), nng_msg_body(c->msg));
@@ -90,11 +92,10 @@ decode(struct od_ctx *c, const ProtobufCMessage **body, Orgdir__V1__Request **en
 	ProtobufCMessage *b =
 	    protobuf_c_message_unpack(in, &c->arena.pb, req->body.len, req->body.data);
 	if (b == NULL) {
-		return c->arena.exhausted
-		    ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "%s: request too large to decode",
-		          c->m->name)
-		    : od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: malformed %s body", c->m->name,
-		          in->name);
+		return c->arena.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		                                "%s: request too large to decode", c->m->name)
+		                          : od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		                                "%s: malformed %s body", c->m->name, in->name);
 	}
 	*body = b;
 	return od_pb_check_strings(b, STRING_FIELD_MAX, st);
@@ -240,8 +241,8 @@ ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st)
 	}
 	if (rv != 0) {
 		ctx_free(c);
-		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a server context: %s",
-		    nng_strerror(rv));
+		return od_status_set(
+		    st, ORGDIR_INTERNAL, "cannot create a server context: %s", nng_strerror(rv));
 	}
 	orgdir_code code = od_reader_new(srv->store, &c->reader, st);
 	if (code != ORGDIR_OK) {
@@ -253,8 +254,8 @@ ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st)
 }
 
 orgdir_code
-od_server_start(struct od_server *srv, struct od_store *store, const od_server_opts *o,
-    orgdir_status *st)
+od_server_start(
+    struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st)
 {
 	int32_t ns;
 	memset(srv, 0, sizeof(*srv));
@@ -267,7 +268,8 @@ od_server_start(struct od_server *srv, struct od_store *store, const od_server_o
 	}
 	int rv = nng_rep0_open(&srv->sock);
 	if (rv != 0) {
-		return od_status_set(st, ORGDIR_INTERNAL, "cannot open socket: %s", nng_strerror(rv));
+		return od_status_set(
+		    st, ORGDIR_INTERNAL, "cannot open socket: %s", nng_strerror(rv));
 	}
 	/* Refuse over-size requests at the transport, before allocating them. */
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->max_message + ENVELOPE_MARGIN);
@@ -291,8 +293,8 @@ od_server_start(struct od_server *srv, struct od_store *store, const od_server_o
 		rv = nng_listen(srv->sock, o->listen[i], NULL, 0);
 		if (rv != 0) {
 			od_server_stop(srv);
-			return od_status_set(st, ORGDIR_UNAVAILABLE, "cannot listen on %s: %s", o->listen[i],
-			    nng_strerror(rv));
+			return od_status_set(st, ORGDIR_UNAVAILABLE, "cannot listen on %s: %s",
+			    o->listen[i], nng_strerror(rv));
 		}
 	}
 	for (unsigned i = 0; i < srv->n_ctx; i++) {

@@ -24,16 +24,16 @@ struct od_writer;
 /* One call being answered; lives in its context, reused call after call. */
 typedef struct od_call {
 	struct od_server *srv;
-	od_txn *txn;              /* read snapshot, or nested write transaction */
-	od_arena *arena;          /* request-lifetime memory */
-	od_buf *out;              /* the packed reply body */
-	uint64_t revision;        /* set by write handlers: revision committed */
+	od_txn *txn; /* read snapshot, or nested write transaction */
+	od_arena *arena; /* request-lifetime memory */
+	od_buf *out; /* the packed reply body */
+	uint64_t revision; /* set by write handlers: revision committed */
 } od_call;
 
 typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
 
 enum {
-	OD_M_READ = 1,  /* runs on a read snapshot in the context's callback */
+	OD_M_READ = 1, /* runs on a read snapshot in the context's callback */
 	OD_M_WRITE = 2, /* runs in the writer's group commit; idempotent by request id */
 	OD_M_NOSTORE = 4, /* needs no snapshot (Health) */
 };
@@ -84,8 +84,8 @@ struct od_server {
 	atomic_bool stopping;
 };
 
-orgdir_code od_server_start(struct od_server *srv, struct od_store *store, const od_server_opts *o,
-    orgdir_status *st);
+orgdir_code od_server_start(
+    struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st);
 void od_server_stop(struct od_server *srv);
 
 /* writer.c: group commit of writes on one thread. */
@@ -116,8 +116,8 @@ od_arena *od_ctx_arena(struct od_ctx *ctx);
 
 /* frame.c: the reply envelope. Both replace m's body; false only when
  * allocation fails. */
-bool od_frame_reply(nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body,
-    uint64_t revision);
+bool od_frame_reply(
+    nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body, uint64_t revision);
 bool od_frame_recorded(nng_msg *m, uint64_t call_id, const od_val *recorded);
 
 /* seed.c */

@@ -30,7 +30,8 @@ od_writer_submit(struct od_writer *w, struct od_write_job *job)
 	if (w->stop) {
 		/* Shutting down: answer now rather than queue to nobody. */
 		pthread_mutex_unlock(&w->mu);
-		od_status_set(&job->status, ORGDIR_UNAVAILABLE, "the server is shutting down; retry");
+		od_status_set(
+		    &job->status, ORGDIR_UNAVAILABLE, "the server is shutting down; retry");
 		job->recorded.len = 0;
 		job->revision = 0;
 		od_ctx_write_done(job->ctx);
@@ -91,8 +92,8 @@ run_job(od_txn *batch, struct od_write_job *j)
 	if (od_txn_child(batch, &t, st) != ORGDIR_OK) {
 		return;
 	}
-	od_call call = {.srv = NULL, .txn = t, .arena = od_ctx_arena(j->ctx),
-	    .out = od_ctx_out(j->ctx)};
+	od_call call = {
+	    .srv = NULL, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
 	if (j->m->handler(&call, j->req, st) != ORGDIR_OK) {
 		od_txn_abort(t);
 		return;

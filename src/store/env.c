@@ -25,24 +25,27 @@ od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st)
 				p->map_full = true;
 			}
 		}
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "%s: the database map is full", what);
+		return od_status_set(
+		    st, ORGDIR_RESOURCE_EXHAUSTED, "%s: the database map is full", what);
 	case MDB_READERS_FULL:
-		return od_status_set(st, ORGDIR_UNAVAILABLE, "%s: too many concurrent readers", what);
+		return od_status_set(
+		    st, ORGDIR_UNAVAILABLE, "%s: too many concurrent readers", what);
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_VERSION_MISMATCH:
 	case MDB_INVALID:
 		return od_status_set(st, ORGDIR_DATA_LOSS, "%s: %s", what, mdb_strerror(rc));
 	case MDB_BAD_VALSIZE:
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: key or value too large", what);
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "%s: key or value too large", what);
 	default:
 		return od_status_set(st, ORGDIR_INTERNAL, "%s: %s", what, mdb_strerror(rc));
 	}
 }
 
 int
-od_mdb_put(od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl,
-    unsigned flags)
+od_mdb_put(
+    od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags)
 {
 	MDB_val key = {kl, (void *) k};
 	MDB_val val = {vl, (void *) v};
@@ -91,7 +94,8 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	} else if (rc == 0) {
 		if (v.mv_size != sizeof(uint32_t)) {
 			mdb_txn_abort(txn);
-			return od_status_set(st, ORGDIR_DATA_LOSS, "schema version record is corrupt");
+			return od_status_set(
+			    st, ORGDIR_DATA_LOSS, "schema version record is corrupt");
 		}
 		memcpy(&s->schema, v.mv_data, sizeof(uint32_t));
 		if (s->schema > OD_SCHEMA_VERSION) {
@@ -119,8 +123,8 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "data directory path too long");
 	}
 	if (mkdir(o->path, 0700) != 0 && errno != EEXIST) {
-		return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot create data directory %s: %s",
-		    o->path, strerror(errno));
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+		    "cannot create data directory %s: %s", o->path, strerror(errno));
 	}
 	struct od_store *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -134,7 +138,8 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 		rc = mdb_env_set_maxdbs(s->env, 16);
 	}
 	if (rc == 0) {
-		rc = mdb_env_set_maxreaders(s->env, o->max_readers ? o->max_readers : DEFAULT_MAX_READERS);
+		rc = mdb_env_set_maxreaders(
+		    s->env, o->max_readers ? o->max_readers : DEFAULT_MAX_READERS);
 	}
 	if (rc == 0) {
 		rc = mdb_env_set_mapsize(s->env, s->map_size);
@@ -147,8 +152,8 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	if (rc != 0) {
 		orgdir_code c = od_mdb_status(NULL, rc, "open LMDB environment", st);
 		if (rc == EACCES || rc == ENOENT || rc == EINVAL) {
-			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot open data directory %s: %s",
-			    o->path, mdb_strerror(rc));
+			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "cannot open data directory %s: %s", o->path, mdb_strerror(rc));
 		}
 		od_store_close(s);
 		return c;

@@ -72,7 +72,8 @@ od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_s
 	}
 	rc = od_mdb_put(t, t->s->request_log, seq, 8, key->data, key->len, MDB_APPEND);
 	if (rc == 0) {
-		rc = od_mdb_put(t, t->s->requests, key->data, key->len, response->data, response->len, 0);
+		rc = od_mdb_put(
+		    t, t->s->requests, key->data, key->len, response->data, response->len, 0);
 	}
 	return od_mdb_status(t, rc, "record request", st);
 }

@@ -30,10 +30,10 @@ typedef struct od_val {
 } od_val;
 
 typedef struct od_store_opts {
-	const char *path;       /* data directory; created if missing */
-	size_t map_size;        /* initial map size in bytes; 0 = 256 MiB */
-	unsigned max_readers;   /* 0 = 512 */
-	bool no_sync;           /* tests only: MDB_NOSYNC */
+	const char *path; /* data directory; created if missing */
+	size_t map_size; /* initial map size in bytes; 0 = 256 MiB */
+	unsigned max_readers; /* 0 = 512 */
+	bool no_sync; /* tests only: MDB_NOSYNC */
 } od_store_opts;
 
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
@@ -102,15 +102,15 @@ orgdir_code od_unit_update(od_txn *t, od_arena *arena, const Orgdir__V1__Unit *u
     const Google__Protobuf__FieldMask *mask, Orgdir__V1__Unit **out, orgdir_status *st);
 orgdir_code od_unit_move(od_txn *t, od_arena *arena, const char *id, const char *new_parent,
     const char *etag, Orgdir__V1__Unit **out, orgdir_status *st);
-orgdir_code od_unit_delete(od_txn *t, od_arena *arena, const char *id, bool force,
-    const char *etag, uint32_t *deleted, orgdir_status *st);
+orgdir_code od_unit_delete(od_txn *t, od_arena *arena, const char *id, bool force, const char *etag,
+    uint32_t *deleted, orgdir_status *st);
 
 /* --- idempotency of writes (requests.c) ---------------------------------- */
 
 /* The recorded outcome of an earlier request with this key, borrowed. */
 bool od_request_lookup(od_txn *t, const od_val *key, od_val *response);
 /* Records the outcome in the write transaction of the request itself. */
-orgdir_code od_request_record(od_txn *t, const od_val *key, const od_val *response,
-    orgdir_status *st);
+orgdir_code od_request_record(
+    od_txn *t, const od_val *key, const od_val *response, orgdir_status *st);
 
 #endif

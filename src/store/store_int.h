@@ -43,7 +43,7 @@ struct od_reader {
 
 /* Maps an LMDB error to a status (and notes MAP_FULL on t). */
 orgdir_code od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st);
-int od_mdb_put(od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl,
-    unsigned flags);
+int od_mdb_put(
+    od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
 
 #endif

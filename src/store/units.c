@@ -40,8 +40,8 @@ children_put(od_txn *t, const char *parent, int32_t order, const char *id)
 {
 	uint8_t sk[OD_SORTKEY_MAX];
 	MDB_val k = parent_key(parent);
-	return od_mdb_put(t, t->s->children, k.mv_data, k.mv_size, sk,
-	    sort_key(order, id, strlen(id), sk), 0);
+	return od_mdb_put(
+	    t, t->s->children, k.mv_data, k.mv_size, sk, sort_key(order, id, strlen(id), sk), 0);
 }
 
 static int
@@ -147,7 +147,8 @@ od_children_next(od_child_iter *it, od_val *id, od_val *unit)
 		if (it->done) {
 			return false;
 		}
-		int rc = mdb_cursor_get(it->cur, &k, &v, it->started ? MDB_NEXT_DUP : MDB_GET_CURRENT);
+		int rc =
+		    mdb_cursor_get(it->cur, &k, &v, it->started ? MDB_NEXT_DUP : MDB_GET_CURRENT);
 		it->started = true;
 		if (rc != 0 || v.mv_size <= 4) {
 			it->done = true;
@@ -220,7 +221,8 @@ walk_close(struct walk *w)
 static bool
 walk_first(struct walk *w, uint32_t lvl, const void *parent, size_t plen, MDB_val *v)
 {
-	if (w->cur[lvl] == NULL && mdb_cursor_open(w->t->txn, w->t->s->children, &w->cur[lvl]) != 0) {
+	if (w->cur[lvl] == NULL &&
+	    mdb_cursor_open(w->t->txn, w->t->s->children, &w->cur[lvl]) != 0) {
 		return false;
 	}
 	MDB_val k = {plen, (void *) parent};
@@ -243,7 +245,8 @@ od_subtree_walk(od_txn *t, const char *root, uint32_t max_depth, od_subtree_visi
 	if (root != NULL && root[0] != '\0') {
 		MDB_val r;
 		if (get_raw(t, root, strlen(root), &r) != 0) {
-			return od_status_set(st, ORGDIR_NOT_FOUND, "unit '%s' does not exist", root);
+			return od_status_set(
+			    st, ORGDIR_NOT_FOUND, "unit '%s' does not exist", root);
 		}
 		od_val ru = {r.mv_data, r.mv_size};
 		if (!visit(arg, 0, &ru)) {
@@ -294,8 +297,8 @@ unpack(od_arena *a, const MDB_val *v)
 }
 
 static orgdir_code
-load(od_txn *t, od_arena *a, const char *id, MDB_val *raw, Orgdir__V1__Unit **out,
-    orgdir_status *st)
+load(
+    od_txn *t, od_arena *a, const char *id, MDB_val *raw, Orgdir__V1__Unit **out, orgdir_status *st)
 {
 	int rc = get_raw(t, id, strlen(id), raw);
 	if (rc == MDB_NOTFOUND) {
@@ -306,8 +309,9 @@ load(od_txn *t, od_arena *a, const char *id, MDB_val *raw, Orgdir__V1__Unit **ou
 	}
 	*out = unpack(a, raw);
 	if (*out == NULL) {
-		return a->exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory")
-		                    : od_status_set(st, ORGDIR_DATA_LOSS, "stored unit '%s' is corrupt", id);
+		return a->exhausted
+		    ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory")
+		    : od_status_set(st, ORGDIR_DATA_LOSS, "stored unit '%s' is corrupt", id);
 	}
 	return ORGDIR_OK;
 }
@@ -317,8 +321,8 @@ check_etag(const Orgdir__V1__Unit *cur, const char *etag, orgdir_status *st)
 {
 	if (etag != NULL && etag[0] != '\0' && strcmp(etag, cur->etag) != 0) {
 		return od_status_set(st, ORGDIR_ABORTED,
-		    "unit '%s' has changed since etag '%.32s' (now '%s'): read it again and retry", cur->id,
-		    od_utf8_valid(etag, strlen(etag)) ? etag : "?", cur->etag);
+		    "unit '%s' has changed since etag '%.32s' (now '%s'): read it again and retry",
+		    cur->id, od_utf8_valid(etag, strlen(etag)) ? etag : "?", cur->etag);
 	}
 	return ORGDIR_OK;
 }
@@ -422,8 +426,8 @@ copy_unit(od_arena *a, const Orgdir__V1__Unit *u)
 /* --- writes ---------------------------------------------------------------------------- */
 
 orgdir_code
-od_unit_create(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, Orgdir__V1__Unit **out,
-    orgdir_status *st)
+od_unit_create(
+    od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, Orgdir__V1__Unit **out, orgdir_status *st)
 {
 	Orgdir__V1__Unit *u = copy_unit(a, in);
 	if (u == NULL) {
@@ -467,10 +471,10 @@ orgdir_code
 od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
     const Google__Protobuf__FieldMask *mask, Orgdir__V1__Unit **out, orgdir_status *st)
 {
-	static const char *const all[] = {"kind", "name", "description", "acronym", "head", "location",
-	    "contact", "sort_order"};
-	static const char *const output_only[] = {"etag", "create_time", "update_time", "createTime",
-	    "updateTime"};
+	static const char *const all[] = {
+	    "kind", "name", "description", "acronym", "head", "location", "contact", "sort_order"};
+	static const char *const output_only[] = {
+	    "etag", "create_time", "update_time", "createTime", "updateTime"};
 	MDB_val raw;
 	Orgdir__V1__Unit *cur;
 	orgdir_code c = od_check_id("unit id", in->id, st);
@@ -483,7 +487,8 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	for (size_t i = 0; i < (n ? n : OD_ARRAY_LEN(all)); i++) {
 		const char *p = n ? mask->paths[i] : all[i];
 		if (strcmp(p, "id") == 0) {
-			return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "update_mask: a unit's id cannot change");
+			return od_status_set(
+			    st, ORGDIR_INVALID_ARGUMENT, "update_mask: a unit's id cannot change");
 		}
 		if (strcmp(p, "parent_id") == 0 || strcmp(p, "parentId") == 0) {
 			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
@@ -530,7 +535,8 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 	if (c != ORGDIR_OK) {
 		return c;
 	}
-	if (new_parent[0] != '\0' && (c = od_check_id("new parent id", new_parent, st)) != ORGDIR_OK) {
+	if (new_parent[0] != '\0' &&
+	    (c = od_check_id("new parent id", new_parent, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if ((c = load(t, a, id, &raw, &cur, st)) != ORGDIR_OK ||
@@ -538,7 +544,8 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		return c;
 	}
 	if (strcmp(id, new_parent) == 0) {
-		return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot move unit '%s' under itself", id);
+		return od_status_set(
+		    st, ORGDIR_FAILED_PRECONDITION, "cannot move unit '%s' under itself", id);
 	}
 	int pdepth = -1;
 	if (new_parent[0] != '\0') {
@@ -546,8 +553,8 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		pdepth = depth_of(t, new_parent, id, &cycle);
 		if (cycle) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
-			    "cannot move unit '%s' under '%s', which is one of its own descendants", id,
-			    new_parent);
+			    "cannot move unit '%s' under '%s', which is one of its own descendants",
+			    id, new_parent);
 		}
 		if (pdepth < 0) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
@@ -558,8 +565,8 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 	od_subtree_walk(t, id, 0, height_visit, &h, NULL);
 	if ((uint32_t) (pdepth + 1) + h.max > OD_TREE_DEPTH_MAX) {
 		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
-		    "moving '%s' under '%s' would make the tree deeper than %d levels", id, new_parent,
-		    OD_TREE_DEPTH_MAX);
+		    "moving '%s' under '%s' would make the tree deeper than %d levels", id,
+		    new_parent, OD_TREE_DEPTH_MAX);
 	}
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);
 	if (rc == 0 || rc == MDB_NOTFOUND) {
@@ -636,11 +643,13 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	struct collect col = {.a = a};
 	od_subtree_walk(t, id, 0, collect_visit, &col, NULL);
 	if (col.oom) {
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "subtree too large to delete at once");
+		return od_status_set(
+		    st, ORGDIR_RESOURCE_EXHAUSTED, "subtree too large to delete at once");
 	}
 	if (col.n > 1 && !force) {
 		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
-		    "unit '%s' has %zu descendant(s): delete or move them first, or delete with force",
+		    "unit '%s' has %zu descendant(s): delete or move them first, or delete with "
+		    "force",
 		    id, col.n - 1);
 	}
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);

@@ -9,7 +9,7 @@
 
 typedef struct od_test_server {
 	pid_t pid;
-	char *dir;      /* temp dir: data/ and the socket */
+	char *dir; /* temp dir: data/ and the socket */
 	char url[512];
 	char data[512];
 	char log[512];

@@ -216,21 +216,25 @@ test_tree_move_delete(void **state)
 	orgdir_reply_free(r);
 
 	Orgdir__V1__Unit *u;
-	assert_int_equal(orgdir_unit_move(c, "t-a", "t-a11", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(
+	    orgdir_unit_move(c, "t-a", "t-a11", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "descendant"));
-	assert_int_equal(orgdir_unit_move(c, "t-a", "t-a", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(
+	    orgdir_unit_move(c, "t-a", "t-a", NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_int_equal(orgdir_unit_move(c, "t-a1", "t-b", NULL, &r, &u, &st), ORGDIR_OK);
 	assert_string_equal(u->parent_id, "t-b");
 	orgdir_reply_free(r);
 
-	assert_int_equal(orgdir_unit_delete(c, "t-b", 0, NULL, &deleted, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(
+	    orgdir_unit_delete(c, "t-b", 0, NULL, &deleted, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "force"));
 	assert_int_equal(orgdir_unit_get(c, "t-a11", &r, &u, &st), ORGDIR_OK); /* nothing lost */
 	orgdir_reply_free(r);
 	assert_int_equal(orgdir_unit_delete(c, "t-b", 1, NULL, &deleted, &st), ORGDIR_OK);
 	assert_int_equal(deleted, 3);
 	assert_int_equal(orgdir_unit_get(c, "t-a11", &r, &u, &st), ORGDIR_NOT_FOUND);
-	assert_int_equal(orgdir_unit_delete(c, "t-a", 0, "stale-etag", &deleted, &st), ORGDIR_ABORTED);
+	assert_int_equal(
+	    orgdir_unit_delete(c, "t-a", 0, "stale-etag", &deleted, &st), ORGDIR_ABORTED);
 	orgdir_client_close(c);
 }
 
@@ -245,14 +249,16 @@ test_list_pagination(void **state)
 	assert_int_equal(add(c, "page-root", "", 0, &st), ORGDIR_OK);
 	for (int i = 0; i < 250; i++) {
 		snprintf(id, sizeof(id), "page-%03d", i);
-		assert_int_equal(add(c, id, "page-root", 249 - i, &st), ORGDIR_OK); /* reversed order */
+		assert_int_equal(
+		    add(c, id, "page-root", 249 - i, &st), ORGDIR_OK); /* reversed order */
 	}
 	char token[512] = "";
 	int seen = 0;
 	int pages = 0;
 	do {
 		Orgdir__V1__ListUnitsResponse *l;
-		assert_int_equal(orgdir_unit_list(c, "page-root", 100, token, &r, &l, &st), ORGDIR_OK);
+		assert_int_equal(
+		    orgdir_unit_list(c, "page-root", 100, token, &r, &l, &st), ORGDIR_OK);
 		assert_int_equal(l->total_size, 250);
 		for (size_t i = 0; i < l->n_units; i++, seen++) {
 			snprintf(id, sizeof(id), "page-%03d", 249 - seen); /* by sort order */
@@ -266,14 +272,17 @@ test_list_pagination(void **state)
 	assert_int_equal(pages, 3);
 
 	Orgdir__V1__ListUnitsResponse *l;
-	assert_int_equal(orgdir_unit_list(c, "page-root", -1, NULL, &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_list(c, "page-root", 10, "zz", &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_list(c, "page-root", -1, NULL, &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_list(c, "page-root", 10, "zz", &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
 	/* A token from another listing is refused, not silently misapplied. */
 	assert_int_equal(orgdir_unit_list(c, "page-root", 1, NULL, &r, &l, &st), ORGDIR_OK);
 	od_strlcpy(token, l->next_page_token, sizeof(token));
 	orgdir_reply_free(r);
 	assert_int_equal(orgdir_unit_list(c, "", 1, token, &r, &l, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_list(c, "missing-parent", 1, NULL, &r, &l, &st), ORGDIR_NOT_FOUND);
+	assert_int_equal(
+	    orgdir_unit_list(c, "missing-parent", 1, NULL, &r, &l, &st), ORGDIR_NOT_FOUND);
 	/* Over the cap is coerced, never truncated silently: a token follows. */
 	assert_int_equal(orgdir_unit_list(c, "page-root", 5000, NULL, &r, &l, &st), ORGDIR_OK);
 	assert_int_equal(l->n_units, 250);

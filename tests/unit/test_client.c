@@ -38,17 +38,17 @@ static int url_seq;
 /* --- the test server ------------------------------------------------------- */
 
 enum mode {
-	M_DISPATCH,     /* answer each method with a recognisable reply */
+	M_DISPATCH, /* answer each method with a recognisable reply */
 	M_WRONG_CALL_ID,
-	M_GARBAGE,      /* bytes that are not a Response */
+	M_GARBAGE, /* bytes that are not a Response */
 	M_GARBAGE_BODY, /* a good envelope around a body that is not a Unit */
-	M_NOT_FOUND,    /* code 5 with a message and revision 7 */
-	M_EMPTY_ERROR,  /* code 7 with no message */
+	M_NOT_FOUND, /* code 5 with a message and revision 7 */
+	M_EMPTY_ERROR, /* code 7 with no message */
 	M_UNKNOWN_CODE, /* code 99 */
-	M_BAD_UTF8,     /* a Unit whose id is not UTF-8 */
-	M_BIG_BODY,     /* a 3000-byte body */
-	M_EXPLODE,      /* a small body that decodes into a lot of memory */
-	M_SILENT,       /* receive and never answer */
+	M_BAD_UTF8, /* a Unit whose id is not UTF-8 */
+	M_BIG_BODY, /* a 3000-byte body */
+	M_EXPLODE, /* a small body that decodes into a lot of memory */
+	M_SILENT, /* receive and never answer */
 };
 
 struct seen {
@@ -123,8 +123,8 @@ unit_init(Orgdir__V1__Unit *u, const char *id)
 
 /* Builds the body for method and req_body; returns the status code. */
 static int
-dispatch(struct server *s, const Orgdir__V1__Request *req, ProtobufCBinaryData *body,
-    char *msg, size_t msg_size)
+dispatch(struct server *s, const Orgdir__V1__Request *req, ProtobufCBinaryData *body, char *msg,
+    size_t msg_size)
 {
 	const uint8_t *in = req->body.data;
 	size_t in_len = req->body.len;
@@ -133,7 +133,8 @@ dispatch(struct server *s, const Orgdir__V1__Request *req, ProtobufCBinaryData *
 	(void) s;
 
 	if (strcmp(req->method, "GetUnit") == 0) {
-		Orgdir__V1__GetUnitRequest *r = orgdir__v1__get_unit_request__unpack(NULL, in_len, in);
+		Orgdir__V1__GetUnitRequest *r =
+		    orgdir__v1__get_unit_request__unpack(NULL, in_len, in);
 		if (r == NULL) {
 			return 3;
 		}
@@ -145,7 +146,8 @@ dispatch(struct server *s, const Orgdir__V1__Request *req, ProtobufCBinaryData *
 		return 0;
 	}
 	if (strcmp(req->method, "ListUnits") == 0) {
-		Orgdir__V1__ListUnitsRequest *r = orgdir__v1__list_units_request__unpack(NULL, in_len, in);
+		Orgdir__V1__ListUnitsRequest *r =
+		    orgdir__v1__list_units_request__unpack(NULL, in_len, in);
 		Orgdir__V1__ListUnitsResponse resp = ORGDIR__V1__LIST_UNITS_RESPONSE__INIT;
 		Orgdir__V1__Unit *units[2] = {unit_init(&u, "child-a"), unit_init(&u2, "child-b")};
 		if (r == NULL) {
@@ -234,7 +236,8 @@ dispatch(struct server *s, const Orgdir__V1__Request *req, ProtobufCBinaryData *
 		return 0;
 	}
 	if (strcmp(req->method, "MoveUnit") == 0) {
-		Orgdir__V1__MoveUnitRequest *r = orgdir__v1__move_unit_request__unpack(NULL, in_len, in);
+		Orgdir__V1__MoveUnitRequest *r =
+		    orgdir__v1__move_unit_request__unpack(NULL, in_len, in);
 		if (r == NULL) {
 			return 3;
 		}
@@ -506,11 +509,11 @@ client_open(const char *url, int timeout_ms, size_t max_bytes, const char *token
 	return c;
 }
 
-#define assert_contains(hay, needle)                                            \
-	do {                                                                        \
-		if (strstr((hay), (needle)) == NULL) {                                  \
-			fail_msg("'%s' does not contain '%s'", (hay), (needle));            \
-		}                                                                       \
+#define assert_contains(hay, needle) \
+	do { \
+		if (strstr((hay), (needle)) == NULL) { \
+			fail_msg("'%s' does not contain '%s'", (hay), (needle)); \
+		} \
 	} while (0)
 
 /* A server in `mode` and a client of it, per test. */
@@ -579,19 +582,19 @@ test_open_refuses_bad_arguments(void **state)
 
 	assert_int_equal(orgdir_client_open(NULL, NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_null(c);
-	assert_int_equal(orgdir_client_open("ipc:///tmp/x", NULL, NULL, &st),
-	    ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_client_open("nope://somewhere", NULL, &c, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", NULL, NULL, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_client_open("nope://somewhere", NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_null(c);
 	assert_contains(st.message, "nope://somewhere");
 	assert_int_equal(orgdir_client_open("tcp://", NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_null(c);
-	assert_int_equal(orgdir_client_open("ipc:///tmp/x", &neg, &c, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", &neg, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_contains(st.message, "timeout_ms");
-	assert_int_equal(orgdir_client_open("ipc:///tmp/x", &huge, &c, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", &huge, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_contains(st.message, "max_message_bytes");
 	assert_null(c);
 	/* A status is optional. */
@@ -625,8 +628,8 @@ test_null_arguments_make_no_call(void **state)
 	assert_int_equal(orgdir_unit_get(c, "x", NULL, &u, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_int_equal(orgdir_unit_get(c, "x", &r, NULL, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_null(r);
-	assert_int_equal(orgdir_client_call(c, NULL, &req.base, &orgdir__v1__unit__descriptor,
-	                     &r, &m, &st),
+	assert_int_equal(
+	    orgdir_client_call(c, NULL, &req.base, &orgdir__v1__unit__descriptor, &r, &m, &st),
 	    ORGDIR_INVALID_ARGUMENT);
 	assert_null(m);
 	assert_int_equal(
@@ -638,16 +641,16 @@ test_null_arguments_make_no_call(void **state)
 	    orgdir_client_call(c, "", &req.base, &orgdir__v1__unit__descriptor, &r, &m, &st),
 	    ORGDIR_INVALID_ARGUMENT);
 	assert_int_equal(orgdir_unit_create(c, NULL, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_update(c, NULL, NULL, 0, &r, &u, &st),
-	    ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_update(c, &unit, NULL, 2, &r, &u, &st),
-	    ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_move(c, "x", NULL, NULL, &r, &u, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_update(c, NULL, NULL, 0, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_update(c, &unit, NULL, 2, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_move(c, "x", NULL, NULL, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_contains(st.message, "new_parent_id");
 	assert_int_equal(orgdir_unit_ancestors(c, NULL, &r, NULL, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(orgdir_unit_delete(c, NULL, 0, NULL, &deleted, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    orgdir_unit_delete(c, NULL, 0, NULL, &deleted, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_int_equal(deleted, 0);
 	assert_int_equal(orgdir_server_health(NULL, &serving, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_int_equal(serving, 0);
@@ -792,8 +795,8 @@ test_server_error_is_propagated(void **state)
 	Orgdir__V1__GetUnitRequest req = ORGDIR__V1__GET_UNIT_REQUEST__INIT;
 	orgdir_reply *r = NULL;
 	ProtobufCMessage *m = NULL;
-	assert_int_equal(orgdir_client_call(f->c, "Nope", &req.base, &orgdir__v1__unit__descriptor,
-	                     &r, &m, &st),
+	assert_int_equal(
+	    orgdir_client_call(f->c, "Nope", &req.base, &orgdir__v1__unit__descriptor, &r, &m, &st),
 	    ORGDIR_UNIMPLEMENTED);
 	assert_string_equal(st.message, "method 'Nope' is not implemented");
 	assert_null(r);
@@ -815,8 +818,8 @@ test_oversize_replies_are_resource_exhausted(void **state)
 
 	/* Under the byte limit, but it decodes into more than the arena cap. */
 	atomic_store(&f->srv.mode, M_EXPLODE);
-	assert_int_equal(orgdir_unit_list(f->c, NULL, 0, NULL, &r, &lr, &st),
-	    ORGDIR_RESOURCE_EXHAUSTED);
+	assert_int_equal(
+	    orgdir_unit_list(f->c, NULL, 0, NULL, &r, &lr, &st), ORGDIR_RESOURCE_EXHAUSTED);
 	assert_null(r);
 	assert_null(lr);
 	assert_contains(st.message, "memory");
@@ -1061,8 +1064,8 @@ test_typed_wrappers(void **state)
 	assert_int_equal(orgdir_unit_delete(f->c, "div", 1, "e9", &deleted, &st), ORGDIR_OK);
 	assert_int_equal(deleted, 107);
 	assert_int_equal(orgdir_unit_delete(f->c, "div", 1, NULL, NULL, &st), ORGDIR_OK);
-	assert_int_equal(orgdir_unit_delete(f->c, "missing", 0, NULL, &deleted, &st),
-	    ORGDIR_NOT_FOUND);
+	assert_int_equal(
+	    orgdir_unit_delete(f->c, "missing", 0, NULL, &deleted, &st), ORGDIR_NOT_FOUND);
 	assert_int_equal(deleted, 0);
 	assert_string_equal(st.message, "unit 'missing' does not exist");
 
@@ -1080,9 +1083,9 @@ test_typed_wrappers(void **state)
 	orgdir_reply_free(r);
 
 	/* Each wrapper sent its own method name. */
-	const char *want[] = {"ListUnits", "ListUnits", "GetSubtree", "GetAncestors",
-	    "CreateUnit", "UpdateUnit", "UpdateUnit", "MoveUnit", "MoveUnit", "DeleteUnit",
-	    "DeleteUnit", "DeleteUnit", "DeleteUnit", "Health", "Health", "ServerInfo"};
+	const char *want[] = {"ListUnits", "ListUnits", "GetSubtree", "GetAncestors", "CreateUnit",
+	    "UpdateUnit", "UpdateUnit", "MoveUnit", "MoveUnit", "DeleteUnit", "DeleteUnit",
+	    "DeleteUnit", "DeleteUnit", "Health", "Health", "ServerInfo"};
 	assert_int_equal(f->srv.n_seen, sizeof(want) / sizeof(want[0]));
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		assert_string_equal(f->srv.seen[i].method, want[i]);

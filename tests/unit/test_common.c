@@ -12,11 +12,11 @@ test_utf8(void **state)
 	(void) state;
 	assert_true(od_utf8_valid("Directrice générale", strlen("Directrice générale")));
 	assert_true(od_utf8_valid("Côte d’Ivoire 日本 😀", strlen("Côte d’Ivoire 日本 😀")));
-	assert_false(od_utf8_valid("\xC3", 1));             /* truncated */
-	assert_false(od_utf8_valid("\xC0\xAF", 2));         /* overlong */
-	assert_false(od_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+	assert_false(od_utf8_valid("\xC3", 1)); /* truncated */
+	assert_false(od_utf8_valid("\xC0\xAF", 2)); /* overlong */
+	assert_false(od_utf8_valid("\xED\xA0\x80", 3)); /* surrogate */
 	assert_false(od_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(od_utf8_valid("a\0b", 3));             /* NUL */
+	assert_false(od_utf8_valid("a\0b", 3)); /* NUL */
 	assert_false(od_utf8_valid("\xFF", 1));
 }
 
@@ -26,8 +26,10 @@ test_ids_and_langs(void **state)
 	(void) state;
 	assert_true(od_id_valid("dg"));
 	assert_true(od_id_valid("0-a"));
-	assert_true(od_id_valid("a234567890123456789012345678901234567890123456789012345678901234"));
-	assert_false(od_id_valid("a2345678901234567890123456789012345678901234567890123456789012345"));
+	assert_true(
+	    od_id_valid("a234567890123456789012345678901234567890123456789012345678901234"));
+	assert_false(
+	    od_id_valid("a2345678901234567890123456789012345678901234567890123456789012345"));
 	assert_false(od_id_valid(""));
 	assert_false(od_id_valid("-a"));
 	assert_false(od_id_valid("A"));
@@ -72,7 +74,7 @@ test_arena_cap_and_reset(void **state)
 	assert_non_null(p);
 	assert_true(((uintptr_t) p & 15) == 0);
 	assert_non_null(od_arena_alloc(&a, 60000)); /* a second, larger chunk */
-	assert_null(od_arena_alloc(&a, 60000));     /* over the cap */
+	assert_null(od_arena_alloc(&a, 60000)); /* over the cap */
 	assert_true(a.exhausted);
 	od_arena_reset(&a);
 	assert_false(a.exhausted);
@@ -216,10 +218,12 @@ test_apply_path(void **state)
 	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "sortOrder", &a, &st), ORGDIR_OK);
 	assert_int_equal(od_pb_apply_path(&dst.base, NULL, "acronym", &a, &st), ORGDIR_OK);
 	assert_string_equal(dst.acronym, "");
-	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "nope", &a, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "acronym.x", &a, &st),
-	    ORGDIR_INVALID_ARGUMENT);
-	assert_int_equal(od_pb_apply_path(&dst.base, &src.base, "", &a, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    od_pb_apply_path(&dst.base, &src.base, "nope", &a, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    od_pb_apply_path(&dst.base, &src.base, "acronym.x", &a, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    od_pb_apply_path(&dst.base, &src.base, "", &a, &st), ORGDIR_INVALID_ARGUMENT);
 	od_arena_destroy(&a);
 }
 

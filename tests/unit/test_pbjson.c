@@ -361,7 +361,8 @@ test_directory_written_by_python(void **state)
 	assert_int_equal(dg->update_time->nanos, 123000000);
 	Orgdir__V1__Unit *ops = camel->units[2];
 	assert_int_equal(ops->sort_order, -2);
-	assert_string_equal(ops->description[0]->text, "Runs the \"regional\" offices.\nSecond line.");
+	assert_string_equal(
+	    ops->description[0]->text, "Runs the \"regional\" offices.\nSecond line.");
 	assert_string_equal(ops->contact->url, "https://example.org/ops");
 	assert_string_equal(ops->contact->email, "");
 
@@ -407,9 +408,9 @@ test_unit_round_trip(void **state)
 	t_en.text = "Director";
 	t_fr.lang = "fr";
 	t_fr.text = "Directrice";
-	Orgdir__V1__LocalizedString *names[] = { &n_en, &n_fr };
-	Orgdir__V1__LocalizedString *descs[] = { &d_en };
-	Orgdir__V1__LocalizedString *titles[] = { &t_en, &t_fr };
+	Orgdir__V1__LocalizedString *names[] = {&n_en, &n_fr};
+	Orgdir__V1__LocalizedString *descs[] = {&d_en};
+	Orgdir__V1__LocalizedString *titles[] = {&t_en, &t_fr};
 	head.n_title = 2;
 	head.title = titles;
 	head.name = "Ana P\xc3\xa9rez";
@@ -456,12 +457,13 @@ test_unit_round_trip(void **state)
 	assert_int_equal(json_array_size(get(j, "name")), 2);
 
 	/* Field order is the .proto's (descriptor order), not alphabetical. */
-	const char *order[] = { "id", "parentId", "kind", "name", "description", "acronym", "head",
-		"location", "contact", "sortOrder", "etag", "createTime", "updateTime" };
+	const char *order[] = {"id", "parentId", "kind", "name", "description", "acronym", "head",
+	    "location", "contact", "sortOrder", "etag", "createTime", "updateTime"};
 	size_t k = 0;
 	const char *key;
 	json_t *val;
-	json_object_foreach(j, key, val) {
+	json_object_foreach(j, key, val)
+	{
 		assert_true(k < OD_ARRAY_LEN(order));
 		assert_string_equal(key, order[k]);
 		k++;
@@ -473,8 +475,8 @@ static void
 test_lower_camel_names(void **state)
 {
 	(void) state;
-	uint8_t rid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
-	uint8_t body[2] = { 0x0a, 0x00 };
+	uint8_t rid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	uint8_t body[2] = {0x0a, 0x00};
 	Orgdir__V1__Request r = ORGDIR__V1__REQUEST__INIT;
 	r.method = "GetUnit";
 	r.call_id = 7;
@@ -487,7 +489,8 @@ test_lower_camel_names(void **state)
 	r.max_reply_bytes = 65536;
 
 	json_t *j = round_trip(&r.base);
-	assert_json_text(j, "{\"method\":\"GetUnit\",\"callId\":\"7\",\"body\":\"CgA=\","
+	assert_json_text(j,
+	    "{\"method\":\"GetUnit\",\"callId\":\"7\",\"body\":\"CgA=\","
 	    "\"authToken\":\"tok\",\"deadlineMs\":1500,\"requestId\":\"AQIDBAUGBwg=\","
 	    "\"maxReplyBytes\":65536}");
 	json_decref(j);
@@ -499,8 +502,8 @@ test_lower_camel_names(void **state)
 	assert_string_equal(a->auth_token, "x");
 	assert_int_equal(a->deadline_ms, 9);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
-	Orgdir__V1__Request *b = (Orgdir__V1__Request *) parse_ok(&orgdir__v1__request__descriptor,
-	    "{\"maxReplyBytes\": 5}");
+	Orgdir__V1__Request *b = (Orgdir__V1__Request *) parse_ok(
+	    &orgdir__v1__request__descriptor, "{\"maxReplyBytes\": 5}");
 	assert_int_equal(b->max_reply_bytes, 5);
 	protobuf_c_message_free_unpacked(&b->base, NULL);
 }
@@ -557,8 +560,8 @@ static void
 test_enum_by_name_and_number(void **state)
 {
 	(void) state;
-	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(&orgdir__v1__unit__descriptor,
-	    "{\"kind\": \"DIVISION\"}");
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "{\"kind\": \"DIVISION\"}");
 	assert_int_equal(u->kind, ORGDIR__V1__UNIT__KIND__DIVISION);
 	protobuf_c_message_free_unpacked(&u->base, NULL);
 
@@ -627,8 +630,8 @@ assert_ts_text(int64_t secs, int32_t nanos, const char *expected)
 	assert_true(json_is_string(j));
 	assert_string_equal(json_string_value(j), expected);
 	/* and back */
-	Google__Protobuf__Timestamp *back = (Google__Protobuf__Timestamp *) parse_json(
-	    &google__protobuf__timestamp__descriptor, j);
+	Google__Protobuf__Timestamp *back =
+	    (Google__Protobuf__Timestamp *) parse_json(&google__protobuf__timestamp__descriptor, j);
 	assert_int_equal(back->seconds, secs);
 	assert_int_equal(back->nanos, nanos);
 	protobuf_c_message_free_unpacked(&back->base, NULL);
@@ -679,8 +682,8 @@ static void
 assert_ts_parse(const char *text, int64_t secs, int32_t nanos)
 {
 	json_t *j = json_string(text);
-	Google__Protobuf__Timestamp *ts = (Google__Protobuf__Timestamp *) parse_json(
-	    &google__protobuf__timestamp__descriptor, j);
+	Google__Protobuf__Timestamp *ts =
+	    (Google__Protobuf__Timestamp *) parse_json(&google__protobuf__timestamp__descriptor, j);
 	json_decref(j);
 	assert_int_equal(ts->seconds, secs);
 	assert_int_equal(ts->nanos, nanos);
@@ -721,8 +724,10 @@ test_timestamp_parse(void **state)
 	assert_ts_bad("2023-02-29T00:00:00Z", "no such date");
 	assert_ts_bad("2024-04-31T00:00:00Z", "no such date");
 	assert_ts_bad("2024-13-01T00:00:00Z", "no such date");
-	assert_ts_bad("2024-01-02T24:00:00Z", "no such time of day (leap seconds are not representable)");
-	assert_ts_bad("2016-12-31T23:59:60Z", "no such time of day (leap seconds are not representable)");
+	assert_ts_bad(
+	    "2024-01-02T24:00:00Z", "no such time of day (leap seconds are not representable)");
+	assert_ts_bad(
+	    "2016-12-31T23:59:60Z", "no such time of day (leap seconds are not representable)");
 	assert_ts_bad("2024-01-02T03:04:05.1234567890Z", "more than 9 fractional digits");
 	assert_ts_bad("2024-01-02T03:04:05+24:00", "no such UTC offset");
 	assert_ts_bad("0001-01-01T00:00:00+00:01",
@@ -753,7 +758,7 @@ static void
 test_field_mask_both_ways(void **state)
 {
 	(void) state;
-	char *paths[] = { "head.name", "parent_id", "sort_order", "a_1", "location" };
+	char *paths[] = {"head.name", "parent_id", "sort_order", "a_1", "location"};
 	Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
 	mask.n_paths = 3;
 	mask.paths = paths;
@@ -765,8 +770,8 @@ test_field_mask_both_ways(void **state)
 
 	json_t *j = round_trip(&req.base);
 	/* Python: MessageToJson(m, indent=None) */
-	assert_json_equal_text(j,
-	    "{\"unit\": {\"id\": \"x\"}, \"updateMask\": \"head.name,parentId,sortOrder\"}");
+	assert_json_equal_text(
+	    j, "{\"unit\": {\"id\": \"x\"}, \"updateMask\": \"head.name,parentId,sortOrder\"}");
 	json_decref(j);
 
 	/* A path camelCase cannot spell ("a_1") is kept as written both ways. */
@@ -781,9 +786,9 @@ test_field_mask_both_ways(void **state)
 	assert_string_equal(str_at(j, "updateMask"), "");
 	json_decref(j);
 
-	Orgdir__V1__UpdateUnitRequest *p = (Orgdir__V1__UpdateUnitRequest *) parse_ok(
-	    &orgdir__v1__update_unit_request__descriptor,
-	    "{\"updateMask\": \"headName,head.name,sortOrder,head.title,parent_id\"}");
+	Orgdir__V1__UpdateUnitRequest *p =
+	    (Orgdir__V1__UpdateUnitRequest *) parse_ok(&orgdir__v1__update_unit_request__descriptor,
+	        "{\"updateMask\": \"headName,head.name,sortOrder,head.title,parent_id\"}");
 	assert_non_null(p->update_mask);
 	assert_int_equal(p->update_mask->n_paths, 5);
 	assert_string_equal(p->update_mask->paths[0], "head_name");
@@ -793,15 +798,17 @@ test_field_mask_both_ways(void **state)
 	assert_string_equal(p->update_mask->paths[4], "parent_id");
 	protobuf_c_message_free_unpacked(&p->base, NULL);
 
-	p = (Orgdir__V1__UpdateUnitRequest *) parse_ok(&orgdir__v1__update_unit_request__descriptor,
-	    "{\"update_mask\": \"\"}");
+	p = (Orgdir__V1__UpdateUnitRequest *) parse_ok(
+	    &orgdir__v1__update_unit_request__descriptor, "{\"update_mask\": \"\"}");
 	assert_non_null(p->update_mask);
 	assert_int_equal(p->update_mask->n_paths, 0);
 	protobuf_c_message_free_unpacked(&p->base, NULL);
 
-	expect_err(&orgdir__v1__update_unit_request__descriptor, "{\"updateMask\": \"name, acronym\"}",
+	expect_err(&orgdir__v1__update_unit_request__descriptor,
+	    "{\"updateMask\": \"name, acronym\"}",
 	    "updateMask: invalid character ' ' in field mask \"name, acronym\"");
-	expect_err(&orgdir__v1__update_unit_request__descriptor, "{\"updateMask\": \"name,,acronym\"}",
+	expect_err(&orgdir__v1__update_unit_request__descriptor,
+	    "{\"updateMask\": \"name,,acronym\"}",
 	    "updateMask: empty path in field mask \"name,,acronym\"");
 	expect_err(&orgdir__v1__update_unit_request__descriptor, "{\"updateMask\": \"name,\"}",
 	    "updateMask: empty path in field mask \"name,\"");
@@ -827,14 +834,16 @@ test_int64_as_string(void **state)
 	a.f_sfixed64 = INT64_MAX;
 	a.f_fixed64 = 12345678901234567890u;
 	j = round_trip(&a.base);
-	assert_json_text(j, "{\"fInt64\":\"-9223372036854775808\",\"fSint64\":\"-5\","
+	assert_json_text(j,
+	    "{\"fInt64\":\"-9223372036854775808\",\"fSint64\":\"-5\","
 	    "\"fFixed64\":\"12345678901234567890\",\"fSfixed64\":\"9223372036854775807\"}");
 	json_decref(j);
 
 	/* Input: strings or numbers. */
-	Pbjsontest__AllTypes *p = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
-	    "{\"fInt64\": -42, \"fUint64\": \"18446744073709551615\", \"fSint64\": \"-0\","
-	    " \"fFixed64\": 1e3, \"f_sfixed64\": \"-9223372036854775808\"}");
+	Pbjsontest__AllTypes *p =
+	    (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
+	        "{\"fInt64\": -42, \"fUint64\": \"18446744073709551615\", \"fSint64\": \"-0\","
+	        " \"fFixed64\": 1e3, \"f_sfixed64\": \"-9223372036854775808\"}");
 	assert_int_equal(p->f_int64, -42);
 	assert_true(p->f_uint64 == UINT64_MAX);
 	assert_int_equal(p->f_sint64, 0);
@@ -879,12 +888,12 @@ test_int32_out_of_range(void **state)
 	expect_err(&orgdir__v1__request__descriptor, "{\"deadlineMs\": 4294967296}",
 	    "deadlineMs: 4294967296 is out of range for uint32");
 
-	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(&orgdir__v1__unit__descriptor,
-	    "{\"sortOrder\": 2147483647}");
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "{\"sortOrder\": 2147483647}");
 	assert_int_equal(u->sort_order, INT32_MAX);
 	protobuf_c_message_free_unpacked(&u->base, NULL);
-	u = (Orgdir__V1__Unit *) parse_ok(&orgdir__v1__unit__descriptor,
-	    "{\"sortOrder\": \"-2147483648\"}");
+	u = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "{\"sortOrder\": \"-2147483648\"}");
 	assert_int_equal(u->sort_order, INT32_MIN);
 	protobuf_c_message_free_unpacked(&u->base, NULL);
 	u = (Orgdir__V1__Unit *) parse_ok(&orgdir__v1__unit__descriptor, "{\"sortOrder\": 1e2}");
@@ -894,8 +903,8 @@ test_int32_out_of_range(void **state)
 	assert_int_equal(u->sort_order, -7);
 	protobuf_c_message_free_unpacked(&u->base, NULL);
 
-	Orgdir__V1__Request *r = (Orgdir__V1__Request *) parse_ok(&orgdir__v1__request__descriptor,
-	    "{\"deadlineMs\": 4294967295}");
+	Orgdir__V1__Request *r = (Orgdir__V1__Request *) parse_ok(
+	    &orgdir__v1__request__descriptor, "{\"deadlineMs\": 4294967295}");
 	assert_int_equal(r->deadline_ms, UINT32_MAX);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -904,7 +913,7 @@ static void
 test_floats_and_doubles(void **state)
 {
 	(void) state;
-	double rd[] = { 1.5, INFINITY, -INFINITY, NAN, -0.25 };
+	double rd[] = {1.5, INFINITY, -INFINITY, NAN, -0.25};
 	Pbjsontest__AllTypes a = PBJSONTEST__ALL_TYPES__INIT;
 	a.f_float = 0.1f;
 	a.f_double = 1e300;
@@ -921,7 +930,8 @@ test_floats_and_doubles(void **state)
 	assert_string_equal(json_string_value(json_array_get(r, 3)), "NaN");
 	json_decref(j);
 
-	Pbjsontest__AllTypes *p = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
+	Pbjsontest__AllTypes *p = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor,
 	    "{\"fFloat\": \"NaN\", \"fDouble\": \"-2.5e-3\", \"rDouble\": [1, \"Infinity\", 2.5]}");
 	assert_true(isnan(p->f_float));
 	assert_true(p->f_double == -2.5e-3);
@@ -932,8 +942,8 @@ test_floats_and_doubles(void **state)
 	protobuf_c_message_free_unpacked(&p->base, NULL);
 
 	/* FLT_MAX prints as 3.4028235e+38, a little above it: still a float. */
-	p = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
-	    "{\"fFloat\": 3.4028235e+38}");
+	p = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor, "{\"fFloat\": 3.4028235e+38}");
 	assert_true(p->f_float == FLT_MAX);
 	protobuf_c_message_free_unpacked(&p->base, NULL);
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fFloat\": -3.4028236e+38}",
@@ -957,20 +967,20 @@ static void
 test_all_types_round_trip(void **state)
 {
 	(void) state;
-	int32_t ri[] = { INT32_MIN, -1, 0, INT32_MAX };
-	uint64_t ru[] = { 0, UINT64_MAX };
-	protobuf_c_boolean rb[] = { 1, 0, 1 };
-	char *rs[] = { "", "x", "\xe2\x82\xac" };
-	uint8_t b0[] = { 0xff };
-	uint8_t b1[] = { 'h', 'i', '!' };
-	ProtobufCBinaryData rby[] = { { sizeof(b0), b0 }, { 0, NULL }, { sizeof(b1), b1 } };
-	Pbjsontest__Color rc[] = { PBJSONTEST__COLOR__RED, PBJSONTEST__COLOR__COLOR_UNSPECIFIED };
+	int32_t ri[] = {INT32_MIN, -1, 0, INT32_MAX};
+	uint64_t ru[] = {0, UINT64_MAX};
+	protobuf_c_boolean rb[] = {1, 0, 1};
+	char *rs[] = {"", "x", "\xe2\x82\xac"};
+	uint8_t b0[] = {0xff};
+	uint8_t b1[] = {'h', 'i', '!'};
+	ProtobufCBinaryData rby[] = {{sizeof(b0), b0}, {0, NULL}, {sizeof(b1), b1}};
+	Pbjsontest__Color rc[] = {PBJSONTEST__COLOR__RED, PBJSONTEST__COLOR__COLOR_UNSPECIFIED};
 	Pbjsontest__Node leaf = PBJSONTEST__NODE__INIT;
 	Pbjsontest__Node mid = PBJSONTEST__NODE__INIT;
 	Pbjsontest__Node empty = PBJSONTEST__NODE__INIT;
 	leaf.value = -9;
 	mid.child = &leaf;
-	Pbjsontest__Node *rn[] = { &mid, &empty };
+	Pbjsontest__Node *rn[] = {&mid, &empty};
 	Pbjsontest__AllTypes a = PBJSONTEST__ALL_TYPES__INIT;
 
 	a.f_int32 = INT32_MIN;
@@ -1042,12 +1052,14 @@ static void
 test_bytes_base64_round_trip(void **state)
 {
 	(void) state;
-	static const uint8_t want_rid[] = { 250, 251, 252, 253, 254, 255, 0, 1, 251, 255 };
+	static const uint8_t want_rid[] = {250, 251, 252, 253, 254, 255, 0, 1, 251, 255};
 	/* Python: MessageToJson(req, indent=None) */
 	static const char py[] = "{\"method\": \"GetUnit\", \"callId\": \"9223372036854775813\","
-	    " \"body\": \"CgJ3bw==\", \"requestId\": \"+vv8/f7/AAH7/w==\", \"maxReplyBytes\": 65536}";
+	                         " \"body\": \"CgJ3bw==\", \"requestId\": \"+vv8/f7/AAH7/w==\", "
+	                         "\"maxReplyBytes\": 65536}";
 
-	Orgdir__V1__Request *r = (Orgdir__V1__Request *) parse_ok(&orgdir__v1__request__descriptor, py);
+	Orgdir__V1__Request *r =
+	    (Orgdir__V1__Request *) parse_ok(&orgdir__v1__request__descriptor, py);
 	assert_int_equal(r->request_id.len, sizeof(want_rid));
 	assert_memory_equal(r->request_id.data, want_rid, sizeof(want_rid));
 	assert_int_equal(r->body.len, 4);
@@ -1068,9 +1080,9 @@ test_bytes_base64_round_trip(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
 	/* Every length mod 3. */
-	static const char *const enc[] = { "", "YQ==", "YWI=", "YWJj", "YWJjZA==" };
+	static const char *const enc[] = {"", "YQ==", "YWI=", "YWJj", "YWJjZA=="};
 	for (size_t n = 0; n < OD_ARRAY_LEN(enc); n++) {
-		uint8_t data[4] = { 'a', 'b', 'c', 'd' };
+		uint8_t data[4] = {'a', 'b', 'c', 'd'};
 		Orgdir__V1__Request q = ORGDIR__V1__REQUEST__INIT;
 		q.request_id.len = n;
 		q.request_id.data = n > 0 ? data : NULL;
@@ -1108,7 +1120,8 @@ test_unknown_field_error_names_the_path(void **state)
 {
 	(void) state;
 	expect_err(&orgdir__v1__directory__descriptor,
-	    "{\"units\": [{\"id\": \"a\"}, {\"id\": \"b\", \"name\": [{\"lang\": \"en\", \"txt\": \"x\"}]}]}",
+	    "{\"units\": [{\"id\": \"a\"}, {\"id\": \"b\", \"name\": [{\"lang\": \"en\", \"txt\": "
+	    "\"x\"}]}]}",
 	    "units[1].name[0].txt: unknown field for orgdir.v1.LocalizedString");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"colour\": \"red\"}",
 	    "colour: unknown field for orgdir.v1.Unit");
@@ -1134,10 +1147,10 @@ test_type_mismatch_error(void **state)
 	    "name[0]: null is not allowed in a repeated field");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"name\": [{}, \"en\"]}",
 	    "name[1]: expected an object (orgdir.v1.LocalizedString), got string");
-	expect_err(&orgdir__v1__unit__descriptor, "{\"id\": [\"a\"]}",
-	    "id: expected a string, got array");
-	expect_err(&orgdir__v1__unit__descriptor, "[]",
-	    "expected an object (orgdir.v1.Unit), got array");
+	expect_err(
+	    &orgdir__v1__unit__descriptor, "{\"id\": [\"a\"]}", "id: expected a string, got array");
+	expect_err(
+	    &orgdir__v1__unit__descriptor, "[]", "expected an object (orgdir.v1.Unit), got array");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": false}",
 	    "sortOrder: expected a number, got boolean");
 }
@@ -1254,7 +1267,8 @@ test_long_paths_are_cut_not_overrun(void **state)
 	/* A short buffer gets a cut, terminated message; NULL gets none. */
 	char small[8];
 	memset(small, 'x', sizeof(small));
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, small, sizeof(small)));
+	assert_null(
+	    od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, small, sizeof(small)));
 	assert_string_equal(small, "head...");
 	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, NULL, 0));
 	json_decref(j);
@@ -1266,8 +1280,8 @@ static void
 test_oneof(void **state)
 {
 	(void) state;
-	Pbjsontest__AllTypes *a = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
-	    "{\"oString\": \"\"}");
+	Pbjsontest__AllTypes *a = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor, "{\"oString\": \"\"}");
 	/* A chosen member is set even at its default value. */
 	assert_int_equal(a->choice_case, PBJSONTEST__ALL_TYPES__CHOICE_O_STRING);
 	assert_string_equal(a->o_string, "");
@@ -1276,8 +1290,8 @@ test_oneof(void **state)
 	json_decref(j);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 
-	a = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
-	    "{\"o_string\": null, \"oInt64\": \"0\"}");
+	a = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor, "{\"o_string\": null, \"oInt64\": \"0\"}");
 	assert_int_equal(a->choice_case, PBJSONTEST__ALL_TYPES__CHOICE_O_INT64);
 	assert_int_equal(a->o_int64, 0);
 	j = round_trip(&a->base);
@@ -1285,8 +1299,8 @@ test_oneof(void **state)
 	json_decref(j);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
 
-	a = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
-	    "{\"oNode\": {\"child\": {\"value\": 3}}}");
+	a = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor, "{\"oNode\": {\"child\": {\"value\": 3}}}");
 	assert_int_equal(a->choice_case, PBJSONTEST__ALL_TYPES__CHOICE_O_NODE);
 	assert_int_equal(a->o_node->child->value, 3);
 	protobuf_c_message_free_unpacked(&a->base, NULL);
@@ -1303,7 +1317,7 @@ static void
 test_proto2_optional_and_required(void **state)
 {
 	(void) state;
-	int32_t vals[] = { -1, 1 };
+	int32_t vals[] = {-1, 1};
 	Pbjsontest__Legacy l = PBJSONTEST__LEGACY__INIT;
 	l.has_count = 1;
 	l.count = 0;
@@ -1317,8 +1331,8 @@ test_proto2_optional_and_required(void **state)
 	assert_json_text(j, "{\"count\":0,\"key\":\"7\",\"flag\":false,\"values\":[-1,1]}");
 	json_decref(j);
 
-	Pbjsontest__Legacy *p = (Pbjsontest__Legacy *) parse_ok(&pbjsontest__legacy__descriptor,
-	    "{\"key\": \"-3\"}");
+	Pbjsontest__Legacy *p =
+	    (Pbjsontest__Legacy *) parse_ok(&pbjsontest__legacy__descriptor, "{\"key\": \"-3\"}");
 	assert_int_equal(p->key, -3);
 	assert_false(p->has_count);
 	assert_false(p->has_flag);
@@ -1367,8 +1381,8 @@ test_arena_allocator(void **state)
 	/* Too small an arena: a clean error, and the arena says why. */
 	od_arena small;
 	od_arena_init(&small, 256);
-	assert_null(od_pbjson_to_message(&orgdir__v1__directory__descriptor, j, &small.pb, err,
-	    sizeof(err)));
+	assert_null(od_pbjson_to_message(
+	    &orgdir__v1__directory__descriptor, j, &small.pb, err, sizeof(err)));
 	assert_non_null(strstr(err, "out of memory"));
 	assert_true(small.exhausted);
 	od_arena_destroy(&small);
@@ -1416,10 +1430,10 @@ test_allocation_failure_frees_everything(void **state)
 	json_t *j = load(PY_DIRECTORY_CAMEL);
 	unsigned k;
 	for (k = 0; k < 10000; k++) {
-		struct failing_alloc fa = { k, 0 };
-		ProtobufCAllocator a = { fa_alloc, fa_free, &fa };
-		ProtobufCMessage *m = od_pbjson_to_message(&orgdir__v1__directory__descriptor, j, &a,
-		    err, sizeof(err));
+		struct failing_alloc fa = {k, 0};
+		ProtobufCAllocator a = {fa_alloc, fa_free, &fa};
+		ProtobufCMessage *m = od_pbjson_to_message(
+		    &orgdir__v1__directory__descriptor, j, &a, err, sizeof(err));
 		if (m != NULL) {
 			assert_packed_hex(m, PY_DIRECTORY_HEX);
 			protobuf_c_message_free_unpacked(m, &a);
@@ -1443,11 +1457,12 @@ test_late_error_frees_partial_message(void **state)
 	json_t *j = load(PY_DIRECTORY_CAMEL);
 	json_t *units = json_object_get(j, "units");
 	json_t *bad = json_object();
-	json_object_set_new(bad, "description", json_pack("[{s:s},{s:i}]", "lang", "en", "text", 5));
+	json_object_set_new(
+	    bad, "description", json_pack("[{s:s},{s:i}]", "lang", "en", "text", 5));
 	json_array_append_new(units, bad);
 	char err[256];
-	assert_null(od_pbjson_to_message(&orgdir__v1__directory__descriptor, j, NULL, err,
-	    sizeof(err)));
+	assert_null(
+	    od_pbjson_to_message(&orgdir__v1__directory__descriptor, j, NULL, err, sizeof(err)));
 	assert_string_equal(err, "units[3].description[1].text: expected a string, got number");
 	json_decref(j);
 
@@ -1460,31 +1475,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_directory_written_by_python),
-		cmocka_unit_test(test_unit_round_trip),
-		cmocka_unit_test(test_lower_camel_names),
-		cmocka_unit_test(test_both_spellings_of_one_field_is_an_error),
-		cmocka_unit_test(test_defaults_are_omitted),
-		cmocka_unit_test(test_enum_by_name_and_number),
-		cmocka_unit_test(test_enum_unknown_name_is_an_error),
-		cmocka_unit_test(test_timestamp_format),
-		cmocka_unit_test(test_timestamp_parse),
-		cmocka_unit_test(test_field_mask_both_ways),
-		cmocka_unit_test(test_int64_as_string),
-		cmocka_unit_test(test_int32_out_of_range),
-		cmocka_unit_test(test_floats_and_doubles),
-		cmocka_unit_test(test_all_types_round_trip),
-		cmocka_unit_test(test_bytes_base64_round_trip),
-		cmocka_unit_test(test_unknown_field_error_names_the_path),
-		cmocka_unit_test(test_type_mismatch_error),
-		cmocka_unit_test(test_strings_must_be_utf8_without_nul),
-		cmocka_unit_test(test_nesting_cap),
-		cmocka_unit_test(test_long_paths_are_cut_not_overrun),
-		cmocka_unit_test(test_oneof),
-		cmocka_unit_test(test_proto2_optional_and_required),
-		cmocka_unit_test(test_arena_allocator),
-		cmocka_unit_test(test_allocation_failure_frees_everything),
-		cmocka_unit_test(test_late_error_frees_partial_message),
+	    cmocka_unit_test(test_directory_written_by_python),
+	    cmocka_unit_test(test_unit_round_trip),
+	    cmocka_unit_test(test_lower_camel_names),
+	    cmocka_unit_test(test_both_spellings_of_one_field_is_an_error),
+	    cmocka_unit_test(test_defaults_are_omitted),
+	    cmocka_unit_test(test_enum_by_name_and_number),
+	    cmocka_unit_test(test_enum_unknown_name_is_an_error),
+	    cmocka_unit_test(test_timestamp_format),
+	    cmocka_unit_test(test_timestamp_parse),
+	    cmocka_unit_test(test_field_mask_both_ways),
+	    cmocka_unit_test(test_int64_as_string),
+	    cmocka_unit_test(test_int32_out_of_range),
+	    cmocka_unit_test(test_floats_and_doubles),
+	    cmocka_unit_test(test_all_types_round_trip),
+	    cmocka_unit_test(test_bytes_base64_round_trip),
+	    cmocka_unit_test(test_unknown_field_error_names_the_path),
+	    cmocka_unit_test(test_type_mismatch_error),
+	    cmocka_unit_test(test_strings_must_be_utf8_without_nul),
+	    cmocka_unit_test(test_nesting_cap),
+	    cmocka_unit_test(test_long_paths_are_cut_not_overrun),
+	    cmocka_unit_test(test_oneof),
+	    cmocka_unit_test(test_proto2_optional_and_required),
+	    cmocka_unit_test(test_arena_allocator),
+	    cmocka_unit_test(test_allocation_failure_frees_everything),
+	    cmocka_unit_test(test_late_error_frees_partial_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

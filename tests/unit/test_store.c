@@ -70,7 +70,8 @@ create(struct fx *f, const char *id, const char *parent, int32_t order, orgdir_s
 {
 	od_txn *t;
 	assert_int_equal(od_store_write_begin(f->s, &t, st), ORGDIR_OK);
-	orgdir_code c = od_unit_create(t, &f->arena, mkunit(&f->arena, id, parent, order, id), NULL, st);
+	orgdir_code c =
+	    od_unit_create(t, &f->arena, mkunit(&f->arena, id, parent, order, id), NULL, st);
 	if (c != ORGDIR_OK) {
 		od_txn_abort(t);
 		return c;
@@ -386,11 +387,13 @@ test_update_mask_and_etag(void **state)
 	mask.n_paths = 1;
 	patch->etag = "";
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
-	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_non_null(strstr(st.message, "MoveUnit"));
 	char *unknown[] = {"colour"};
 	mask.paths = unknown;
-	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_INVALID_ARGUMENT);
 	char *sub[] = {"head.name"};
 	patch->head = od_arena_alloc(&f->arena, sizeof(*patch->head));
 	orgdir__v1__head__init(patch->head);
@@ -442,7 +445,8 @@ test_map_grows_and_data_persists(void **state)
 			assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 			for (int i = 0; i < 250 && c == ORGDIR_OK; i++) {
 				snprintf(id, sizeof(id), "u-%d-%d", batch, i);
-				c = od_unit_create(t, &f->arena, mkunit(&f->arena, id, "root", i, id), NULL, &st);
+				c = od_unit_create(
+				    t, &f->arena, mkunit(&f->arena, id, "root", i, id), NULL, &st);
 			}
 			if (c == ORGDIR_OK) {
 				c = od_txn_commit(t, &st);

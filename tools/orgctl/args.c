@@ -12,26 +12,20 @@ const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_SERVER] = {"server", "URL",
         "server address (env ORGDIR_SERVER; default tcp://127.0.0.1:7470)"},
     [OD_CTL_OPT_TOKEN] = {"token", "T", "bearer token (env ORGDIR_TOKEN)"},
-    [OD_CTL_OPT_TIMEOUT] = {"timeout", "MS",
-        "per-call timeout in milliseconds (default 10000)"},
-    [OD_CTL_OPT_JSON] = {"json", NULL,
-        "print the reply as proto3 JSON, for scripts"},
-    [OD_CTL_OPT_LANG] = {"lang", "TAG",
-        "language of names shown (env ORGDIR_LANG; default en)"},
+    [OD_CTL_OPT_TIMEOUT] = {"timeout", "MS", "per-call timeout in milliseconds (default 10000)"},
+    [OD_CTL_OPT_JSON] = {"json", NULL, "print the reply as proto3 JSON, for scripts"},
+    [OD_CTL_OPT_LANG] = {"lang", "TAG", "language of names shown (env ORGDIR_LANG; default en)"},
     [OD_CTL_OPT_HELP] = {"help", NULL, "show help and exit"},
     [OD_CTL_OPT_IDS] = {"ids", NULL, "show unit ids too"},
-    [OD_CTL_OPT_DEPTH] = {"depth", "N",
-        "levels below the root to show (0 = all)"},
+    [OD_CTL_OPT_DEPTH] = {"depth", "N", "levels below the root to show (0 = all)"},
     [OD_CTL_OPT_LIMIT] = {"limit", "N", "stop after N units"},
     [OD_CTL_OPT_PAGE_SIZE] = {"page-size", "N",
         "units per request (1-1000; default: the server's)"},
-    [OD_CTL_OPT_PARENT] = {"parent", "ID",
-        "parent unit (omit, '-' or '' for a root)"},
+    [OD_CTL_OPT_PARENT] = {"parent", "ID", "parent unit (omit, '-' or '' for a root)"},
     [OD_CTL_OPT_KIND] = {"kind", "KIND",
         "kind of unit: department, regional-office, ... (listed below)"},
     [OD_CTL_OPT_NAME] = {"name", "LANG=TEXT", "name in one language (repeat)"},
-    [OD_CTL_OPT_DESCRIPTION] = {"description", "LANG=TEXT",
-        "description in one language (repeat)"},
+    [OD_CTL_OPT_DESCRIPTION] = {"description", "LANG=TEXT", "description in one language (repeat)"},
     [OD_CTL_OPT_ACRONYM] = {"acronym", "A", "acronym, e.g. DOE"},
     [OD_CTL_OPT_HEAD_TITLE] = {"head-title", "LANG=TEXT",
         "title of the head's post in one language (repeat)"},
@@ -106,7 +100,8 @@ od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err, size_
 		const char *val = NULL;
 		if (od_ctl_opts[opt].metavar == NULL) {
 			if (eq != NULL) {
-				snprintf(err, errlen, "option '--%s' takes no value", od_ctl_opts[opt].name);
+				snprintf(err, errlen, "option '--%s' takes no value",
+				    od_ctl_opts[opt].name);
 				return false;
 			}
 		} else if (eq != NULL) {
@@ -114,8 +109,8 @@ od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err, size_
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
-			snprintf(err, errlen, "option '--%s' needs a value (%s)", od_ctl_opts[opt].name,
-			    od_ctl_opts[opt].metavar);
+			snprintf(err, errlen, "option '--%s' needs a value (%s)",
+			    od_ctl_opts[opt].name, od_ctl_opts[opt].metavar);
 			return false;
 		}
 		if (opt == OD_CTL_OPT_HELP) {

@@ -93,10 +93,9 @@ const struct od_ctl_noun od_ctl_noun_health = {
     "health", "ask whether the server is serving", health_verbs, OD_ARRAY_LEN(health_verbs)};
 
 static const struct od_ctl_verb info_verbs[] = {
-    {NULL, run_info, "", "show the server's version, schema, revision, unit count, methods",
-        NULL, no_opts, 0, 0},
+    {NULL, run_info, "", "show the server's version, schema, revision, unit count, methods", NULL,
+        no_opts, 0, 0},
 };
 
-const struct od_ctl_noun od_ctl_noun_info = {
-    "info", "show the server's version, revision and methods", info_verbs,
-    OD_ARRAY_LEN(info_verbs)};
+const struct od_ctl_noun od_ctl_noun_info = {"info",
+    "show the server's version, revision and methods", info_verbs, OD_ARRAY_LEN(info_verbs)};

@@ -126,7 +126,8 @@ run_ls(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	if ((s = od_ctl_args_last(a, OD_CTL_OPT_PAGE_SIZE)) != NULL &&
 	    !od_ctl_parse_long(s, 1, OD_PAGE_MAX, &page_size)) {
-		return od_ctl_usage(c, "--page-size: '%s' is not a number from 1 to %d", s, OD_PAGE_MAX);
+		return od_ctl_usage(
+		    c, "--page-size: '%s' is not a number from 1 to %d", s, OD_PAGE_MAX);
 	}
 	int rc = od_ctl_client(c);
 	if (rc != 0) {
@@ -157,7 +158,8 @@ run_ls(struct od_ctl *c, const struct od_ctl_args *a)
 			cut = true; /* the server sent more than asked */
 		}
 		/* The token must change from page to page, or we would loop. */
-		bool stuck = r->next_page_token[0] != '\0' && strcmp(r->next_page_token, token) == 0;
+		bool stuck =
+		    r->next_page_token[0] != '\0' && strcmp(r->next_page_token, token) == 0;
 		if (!pages_add(&p, reply, r, take)) {
 			orgdir_reply_free(reply);
 			pages_free(&p);
@@ -197,8 +199,8 @@ run_tree(struct od_ctl *c, const struct od_ctl_args *a)
 	long depth = 0;
 	const char *s = od_ctl_args_last(a, OD_CTL_OPT_DEPTH);
 	if (s != NULL && !od_ctl_parse_long(s, 0, OD_TREE_DEPTH_MAX, &depth)) {
-		return od_ctl_usage(c, "--depth: '%s' is not a number from 0 to %d", s,
-		    OD_TREE_DEPTH_MAX);
+		return od_ctl_usage(
+		    c, "--depth: '%s' is not a number from 0 to %d", s, OD_TREE_DEPTH_MAX);
 	}
 	int rc = od_ctl_client(c);
 	if (rc != 0) {
@@ -301,7 +303,8 @@ check_fields(struct od_ctl *c, const struct od_ctl_args *a, bool adding)
 			const char *text;
 			if (!od_ctl_parse_lang_text(v, &ll, &text)) {
 				return od_ctl_usage(c,
-				    "--%s: '%s' is not LANG=TEXT with a language tag such as fr, en, pt-BR",
+				    "--%s: '%s' is not LANG=TEXT with a language tag such as fr, "
+				    "en, pt-BR",
 				    name, v);
 			}
 			if (adding && *text == '\0') {
@@ -311,7 +314,8 @@ check_fields(struct od_ctl *c, const struct od_ctl_args *a, bool adding)
 			if (od_ctl_parse_kind(v) < 0) {
 				char kinds[512];
 				od_ctl_kind_list(kinds, sizeof(kinds));
-				return od_ctl_usage(c, "--kind: unknown kind '%s' (one of: %s)", v, kinds);
+				return od_ctl_usage(
+				    c, "--kind: unknown kind '%s' (one of: %s)", v, kinds);
 			}
 		} else if (opt == OD_CTL_OPT_SORT) {
 			long n;
@@ -444,7 +448,8 @@ edit_fill(struct edit *e, const struct od_ctl_args *a, const Orgdir__V1__Unit *c
 			break;
 		case OD_CTL_OPT_DESCRIPTION:
 			ok = merge_localized(&e->ar, a, opt, cur != NULL ? cur->description : NULL,
-			    cur != NULL ? cur->n_description : 0, &u->description, &u->n_description);
+			    cur != NULL ? cur->n_description : 0, &u->description,
+			    &u->n_description);
 			break;
 		case OD_CTL_OPT_HEAD_TITLE:
 			ok = merge_localized(&e->ar, a, opt, ch != NULL ? ch->title : NULL,
@@ -658,9 +663,9 @@ run_rm(struct od_ctl *c, const struct od_ctl_args *a)
 
 /* --- the table ------------------------------------------------------------------ */
 
-#define FIELD_OPTS                                                                   \
-	OD_CTL_OPT_KIND, OD_CTL_OPT_NAME, OD_CTL_OPT_DESCRIPTION, OD_CTL_OPT_ACRONYM,       \
-	    OD_CTL_OPT_HEAD_TITLE, OD_CTL_OPT_HEAD_NAME, OD_CTL_OPT_HEAD_EMAIL,            \
+#define FIELD_OPTS \
+	OD_CTL_OPT_KIND, OD_CTL_OPT_NAME, OD_CTL_OPT_DESCRIPTION, OD_CTL_OPT_ACRONYM, \
+	    OD_CTL_OPT_HEAD_TITLE, OD_CTL_OPT_HEAD_NAME, OD_CTL_OPT_HEAD_EMAIL, \
 	    OD_CTL_OPT_HEAD_PHONE, OD_CTL_OPT_COUNTRY, OD_CTL_OPT_CITY, OD_CTL_OPT_EMAIL, \
 	    OD_CTL_OPT_PHONE, OD_CTL_OPT_URL, OD_CTL_OPT_SORT
 
@@ -686,10 +691,9 @@ static const struct od_ctl_verb unit_verbs[] = {
         "one ListUnitsResponse.",
         ls_opts, 0, 1},
     {"tree", run_tree, "[ROOT] [--depth N] [--ids]",
-        "draw the organisation chart below ROOT (everything without it)", NULL, tree_opts, 0,
+        "draw the organisation chart below ROOT (everything without it)", NULL, tree_opts, 0, 1},
+    {"path", run_path, "ID [--ids]", "show the path from the root to a unit", NULL, path_opts, 1,
         1},
-    {"path", run_path, "ID [--ids]", "show the path from the root to a unit", NULL, path_opts,
-        1, 1},
     {"add", run_add,
         "ID --kind KIND --name LANG=TEXT [--name LANG=TEXT...] [--parent ID] [field options]",
         "create a unit",
@@ -715,6 +719,5 @@ static const struct od_ctl_verb unit_verbs[] = {
         rm_opts, 1, 1},
 };
 
-const struct od_ctl_noun od_ctl_noun_unit = {
-    "unit", "read and change the units of the organisation chart", unit_verbs,
-    OD_ARRAY_LEN(unit_verbs)};
+const struct od_ctl_noun od_ctl_noun_unit = {"unit",
+    "read and change the units of the organisation chart", unit_verbs, OD_ARRAY_LEN(unit_verbs)};

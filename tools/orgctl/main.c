@@ -140,8 +140,8 @@ help_main(void)
 	       "  1   health: the server answered but is not SERVING\n"
 	       "  2   usage error (unknown command or option, bad value)\n");
 	/* The status table is the one definition of codes and exit codes. */
-#define X(name, val, exitc, msg)                                     \
-	if ((val) != 0) {                                                \
+#define X(name, val, exitc, msg) \
+	if ((val) != 0) { \
 		printf("  %-3d %-20s %s\n", (exitc), #name, (msg)); \
 	}
 	ORGDIR_CODE_TABLE(X)
@@ -247,7 +247,8 @@ apply_globals(struct od_ctl *c, const struct od_ctl_args *a)
 	if ((s = getenv("ORGDIR_LANG")) != NULL && *s != '\0') {
 		c->lang = s;
 		if (!od_lang_valid(s) && od_ctl_args_last(a, OD_CTL_OPT_LANG) == NULL) {
-			return od_ctl_usage(c, "ORGDIR_LANG: '%s' is not a language tag such as fr, en, pt-BR", s);
+			return od_ctl_usage(
+			    c, "ORGDIR_LANG: '%s' is not a language tag such as fr, en, pt-BR", s);
 		}
 	}
 	if ((s = od_ctl_args_last(a, OD_CTL_OPT_SERVER)) != NULL) {
@@ -262,14 +263,16 @@ apply_globals(struct od_ctl *c, const struct od_ctl_args *a)
 	if ((s = od_ctl_args_last(a, OD_CTL_OPT_TIMEOUT)) != NULL) {
 		long ms;
 		if (!od_ctl_parse_long(s, 1, TIMEOUT_MAX_MS, &ms)) {
-			return od_ctl_usage(c, "--timeout: '%s' is not a number of milliseconds from 1 to %ld", s,
+			return od_ctl_usage(c,
+			    "--timeout: '%s' is not a number of milliseconds from 1 to %ld", s,
 			    TIMEOUT_MAX_MS);
 		}
 		c->timeout_ms = (int) ms;
 	}
 	if ((s = od_ctl_args_last(a, OD_CTL_OPT_LANG)) != NULL) {
 		if (!od_lang_valid(s)) {
-			return od_ctl_usage(c, "--lang: '%s' is not a language tag such as fr, en, pt-BR", s);
+			return od_ctl_usage(
+			    c, "--lang: '%s' is not a language tag such as fr, en, pt-BR", s);
 		}
 		c->lang = s;
 	}

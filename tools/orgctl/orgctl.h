@@ -66,7 +66,7 @@ enum od_ctl_opt {
 #define OD_CTL_OPT_FIRST_LOCAL OD_CTL_OPT_IDS
 
 struct od_ctl_optdef {
-	const char *name;    /* long name without "--" */
+	const char *name; /* long name without "--" */
 	const char *metavar; /* NULL for a flag */
 	const char *help;
 };
@@ -106,10 +106,10 @@ struct od_ctl_verb {
 	const char *name; /* NULL for a noun that is itself a command */
 	int (*run)(struct od_ctl *c, const struct od_ctl_args *a);
 	const char *synopsis; /* after "orgctl <noun> <verb> " */
-	const char *summary;  /* one line */
-	const char *details;  /* more help, may be NULL */
-	const int *opts;      /* accepted options, OD_CTL_OPT_END-terminated */
-	int min_pos;          /* positionals after the verb */
+	const char *summary; /* one line */
+	const char *details; /* more help, may be NULL */
+	const int *opts; /* accepted options, OD_CTL_OPT_END-terminated */
+	int min_pos; /* positionals after the verb */
 	int max_pos;
 };
 
@@ -132,8 +132,7 @@ extern const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT];
  * "--name value" both work; "--" ends options; "-" alone is a positional.
  * Returns false with a message in err for an unknown option, a missing
  * value or a value given to a flag. */
-bool od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err,
-    size_t errlen);
+bool od_ctl_args_parse(int argc, char **argv, struct od_ctl_args *a, char *err, size_t errlen);
 void od_ctl_args_free(struct od_ctl_args *a);
 /* The last value of option opt, or NULL when not given. */
 const char *od_ctl_args_last(const struct od_ctl_args *a, int opt);
@@ -171,8 +170,7 @@ void od_ctl_put(FILE *f, const char *s);
 /* Display width of UTF-8 text, counted in code points. */
 size_t od_ctl_width(const char *s);
 /* The text for the run's language (orgdir_text_pick's fallback), or NULL. */
-const char *od_ctl_pick(Orgdir__V1__LocalizedString *const *v, size_t n,
-    const char *lang);
+const char *od_ctl_pick(Orgdir__V1__LocalizedString *const *v, size_t n, const char *lang);
 /* The unit's display name in lang, falling back to its id. */
 const char *od_ctl_unit_name(const Orgdir__V1__Unit *u, const char *lang);
 /* Lower-case kind name ("regional_office"); static storage. */
@@ -180,8 +178,7 @@ const char *od_ctl_kind_name(int kind);
 /* "organization, executive_office, ...": every kind a unit can have. */
 void od_ctl_kind_list(char *buf, size_t n);
 /* RFC 3339 UTC; "" for NULL. buf of at least 40 bytes. */
-void od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf,
-    size_t n);
+void od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t n);
 /* The readable multi-line record of `unit get`. */
 void od_ctl_print_unit(const struct od_ctl *c, const Orgdir__V1__Unit *u);
 
@@ -189,18 +186,16 @@ void od_ctl_print_unit(const struct od_ctl *c, const Orgdir__V1__Unit *u);
 struct od_ctl_table {
 	size_t ncols;
 	const char **cells; /* row-major, header first */
-	size_t nrows;       /* including the header */
+	size_t nrows; /* including the header */
 	size_t cap;
 	bool oom;
 };
-void od_ctl_table_init(struct od_ctl_table *t, size_t ncols,
-    const char *const *headers);
+void od_ctl_table_init(struct od_ctl_table *t, size_t ncols, const char *const *headers);
 void od_ctl_table_row(struct od_ctl_table *t, const char *const *cells);
 /* Prints and frees; returns 0 or a local failure's exit code. */
 int od_ctl_table_print(struct od_ctl_table *t);
 
 /* Draws a GetSubtree answer like tree(1). */
-int od_ctl_print_tree(const struct od_ctl *c,
-    const Orgdir__V1__GetSubtreeResponse *r, bool ids);
+int od_ctl_print_tree(const struct od_ctl *c, const Orgdir__V1__GetSubtreeResponse *r, bool ids);
 
 #endif
