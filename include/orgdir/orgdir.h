@@ -204,6 +204,32 @@ orgdir_code orgdir_unit_move(orgdir_client *client, const char *id, const char *
 orgdir_code orgdir_unit_delete(orgdir_client *client, const char *id, int force, const char *etag,
     uint32_t *deleted, orgdir_status *status);
 
+/* --- countries ------------------------------------------------------------- */
+
+/* GetCountry: `code` is ISO 3166-1 alpha-2 or alpha-3, any case.
+ * INVALID_ARGUMENT (naming the code) when ISO 3166-1 does not know it. */
+orgdir_code orgdir_country_get(orgdir_client *client, const char *code, orgdir_reply **reply,
+    Orgdir__V1__Country **out, orgdir_status *status);
+
+/* ListCountries: one page; `request` carries the filters, order, page size
+ * and token (borrowed). */
+orgdir_code orgdir_country_list(orgdir_client *client,
+    const Orgdir__V1__ListCountriesRequest *request, orgdir_reply **reply,
+    Orgdir__V1__ListCountriesResponse **out, orgdir_status *status);
+
+/* UpdateCountry: changes the fields named in `mask_paths` of
+ * country->code (membership, membership.status, membership.since_year,
+ * presence.declared, region_unit_id, notes, name; 0 paths = all). With a
+ * non-empty country->etag the update happens only if it is current (else
+ * ABORTED). */
+orgdir_code orgdir_country_update(orgdir_client *client, const Orgdir__V1__Country *country,
+    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply,
+    Orgdir__V1__Country **out, orgdir_status *status);
+
+/* GetStats: the headline figures in one call. */
+orgdir_code orgdir_server_stats(orgdir_client *client, orgdir_reply **reply,
+    Orgdir__V1__GetStatsResponse **out, orgdir_status *status);
+
 /* --- server ------------------------------------------------------------------------ */
 
 /* Health: *serving (may be NULL) receives the

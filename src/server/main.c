@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso3166.h"
 #include "server.h"
 
 #define LISTEN_MAX 16
@@ -14,6 +15,7 @@
 static const char usage[] =
     "usage: orgdird [--listen URL]... [--data DIR] [--seed FILE.json]\n"
     "               [--max-message-bytes N] [--contexts N] [--map-size MIB]\n"
+    "               [--iso-codes FILE]\n"
     "\n"
     "Serves the orgdir directory (service orgdir.v1.OrgDirectory) over nng.\n"
     "\n"
@@ -26,6 +28,8 @@ static const char usage[] =
     "  --max-message-bytes N   largest request or reply (default 4194304)\n"
     "  --contexts N            concurrent calls in progress (default 128)\n"
     "  --map-size MIB          initial LMDB map size (default 256; grows when full)\n"
+    "  --iso-codes FILE        ISO 3166-1 JSON of iso-codes (default\n"
+    "                          /usr/share/iso-codes/json/iso_3166-1.json)\n"
     "  --version, --help\n"
     "\n"
     "SIGINT or SIGTERM stop the server cleanly.\n";
@@ -61,6 +65,7 @@ main(int argc, char **argv)
 	size_t n_listen = 0;
 	const char *data = "./orgdir-data";
 	const char *seed = NULL;
+	const char *iso_path = NULL;
 	unsigned long long max_msg = OD_MESSAGE_MAX_DEFAULT;
 	unsigned long long contexts = 128;
 	unsigned long long map_mib = 256;
@@ -92,6 +97,8 @@ main(int argc, char **argv)
 			listen[n_listen++] = v;
 		} else if (strcmp(a, "--data") == 0) {
 			data = v;
+		} else if (strcmp(a, "--iso-codes") == 0) {
+			iso_path = v;
 		} else if (strcmp(a, "--seed") == 0) {
 			seed = v;
 		} else if (strcmp(a, "--max-message-bytes") == 0) {
@@ -127,18 +134,26 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	orgdir_status st = {ORGDIR_OK, "", 0};
+	od_iso3166 *iso;
+	if (od_iso3166_load(iso_path, NULL, &iso, &st) != ORGDIR_OK) {
+		od_log("error", "cannot start: %s", st.message);
+		return 1;
+	}
 	struct od_store *store;
 	od_store_opts so = {.path = data,
 	    .map_size = (size_t) map_mib << 20,
 	    .no_sync = no_sync,
-	    .max_readers = (unsigned) contexts + 64};
+	    .max_readers = (unsigned) contexts + 64,
+	    .iso = iso};
 	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
+		od_iso3166_free(iso);
 		return 1;
 	}
 	if (seed != NULL && od_seed_load(store, seed, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
 		od_store_close(store);
+		od_iso3166_free(iso);
 		return 1;
 	}
 	struct od_server srv;
@@ -149,6 +164,7 @@ main(int argc, char **argv)
 	if (od_server_start(&srv, store, &o, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
 		od_store_close(store);
+		od_iso3166_free(iso);
 		nng_fini();
 		return 1;
 	}
@@ -166,6 +182,7 @@ main(int argc, char **argv)
 	od_log("info", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	od_server_stop(&srv);
 	od_store_close(store);
+	od_iso3166_free(iso);
 	nng_fini();
 	od_log("info", "stopped");
 	return 0;

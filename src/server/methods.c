@@ -10,12 +10,16 @@ static od_method table[] = {
     {"CreateUnit", od_h_create_unit, OD_M_WRITE, NULL},
     {"DeleteUnit", od_h_delete_unit, OD_M_WRITE, NULL},
     {"GetAncestors", od_h_get_ancestors, OD_M_READ, NULL},
+    {"GetCountry", od_h_get_country, OD_M_READ, NULL},
+    {"GetStats", od_h_get_stats, OD_M_READ, NULL},
     {"GetSubtree", od_h_get_subtree, OD_M_READ, NULL},
     {"GetUnit", od_h_get_unit, OD_M_READ, NULL},
     {"Health", od_h_health, OD_M_READ | OD_M_NOSTORE, NULL},
+    {"ListCountries", od_h_list_countries, OD_M_READ, NULL},
     {"ListUnits", od_h_list_units, OD_M_READ, NULL},
     {"MoveUnit", od_h_move_unit, OD_M_WRITE, NULL},
     {"ServerInfo", od_h_server_info, OD_M_READ, NULL},
+    {"UpdateCountry", od_h_update_country, OD_M_WRITE, NULL},
     {"UpdateUnit", od_h_update_unit, OD_M_WRITE, NULL},
 };
 

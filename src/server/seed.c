@@ -45,6 +45,15 @@ od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 				break;
 			}
 		}
+		for (size_t i = 0; c == ORGDIR_OK && i < dir->n_countries; i++) {
+			Orgdir__V1__Country *out;
+			if ((c = od_country_update(t, &arena, dir->countries[i], NULL, &out, st)) !=
+			    ORGDIR_OK) {
+				orgdir_status inner = *st;
+				od_status_set(
+				    st, c, "%s: countries[%zu]: %s", path, i, inner.message);
+			}
+		}
 		if (c != ORGDIR_OK) {
 			bool full = od_txn_map_full(t);
 			od_txn_abort(t);
@@ -58,7 +67,8 @@ od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 			continue;
 		}
 		if (c == ORGDIR_OK) {
-			od_log("info", "seeded %zu units from %s", dir->n_units, path);
+			od_log("info", "seeded %zu units and %zu countries from %s", dir->n_units,
+			    dir->n_countries, path);
 		}
 		break;
 	}

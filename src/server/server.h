@@ -61,6 +61,10 @@ orgdir_code od_h_create_unit(od_call *c, const ProtobufCMessage *req, orgdir_sta
 orgdir_code od_h_update_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_move_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_delete_unit(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_get_country(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_list_countries(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_update_country(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_get_stats(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_health(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_server_info(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 

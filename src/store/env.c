@@ -56,6 +56,17 @@ od_mdb_put(
 	return rc;
 }
 
+static int
+migrate_1_to_2(struct od_store *s, MDB_txn *txn)
+{
+	od_txn t = {.s = s, .txn = txn, .write = true};
+	od_arena a;
+	od_arena_init(&a, (size_t) 1 << 34);
+	int rc = od_store_reindex(&t, &a);
+	od_arena_destroy(&a);
+	return rc;
+}
+
 static orgdir_code
 open_dbs(struct od_store *s, orgdir_status *st)
 {
@@ -74,6 +85,9 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	    {"children", MDB_DUPSORT, &s->children},
 	    {"requests", 0, &s->requests},
 	    {"request_log", 0, &s->request_log},
+	    {"countries", 0, &s->countries},
+	    {"country_units", MDB_DUPSORT, &s->country_units},
+	    {"kind_counts", 0, &s->kind_counts},
 	};
 	for (size_t i = 0; i < OD_ARRAY_LEN(dbs); i++) {
 		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -105,7 +119,16 @@ open_dbs(struct od_store *s, orgdir_status *st)
 			    "upgrade orgdird",
 			    s->schema, OD_SCHEMA_VERSION);
 		}
-		/* Migrations from older schemas go here when there are any. */
+		if (s->schema == 1) {
+			/* 1 -> 2: derived indexes for countries and statistics. */
+			if ((rc = migrate_1_to_2(s, txn)) == 0) {
+				uint32_t ver = 2;
+				MDB_val nv = {sizeof(ver), &ver};
+				rc = mdb_put(txn, s->meta, &k, &nv, 0);
+				od_log("info", "data directory migrated from schema 1 to 2");
+				s->schema = 2;
+			}
+		}
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
@@ -133,6 +156,7 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	od_strlcpy(s->path, o->path, sizeof(s->path));
 	pthread_rwlock_init(&s->gate, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+	s->iso = o->iso;
 	int rc = mdb_env_create(&s->env);
 	if (rc == 0) {
 		rc = mdb_env_set_maxdbs(s->env, 16);

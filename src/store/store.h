@@ -18,7 +18,9 @@
 
 #include "od.h"
 
-#define OD_SCHEMA_VERSION 1
+struct od_iso3166;
+
+#define OD_SCHEMA_VERSION 2
 
 struct od_store;
 typedef struct od_txn od_txn;
@@ -34,6 +36,9 @@ typedef struct od_store_opts {
 	size_t map_size; /* initial map size in bytes; 0 = 256 MiB */
 	unsigned max_readers; /* 0 = 512 */
 	bool no_sync; /* tests only: MDB_NOSYNC */
+	/* ISO 3166-1 table (not owned, must outlive the store); NULL = country
+	 * codes are checked for form only and countries are not served. */
+	const struct od_iso3166 *iso;
 } od_store_opts;
 
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
@@ -104,6 +109,19 @@ orgdir_code od_unit_move(od_txn *t, od_arena *arena, const char *id, const char 
     const char *etag, Orgdir__V1__Unit **out, orgdir_status *st);
 orgdir_code od_unit_delete(od_txn *t, od_arena *arena, const char *id, bool force, const char *etag,
     uint32_t *deleted, orgdir_status *st);
+
+/* --- countries (countries.c) ---------------------------------------------------------- */
+
+/* The full Country for an ISO code (alpha-2/3, any case), built in the arena:
+ * ISO data, the record set by hand, presence derived from the units. */
+orgdir_code od_country_get(
+    od_txn *t, od_arena *a, const char *code, Orgdir__V1__Country **out, orgdir_status *st);
+orgdir_code od_country_list(od_txn *t, od_arena *a, const Orgdir__V1__ListCountriesRequest *req,
+    Orgdir__V1__ListCountriesResponse **out, orgdir_status *st);
+orgdir_code od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country *in,
+    const Google__Protobuf__FieldMask *mask, Orgdir__V1__Country **out, orgdir_status *st);
+orgdir_code od_store_stats(
+    od_txn *t, od_arena *a, Orgdir__V1__GetStatsResponse **out, orgdir_status *st);
 
 /* --- idempotency of writes (requests.c) ---------------------------------- */
 

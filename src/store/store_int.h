@@ -5,6 +5,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+#include "iso3166.h"
 #include "store.h"
 
 struct od_store {
@@ -14,6 +15,10 @@ struct od_store {
 	MDB_dbi children; /* parent id ("/" for roots) -> dup: sort key (be32 order ^ sign, id) */
 	MDB_dbi requests; /* request id -> packed Response of its first execution */
 	MDB_dbi request_log; /* be64 sequence -> request id, to prune the oldest */
+	MDB_dbi countries; /* alpha-2 -> packed Country: the fields set by hand only */
+	MDB_dbi country_units; /* alpha-2 -> dup: kind byte + id of office units there */
+	MDB_dbi kind_counts; /* kind byte -> u64 number of units of that kind */
+	const od_iso3166 *iso; /* not owned; NULL = country codes unchecked */
 	size_t map_size;
 	uint32_t schema;
 	/* Readers hold it shared while a snapshot is open; od_store_grow holds it
@@ -43,6 +48,15 @@ struct od_reader {
 
 /* Maps an LMDB error to a status (and notes MAP_FULL on t). */
 orgdir_code od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st);
+/* units.c, for countries.c and the migration */
+bool od_kind_is_office(int kind);
+int od_unit_index_add(od_txn *t, const Orgdir__V1__Unit *u);
+int od_unit_index_del(od_txn *t, const Orgdir__V1__Unit *u);
+/* countries.c: a regional office unit is gone; forget it as a region. */
+int od_countries_forget_region(od_txn *t, od_arena *a, const char *unit_id);
+/* units.c: rebuilds the derived indexes (kind counts, country offices). */
+int od_store_reindex(od_txn *t, od_arena *a);
+
 int od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
 

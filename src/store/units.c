@@ -288,6 +288,116 @@ od_subtree_walk(od_txn *t, const char *root, uint32_t max_depth, od_subtree_visi
 	return c;
 }
 
+static Orgdir__V1__Unit *unpack(od_arena *a, const MDB_val *v);
+
+/* --- derived indexes: units per kind, office units per country ------------------- */
+
+bool
+od_kind_is_office(int kind)
+{
+	return kind == ORGDIR__V1__UNIT__KIND__COUNTRY_OFFICE ||
+	    kind == ORGDIR__V1__UNIT__KIND__SUB_OFFICE ||
+	    kind == ORGDIR__V1__UNIT__KIND__LIAISON_OFFICE ||
+	    kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE;
+}
+
+static int
+kind_count_add(od_txn *t, int kind, int64_t delta)
+{
+	uint8_t k = (uint8_t) kind;
+	MDB_val key = {1, &k};
+	MDB_val v;
+	uint64_t n = 0;
+	if (mdb_get(t->txn, t->s->kind_counts, &key, &v) == 0 && v.mv_size == sizeof(n)) {
+		memcpy(&n, v.mv_data, sizeof(n));
+	}
+	n = (delta < 0 && n < (uint64_t) -delta) ? 0 : n + (uint64_t) delta;
+	return od_mdb_put(t, t->s->kind_counts, &k, 1, &n, sizeof(n), 0);
+}
+
+/* Office units are indexed under their country as kind byte + id. */
+static int
+office_index(od_txn *t, int kind, const char *cc, const char *id, bool add)
+{
+	uint8_t v[1 + OD_ID_MAX];
+	size_t n = strlen(id);
+	if (!od_kind_is_office(kind) || cc == NULL || strlen(cc) != 2 || n > OD_ID_MAX) {
+		return 0;
+	}
+	v[0] = (uint8_t) kind;
+	memcpy(v + 1, id, n);
+	if (add) {
+		return od_mdb_put(t, t->s->country_units, cc, 2, v, n + 1, 0);
+	}
+	MDB_val key = {2, (void *) cc};
+	MDB_val val = {n + 1, v};
+	int rc = mdb_del(t->txn, t->s->country_units, &key, &val);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static const char *
+unit_cc(const Orgdir__V1__Unit *u)
+{
+	return u->location != NULL ? u->location->country_code : "";
+}
+
+int
+od_unit_index_add(od_txn *t, const Orgdir__V1__Unit *u)
+{
+	int rc = kind_count_add(t, u->kind, 1);
+	return rc != 0 ? rc : office_index(t, u->kind, unit_cc(u), u->id, true);
+}
+
+int
+od_unit_index_del(od_txn *t, const Orgdir__V1__Unit *u)
+{
+	int rc = kind_count_add(t, u->kind, -1);
+	return rc != 0 ? rc : office_index(t, u->kind, unit_cc(u), u->id, false);
+}
+
+int
+od_store_reindex(od_txn *t, od_arena *a)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_drop(t->txn, t->s->kind_counts, 0);
+	if (rc == 0) {
+		rc = mdb_drop(t->txn, t->s->country_units, 0);
+	}
+	if (rc == 0) {
+		rc = mdb_cursor_open(t->txn, t->s->units, &c);
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
+		Orgdir__V1__Unit *u = unpack(a, &v);
+		rc = u != NULL ? od_unit_index_add(t, u) : MDB_CORRUPTED;
+		od_arena_reset(a);
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* ISO 3166-1 membership of a unit's country, and the country-office rule. */
+static orgdir_code
+check_country(od_txn *t, const Orgdir__V1__Unit *u, orgdir_status *st)
+{
+	const char *cc = unit_cc(u);
+	if (cc[0] != '\0' && t->s->iso != NULL && od_iso3166_find(t->s->iso, cc) == NULL) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "unit '%s': location.country_code '%s' is not an ISO 3166-1 country code",
+		    u->id, cc);
+	}
+	if (u->kind == ORGDIR__V1__UNIT__KIND__COUNTRY_OFFICE && cc[0] == '\0') {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "unit '%s' is a COUNTRY_OFFICE: it must name its country "
+		    "(location.country_code)",
+		    u->id);
+	}
+	return ORGDIR_OK;
+}
+
 /* --- writes: helpers ----------------------------------------------------------------- */
 
 static Orgdir__V1__Unit *
@@ -434,7 +544,7 @@ od_unit_create(
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
 	}
 	orgdir_code c = od_unit_check(u, st);
-	if (c != ORGDIR_OK) {
+	if (c != ORGDIR_OK || (c = check_country(t, u, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if (od_unit_exists(t, u->id)) {
@@ -458,6 +568,9 @@ od_unit_create(
 		return c;
 	}
 	int rc = children_put(t, u->parent_id, u->sort_order, u->id);
+	if (rc == 0) {
+		rc = od_unit_index_add(t, u);
+	}
 	if (rc != 0) {
 		return od_mdb_status(t, rc, "index unit", st);
 	}
@@ -483,6 +596,16 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 		return c;
 	}
 	int32_t old_order = cur->sort_order;
+	/* The old kind and country, for the derived indexes (the mask may
+	 * rewrite cur's location in place). */
+	Orgdir__V1__Unit old = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__Location old_loc = ORGDIR__V1__LOCATION__INIT;
+	char old_cc[3] = "";
+	od_strlcpy(old_cc, unit_cc(cur), sizeof(old_cc));
+	old.id = cur->id;
+	old.kind = cur->kind;
+	old_loc.country_code = old_cc;
+	old.location = &old_loc;
 	size_t n = mask != NULL ? mask->n_paths : 0;
 	for (size_t i = 0; i < (n ? n : OD_ARRAY_LEN(all)); i++) {
 		const char *p = n ? mask->paths[i] : all[i];
@@ -504,11 +627,26 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 			return c;
 		}
 	}
-	if ((c = od_unit_check(cur, st)) != ORGDIR_OK) {
+	if ((c = od_unit_check(cur, st)) != ORGDIR_OK ||
+	    (c = check_country(t, cur, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if ((c = store_unit(t, a, cur, 0, st)) != ORGDIR_OK) {
 		return c;
+	}
+	if (old.kind != cur->kind || strcmp(old_cc, unit_cc(cur)) != 0) {
+		int rc = od_unit_index_del(t, &old);
+		if (rc == 0) {
+			rc = od_unit_index_add(t, cur);
+		}
+		if (rc != 0) {
+			return od_mdb_status(t, rc, "re-index unit", st);
+		}
+		if (old.kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE &&
+		    cur->kind != ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE &&
+		    (rc = od_countries_forget_region(t, a, cur->id)) != 0) {
+			return od_mdb_status(t, rc, "update regions", st);
+		}
 	}
 	if (cur->sort_order != old_order) {
 		int rc = children_del(t, cur->parent_id, old_order, cur->id);
@@ -639,6 +777,8 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	    (c = check_etag(cur, etag, st)) != ORGDIR_OK) {
 		return c;
 	}
+	/* The revision first: records changed along the way carry it. */
+	od_txn_next_revision(t);
 	/* Collect first, delete after: the walk's cursors must not see deletes. */
 	struct collect col = {.a = a};
 	od_subtree_walk(t, id, 0, collect_visit, &col, NULL);
@@ -655,6 +795,17 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);
 	for (size_t i = 0; (rc == 0 || rc == MDB_NOTFOUND) && i < col.n; i++) {
 		MDB_val k = {strlen(col.ids[i]), col.ids[i]};
+		MDB_val v;
+		Orgdir__V1__Unit *gone = NULL;
+		if (get_raw(t, col.ids[i], k.mv_size, &v) == 0 && (gone = unpack(a, &v)) != NULL) {
+			rc = od_unit_index_del(t, gone);
+			if (rc == 0 && gone->kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
+				rc = od_countries_forget_region(t, a, gone->id);
+			}
+			if (rc != 0) {
+				break;
+			}
+		}
 		rc = mdb_del(t->txn, t->s->units, &k, NULL);
 		if (rc == 0 || rc == MDB_NOTFOUND) {
 			rc = mdb_del(t->txn, t->s->children, &k, NULL); /* its child list, if any */
@@ -663,7 +814,6 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return od_mdb_status(t, rc, "delete unit", st);
 	}
-	od_txn_next_revision(t);
 	if (deleted != NULL) {
 		*deleted = (uint32_t) col.n;
 	}

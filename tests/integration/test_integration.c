@@ -484,7 +484,7 @@ test_server_info_and_health(void **state)
 	Orgdir__V1__ServerInfoResponse *info;
 	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
 	assert_string_equal(info->version, ORGDIR_VERSION);
-	assert_int_equal(info->schema_version, 1);
+	assert_int_equal(info->schema_version, 2);
 	assert_int_equal(info->n_methods, orgdir__v1__org_directory__descriptor.n_methods);
 	assert_string_equal(info->methods[0], "CreateUnit");
 	assert_int_equal(info->max_message_bytes, 4u << 20);
