@@ -207,7 +207,7 @@ class Checker:
             depth[uid] = d
 
     def directory(self, doc):
-        if not self.fields("$", doc, {"units", "revision"}):
+        if not self.fields("$", doc, {"units", "revision", "countries"}):
             return {}
         units = doc.get("units")
         if not isinstance(units, list) or not units:
@@ -216,7 +216,31 @@ class Checker:
         ids, depth = set(), {}
         for i, u in enumerate(units):
             self.unit("units[%d]" % i, u, ids, depth)
+        regional = {u.get("id") for u in units if u.get("kind") == "REGIONAL_OFFICE"}
+        seen = set()
+        for i, c in enumerate(doc.get("countries", [])):
+            self.country("countries[%d]" % i, c, regional, seen)
         return depth
+
+    def country(self, where, c, regional, seen):
+        if not self.fields(where, c, {"code", "membership", "presence", "regionUnitId",
+                                      "notes", "name"}):
+            return
+        code = c.get("code")
+        if not isinstance(code, str) or len(code) != 2 or not code.isascii() \
+                or not code.isupper():
+            self.fail(where + ".code", "not an ISO 3166-1 alpha-2 code: %r" % (code,))
+        elif code in seen:
+            self.fail(where + ".code", "%s listed twice" % code)
+        seen.add(code)
+        m = c.get("membership", {})
+        if m.get("status", "NONE") not in ("NONE", "MEMBER_STATE", "OBSERVER"):
+            self.fail(where + ".membership.status", "unknown status %r" % (m.get("status"),))
+        region = c.get("regionUnitId")
+        if region is not None and region not in regional:
+            self.fail(where + ".regionUnitId", "%r is not a REGIONAL_OFFICE unit" % (region,))
+        if "name" in c:
+            self.localized(where + ".name", c["name"], False)
 
 
 def main(argv):
