@@ -230,6 +230,34 @@ orgdir_code orgdir_country_update(orgdir_client *client, const Orgdir__V1__Count
 orgdir_code orgdir_server_stats(orgdir_client *client, orgdir_reply **reply,
     Orgdir__V1__GetStatsResponse **out, orgdir_status *status);
 
+/* --- tokens (role ADMIN) --------------------------------------------------- */
+
+/* CreateToken: `role` is an Orgdir__V1__Role; ttl_seconds 0 = never expires.
+ * out->secret is the only copy of the secret anywhere. */
+orgdir_code orgdir_token_create(orgdir_client *client, const char *name, int role,
+    uint64_t ttl_seconds, orgdir_reply **reply, Orgdir__V1__CreateTokenResponse **out,
+    orgdir_status *status);
+orgdir_code orgdir_token_list(orgdir_client *client, orgdir_reply **reply,
+    Orgdir__V1__ListTokensResponse **out, orgdir_status *status);
+orgdir_code orgdir_token_delete(orgdir_client *client, const char *name, orgdir_status *status);
+
+/* --- history ------------------------------------------------------------------ */
+
+/* ListChanges: one page of the change log after `since_revision`, all of it
+ * or (resource_id not NULL/empty) one unit's or country's. */
+orgdir_code orgdir_changes_list(orgdir_client *client, uint64_t since_revision,
+    const char *resource_id, int resource_type, int page_size, const char *page_token,
+    orgdir_reply **reply, Orgdir__V1__ListChangesResponse **out, orgdir_status *status);
+
+/* WatchChanges: the changes after `since_revision`, waiting up to wait_ms
+ * (at most 60,000) for one when there are none yet. The call's timeout is
+ * extended by wait_ms. OUT_OF_RANGE when the log no longer reaches back to
+ * since_revision: re-read the directory, then watch from its revision.
+ * Continue with out->next_since_revision. */
+orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision,
+    uint32_t wait_ms, int max_changes, orgdir_reply **reply,
+    Orgdir__V1__WatchChangesResponse **out, orgdir_status *status);
+
 /* --- server ------------------------------------------------------------------------ */
 
 /* Health: *serving (may be NULL) receives the

@@ -257,7 +257,7 @@ orgdir_client_close(orgdir_client *client)
 /* Turns an nng failure of the send or receive step into a status that says
  * what to do. NNG_* values stop here. */
 static orgdir_code
-transport_error(const orgdir_client *c, int rv, orgdir_status *st)
+transport_error(const orgdir_client *c, int rv, int timeout_ms, orgdir_status *st)
 {
 	bool connected = atomic_load(&c->pipes) > 0;
 
@@ -265,13 +265,13 @@ transport_error(const orgdir_client *c, int rv, orgdir_status *st)
 	case NNG_ETIMEDOUT:
 		if (connected) {
 			return od_status_set(st, ORGDIR_DEADLINE_EXCEEDED,
-			    "no answer from %s within %d ms", c->url, c->timeout_ms);
+			    "no answer from %s within %d ms", c->url, timeout_ms);
 		}
 		if (atomic_load(&c->ever_connected)) {
 			return od_status_set(st, ORGDIR_UNAVAILABLE,
 			    "lost the connection to %s and could not reconnect within %d ms: "
 			    "is orgdird running?",
-			    c->url, c->timeout_ms);
+			    c->url, timeout_ms);
 		}
 		return od_status_set(
 		    st, ORGDIR_UNAVAILABLE, "cannot connect to %s: is orgdird running?", c->url);
@@ -303,7 +303,7 @@ transport_error(const orgdir_client *c, int rv, orgdir_status *st)
  * caller on OK). */
 static orgdir_code
 build_request(const orgdir_client *c, const char *method, const ProtobufCMessage *request,
-    uint64_t seq, nng_msg **msg, orgdir_status *st)
+    uint64_t seq, int timeout_ms, nng_msg **msg, orgdir_status *st)
 {
 	size_t body_len = protobuf_c_message_get_packed_size(request);
 	if (body_len > c->max_message_bytes) {
@@ -331,7 +331,7 @@ build_request(const orgdir_client *c, const char *method, const ProtobufCMessage
 	if (c->token != NULL) {
 		env.auth_token = c->token;
 	}
-	env.deadline_ms = (uint32_t) c->timeout_ms;
+	env.deadline_ms = (uint32_t) timeout_ms;
 	env.request_id.len = sizeof(rid);
 	env.request_id.data = rid;
 	env.max_reply_bytes = (uint32_t) c->max_message_bytes;
@@ -351,7 +351,7 @@ build_request(const orgdir_client *c, const char *method, const ProtobufCMessage
 /* Sends msg (always consumed) and waits for the answer on a fresh context.
  * On OK *answer is the reply message, owned by the caller. */
 static orgdir_code
-exchange(orgdir_client *c, nng_msg *msg, nng_msg **answer, orgdir_status *st)
+exchange(orgdir_client *c, nng_msg *msg, int timeout_ms, nng_msg **answer, orgdir_status *st)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
@@ -361,17 +361,22 @@ exchange(orgdir_client *c, nng_msg *msg, nng_msg **answer, orgdir_status *st)
 	*answer = NULL;
 	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
 		nng_msg_free(msg);
-		return transport_error(c, rv, st);
+		return transport_error(c, rv, timeout_ms, st);
 	}
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_aio_free(aio);
 		nng_msg_free(msg);
-		return transport_error(c, rv, st);
+		return transport_error(c, rv, timeout_ms, st);
+	}
+	/* A long poll outlives the socket's re-send time: re-send only when the
+	 * whole call's time has passed. */
+	if (timeout_ms != c->timeout_ms) {
+		nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, timeout_ms);
 	}
 
 	/* The send completes once a connected pipe takes the request; with no
 	 * server it waits here until the timeout. */
-	nng_aio_set_timeout(aio, c->timeout_ms);
+	nng_aio_set_timeout(aio, timeout_ms);
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
@@ -385,9 +390,9 @@ exchange(orgdir_client *c, nng_msg *msg, nng_msg **answer, orgdir_status *st)
 	} else {
 		/* One deadline for the whole call, not one per step. */
 		uint64_t spent = od_mono_ms() - start;
-		nng_duration left = spent >= (uint64_t) c->timeout_ms
+		nng_duration left = spent >= (uint64_t) timeout_ms
 		    ? 1
-		    : (nng_duration) ((uint64_t) c->timeout_ms - spent);
+		    : (nng_duration) ((uint64_t) timeout_ms - spent);
 		nng_aio_set_timeout(aio, left);
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
@@ -399,7 +404,7 @@ exchange(orgdir_client *c, nng_msg *msg, nng_msg **answer, orgdir_status *st)
 	nng_ctx_close(ctx);
 	nng_aio_free(aio);
 	if (rv != 0) {
-		return transport_error(c, rv, st);
+		return transport_error(c, rv, timeout_ms, st);
 	}
 	return ORGDIR_OK;
 }
@@ -408,6 +413,14 @@ orgdir_code
 orgdir_client_call(orgdir_client *client, const char *method, const ProtobufCMessage *request,
     const ProtobufCMessageDescriptor *reply_desc, orgdir_reply **reply, ProtobufCMessage **out,
     orgdir_status *status)
+{
+	return od_client_call_ex(client, method, request, reply_desc, 0, reply, out, status);
+}
+
+orgdir_code
+od_client_call_ex(orgdir_client *client, const char *method, const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, uint32_t extra_ms, orgdir_reply **reply,
+    ProtobufCMessage **out, orgdir_status *status)
 {
 	if (status != NULL) {
 		status->revision = 0;
@@ -440,11 +453,12 @@ orgdir_client_call(orgdir_client *client, const char *method, const ProtobufCMes
 	uint64_t seq = atomic_fetch_add(&client->next_seq, 1);
 	nng_msg *msg = NULL;
 	nng_msg *answer = NULL;
-	orgdir_code code = build_request(client, method, request, seq, &msg, status);
+	int timeout_ms = client->timeout_ms + (int) extra_ms;
+	orgdir_code code = build_request(client, method, request, seq, timeout_ms, &msg, status);
 	if (code != ORGDIR_OK) {
 		return code;
 	}
-	code = exchange(client, msg, &answer, status);
+	code = exchange(client, msg, timeout_ms, &answer, status);
 	if (code != ORGDIR_OK) {
 		return code;
 	}

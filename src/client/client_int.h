@@ -57,4 +57,9 @@ orgdir_code od_client_decode_reply(const uint8_t *data, size_t len, uint64_t cal
     size_t max_body, const char *url, const ProtobufCMessageDescriptor *desc, orgdir_reply **reply,
     ProtobufCMessage **out, orgdir_status *st);
 
+/* orgdir_client_call with the call's time extended by extra_ms (long polls). */
+orgdir_code od_client_call_ex(orgdir_client *client, const char *method,
+    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+    uint32_t extra_ms, orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status);
+
 #endif

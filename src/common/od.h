@@ -26,7 +26,8 @@
 #define OD_TREE_DEPTH_MAX 64 /* levels below a root */
 #define OD_PAGE_DEFAULT 100
 #define OD_PAGE_MAX 1000
-#define OD_MESSAGE_MAX_DEFAULT (4u << 20) /* 4 MiB */
+#define OD_MESSAGE_MAX_DEFAULT (4u << 20) /* 4 MiB: requests, and clients' replies */
+#define OD_REPLY_MAX_DEFAULT (256u << 20) /* the server's own cap on a reply */
 
 /* --- status ----------------------------------------------------------- */
 
@@ -129,3 +130,10 @@ bool od_pb_scan_field(
 /* Every string field of m, at any depth, is valid UTF-8 and at most max
  * bytes (protobuf-c does not check UTF-8 itself). */
 orgdir_code od_pb_check_strings(const ProtobufCMessage *m, size_t max, orgdir_status *st);
+
+/* SHA-256 of n bytes (tokens are stored hashed). */
+void od_sha256(const void *data, size_t n, uint8_t out[32]);
+/* Constant-time comparison: the time does not depend on where a and b differ. */
+bool od_ct_equal(const void *a, const void *b, size_t n);
+/* n random bytes from the kernel (getrandom); false on failure. */
+bool od_random(void *out, size_t n);

@@ -1,5 +1,7 @@
 /* text.c - validation of the strings we accept: UTF-8, ids, language tags. */
 #include <ctype.h>
+#include <errno.h>
+#include <sys/random.h>
 #include <string.h>
 #include <strings.h>
 
@@ -200,4 +202,22 @@ orgdir_text_pick(Orgdir__V1__LocalizedString *const *values, size_t n, const cha
 		}
 	}
 	return values[0]->text;
+}
+
+bool
+od_random(void *out, size_t n)
+{
+	uint8_t *p = out;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom(p + got, n - got, 0);
+		if (r < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return false;
+		}
+		got += (size_t) r;
+	}
+	return true;
 }

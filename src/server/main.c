@@ -15,7 +15,8 @@
 static const char usage[] =
     "usage: orgdird [--listen URL]... [--data DIR] [--seed FILE.json]\n"
     "               [--max-message-bytes N] [--contexts N] [--map-size MIB]\n"
-    "               [--iso-codes FILE]\n"
+    "               [--iso-codes FILE] [--require-auth] [--retain-revisions N]\n"
+    "               [--max-reply-bytes N]\n"
     "\n"
     "Serves the orgdir directory (service orgdir.v1.OrgDirectory) over nng.\n"
     "\n"
@@ -30,7 +31,15 @@ static const char usage[] =
     "  --map-size MIB          initial LMDB map size (default 256; grows when full)\n"
     "  --iso-codes FILE        ISO 3166-1 JSON of iso-codes (default\n"
     "                          /usr/share/iso-codes/json/iso_3166-1.json)\n"
+    "  --require-auth          reads need a token too (writes always do)\n"
+    "  --retain-revisions N    keep the change log of the last N revisions only\n"
+    "                          (default 0: keep it all)\n"
+    "  --max-reply-bytes N     largest reply (default 268435456; clients may ask\n"
+    "                          for less)\n"
     "  --version, --help\n"
+    "\n"
+    "On first start orgdird creates the token 'admin' and writes its secret to\n"
+    "DIR/admin.token (mode 0600).\n"
     "\n"
     "SIGINT or SIGTERM stop the server cleanly.\n";
 
@@ -66,6 +75,9 @@ main(int argc, char **argv)
 	const char *data = "./orgdir-data";
 	const char *seed = NULL;
 	const char *iso_path = NULL;
+	bool require_auth = false;
+	unsigned long long retain = 0;
+	unsigned long long max_reply = OD_REPLY_MAX_DEFAULT;
 	unsigned long long max_msg = OD_MESSAGE_MAX_DEFAULT;
 	unsigned long long contexts = 128;
 	unsigned long long map_mib = 256;
@@ -82,6 +94,10 @@ main(int argc, char **argv)
 			printf("orgdird %s (schema %d)\n", ORGDIR_VERSION, OD_SCHEMA_VERSION);
 			return 0;
 		}
+		if (strcmp(a, "--require-auth") == 0) {
+			require_auth = true;
+			continue;
+		}
 		if (strcmp(a, "--no-sync") == 0) { /* tests only: loses durability */
 			no_sync = true;
 			continue;
@@ -97,6 +113,16 @@ main(int argc, char **argv)
 			listen[n_listen++] = v;
 		} else if (strcmp(a, "--data") == 0) {
 			data = v;
+		} else if (strcmp(a, "--retain-revisions") == 0) {
+			if (!parse_size(v, 0, UINT64_MAX / 2, &retain)) {
+				return usage_error("--retain-revisions: '%s' is not a number", v);
+			}
+		} else if (strcmp(a, "--max-reply-bytes") == 0) {
+			if (!parse_size(v, 4096, 1u << 31, &max_reply)) {
+				return usage_error(
+				    "--max-reply-bytes: '%s' is not a size from 4096 to 2147483648",
+				    v);
+			}
 		} else if (strcmp(a, "--iso-codes") == 0) {
 			iso_path = v;
 		} else if (strcmp(a, "--seed") == 0) {
@@ -144,13 +170,15 @@ main(int argc, char **argv)
 	    .map_size = (size_t) map_mib << 20,
 	    .no_sync = no_sync,
 	    .max_readers = (unsigned) contexts + 64,
-	    .iso = iso};
+	    .iso = iso,
+	    .retain_revisions = retain};
 	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);
 		od_iso3166_free(iso);
 		return 1;
 	}
-	if (seed != NULL && od_seed_load(store, seed, &st) != ORGDIR_OK) {
+	if (od_auth_bootstrap(store, data, &st) != ORGDIR_OK ||
+	    (seed != NULL && od_seed_load(store, seed, &st) != ORGDIR_OK)) {
 		od_log("error", "cannot start: %s", st.message);
 		od_store_close(store);
 		od_iso3166_free(iso);
@@ -160,6 +188,8 @@ main(int argc, char **argv)
 	od_server_opts o = {.listen = listen,
 	    .n_listen = n_listen,
 	    .max_message_bytes = max_msg,
+	    .max_reply_bytes = max_reply,
+	    .require_auth = require_auth,
 	    .contexts = (unsigned) contexts};
 	if (od_server_start(&srv, store, &o, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);

@@ -32,6 +32,7 @@ od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 		if ((c = od_store_write_begin(store, &t, st)) != ORGDIR_OK) {
 			break;
 		}
+		od_txn_set_actor(t, "seed", "Seed");
 		if (od_store_unit_count(t) != 0) {
 			od_txn_abort(t);
 			od_log("info", "--seed %s ignored: the store already holds units", path);

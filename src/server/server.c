@@ -11,23 +11,6 @@
 #define ENVELOPE_MARGIN (64u << 10)
 #define STRING_FIELD_MAX (16u << 10) /* any string in any request */
 
-enum ctx_state { ST_RECV, ST_SEND, ST_WRITE };
-
-struct od_ctx {
-	struct od_server *srv;
-	nng_ctx ctx;
-	nng_aio *aio;
-	enum ctx_state state;
-	nng_msg *msg; /* the request, reused for the reply */
-	od_arena arena; /* reset per request */
-	od_buf out; /* reply body, reused */
-	od_reader *reader; /* read snapshot, reset/renewed per request */
-	uint64_t call_id;
-	size_t max_reply;
-	const od_method *m;
-	struct od_write_job job;
-};
-
 static void ctx_cb(void *arg);
 
 static void
@@ -101,6 +84,80 @@ decode(
 	return od_pb_check_strings(b, STRING_FIELD_MAX, st);
 }
 
+static const char *
+role_name(int role)
+{
+	switch (role) {
+	case ORGDIR__V1__ROLE__READER:
+		return "reader";
+	case ORGDIR__V1__ROLE__EDITOR:
+		return "editor";
+	case ORGDIR__V1__ROLE__ADMIN:
+		return "admin";
+	default:
+		return "none";
+	}
+}
+
+/*
+ * Authentication and authorisation, on the snapshot `txn`. A token, when
+ * given, must be valid; a call needs one when it writes, when its role is
+ * above reader, or when the server requires auth for reads. Never logs the
+ * token.
+ */
+static orgdir_code
+authorize(
+    struct od_ctx *c, const Orgdir__V1__Request *env, od_txn *txn, char *actor, orgdir_status *st)
+{
+	const od_method *m = c->m;
+	od_token_auth who = {"", 0};
+	actor[0] = '\0';
+	if (m->flags & OD_M_OPEN) {
+		return ORGDIR_OK;
+	}
+	bool needs =
+	    (m->flags & OD_M_WRITE) || m->role > ORGDIR__V1__ROLE__READER || c->srv->require_auth;
+	if (env->auth_token[0] != '\0') {
+		orgdir_code code = od_token_check(txn, env->auth_token, &who, st);
+		if (code != ORGDIR_OK) {
+			return code;
+		}
+		od_strlcpy(actor, who.name, OD_ID_MAX + 1);
+	} else if (needs) {
+		return od_status_set(st, ORGDIR_UNAUTHENTICATED,
+		    "%s needs a token with role %s or higher: pass one with --token, ORGDIR_TOKEN "
+		    "or "
+		    "--token-file",
+		    m->name, role_name(m->role));
+	}
+	if (needs && who.role < m->role) {
+		return od_status_set(st, ORGDIR_PERMISSION_DENIED,
+		    "token '%s' has role %s; %s needs %s", who.name, role_name(who.role), m->name,
+		    role_name(m->role));
+	}
+	return ORGDIR_OK;
+}
+
+/* Runs a read method on a fresh snapshot; false when the call parked. */
+static bool
+run_read(struct od_ctx *c, orgdir_status *st, uint64_t *revision)
+{
+	od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out, .ctx = c};
+	od_buf_reset(&c->out);
+	if (!(c->m->flags & OD_M_NOSTORE)) {
+		if (od_reader_begin(c->reader, &call.txn, st) != ORGDIR_OK) {
+			return true;
+		}
+		*revision = od_txn_revision(call.txn);
+	}
+	c->parked_at_rev = *revision;
+	c->m->handler(&call, c->body, st);
+	if (call.txn != NULL) {
+		od_reader_end(c->reader);
+	}
+	return !call.parked;
+}
+
 static void
 handle(struct od_ctx *c)
 {
@@ -108,15 +165,33 @@ handle(struct od_ctx *c)
 	const ProtobufCMessage *body = NULL;
 	Orgdir__V1__Request *env = NULL;
 	uint64_t revision = 0;
+	char actor[OD_ID_MAX + 1];
 
 	od_arena_reset(&c->arena);
 	od_buf_reset(&c->out);
 	c->call_id = 0;
 	c->m = NULL;
-	c->max_reply = c->srv->max_message;
+	c->expired = false;
+	c->wake_now = false;
+	c->max_reply = c->srv->max_reply;
 	if (decode(c, &body, &env, &st) != ORGDIR_OK) {
 		send_reply(c, &st, 0);
 		return;
+	}
+	c->body = body;
+	c->deadline_ms = env->deadline_ms;
+	if (!(c->m->flags & OD_M_OPEN)) {
+		od_txn *txn;
+		if (od_reader_begin(c->reader, &txn, &st) != ORGDIR_OK) {
+			send_reply(c, &st, 0);
+			return;
+		}
+		orgdir_code code = authorize(c, env, txn, actor, &st);
+		od_reader_end(c->reader);
+		if (code != ORGDIR_OK) {
+			send_reply(c, &st, 0);
+			return;
+		}
 	}
 	if (c->m->flags & OD_M_WRITE) {
 		struct od_write_job *j = &c->job;
@@ -126,23 +201,37 @@ handle(struct od_ctx *c)
 		j->req = body;
 		j->request_id.data = env->request_id.data;
 		j->request_id.len = env->request_id.len;
+		od_strlcpy(j->actor, actor, sizeof(j->actor));
 		c->state = ST_WRITE;
 		od_writer_submit(c->srv->writer, j);
 		return;
 	}
-	od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out};
-	if (!(c->m->flags & OD_M_NOSTORE)) {
-		if (od_reader_begin(c->reader, &call.txn, &st) != ORGDIR_OK) {
-			send_reply(c, &st, 0);
-			return;
-		}
-		revision = od_txn_revision(call.txn);
+	c->state = ST_PARKED; /* until run_read says otherwise */
+	if (run_read(c, &st, &revision)) {
+		send_reply(c, &st, revision);
 	}
-	c->m->handler(&call, body, &st);
-	if (call.txn != NULL) {
-		od_reader_end(c->reader);
+}
+
+void
+od_call_defer(od_call *call)
+{
+	call->parked = true;
+}
+
+void
+od_ctx_finish(struct od_ctx *c, orgdir_status *st, uint64_t revision)
+{
+	send_reply(c, st, revision);
+}
+
+void
+od_ctx_rerun(struct od_ctx *c)
+{
+	orgdir_status st = {ORGDIR_OK, "", 0};
+	uint64_t revision = 0;
+	if (run_read(c, &st, &revision)) {
+		send_reply(c, &st, revision);
 	}
-	send_reply(c, &st, revision);
 }
 
 void
@@ -201,7 +290,8 @@ ctx_cb(void *arg)
 		handle(c);
 		break;
 	case ST_WRITE:
-		break; /* completed by od_ctx_write_done, never by the aio */
+	case ST_PARKED:
+		break; /* completed by the writer or watch.c, never by the aio */
 	}
 }
 
@@ -234,7 +324,7 @@ ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st)
 	}
 	c->srv = srv;
 	od_arena_init(&c->arena, srv->max_message * ARENA_FACTOR + (1u << 20));
-	od_buf_init(&c->out, srv->max_message);
+	od_buf_init(&c->out, srv->max_reply);
 	int rv = nng_ctx_open(&c->ctx, srv->sock);
 	if (rv == 0) {
 		rv = nng_aio_alloc(&c->aio, ctx_cb, c);
@@ -262,8 +352,10 @@ od_server_start(
 	srv->store = store;
 	srv->max_message = o->max_message_bytes ? o->max_message_bytes : OD_MESSAGE_MAX_DEFAULT;
 	od_now(&srv->start_sec, &ns);
+	srv->max_reply = o->max_reply_bytes ? o->max_reply_bytes : OD_REPLY_MAX_DEFAULT;
+	srv->require_auth = o->require_auth;
 	orgdir_code c = od_methods_init(st);
-	if (c != ORGDIR_OK) {
+	if (c != ORGDIR_OK || (c = od_watch_init(srv, st)) != ORGDIR_OK) {
 		return c;
 	}
 	int rv = nng_rep0_open(&srv->sock);
@@ -314,6 +406,7 @@ od_server_stop(struct od_server *srv)
 	if (srv->writer != NULL) {
 		od_writer_stop(srv->writer);
 	}
+	od_watch_stop(srv); /* parked long polls answer now */
 	if (srv->ctxs != NULL) {
 		for (unsigned i = 0; i < srv->n_ctx; i++) {
 			if (srv->ctxs[i] != NULL && srv->ctxs[i]->aio != NULL) {
@@ -332,5 +425,10 @@ od_server_stop(struct od_server *srv)
 		}
 		free(srv->ctxs);
 		srv->ctxs = NULL;
+	}
+	if (srv->watch_inited) {
+		pthread_mutex_destroy(&srv->watch_mu);
+		pthread_cond_destroy(&srv->watch_cv);
+		srv->watch_inited = false;
 	}
 }

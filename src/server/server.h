@@ -28,6 +28,8 @@ typedef struct od_call {
 	od_arena *arena; /* request-lifetime memory */
 	od_buf *out; /* the packed reply body */
 	uint64_t revision; /* set by write handlers: revision committed */
+	struct od_ctx *ctx; /* reads: the context, for od_call_park */
+	bool parked; /* set by od_call_park: the reply comes later */
 } od_call;
 
 typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
@@ -36,12 +38,16 @@ enum {
 	OD_M_READ = 1, /* runs on a read snapshot in the context's callback */
 	OD_M_WRITE = 2, /* runs in the writer's group commit; idempotent by request id */
 	OD_M_NOSTORE = 4, /* needs no snapshot (Health) */
+	OD_M_OPEN = 8, /* never needs a token, even with --require-auth (Health) */
 };
 
 typedef struct od_method {
 	const char *name;
 	od_handler handler;
 	unsigned flags;
+	/* Lowest role allowed (Orgdir__V1__Role); reads are checked only when
+	 * the server runs with --require-auth. */
+	int role;
 	/* Filled from the service descriptor at start-up. */
 	const ProtobufCMethodDescriptor *desc;
 } od_method;
@@ -65,17 +71,22 @@ orgdir_code od_h_get_country(od_call *c, const ProtobufCMessage *req, orgdir_sta
 orgdir_code od_h_list_countries(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_update_country(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_get_stats(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_create_token(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_list_tokens(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_delete_token(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_list_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_health(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_server_info(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 
 typedef struct od_server_opts {
 	const char *const *listen; /* URLs */
 	size_t n_listen;
-	size_t max_message_bytes;
+	size_t max_message_bytes; /* largest request */
+	size_t max_reply_bytes; /* largest reply (a client may ask for less) */
 	unsigned contexts;
+	bool require_auth; /* reads need a token too */
 } od_server_opts;
-
-struct od_ctx; /* server.c */
 
 struct od_server {
 	struct od_store *store;
@@ -84,8 +95,19 @@ struct od_server {
 	unsigned n_ctx;
 	struct od_writer *writer;
 	size_t max_message;
+	size_t max_reply;
+	bool require_auth;
 	int64_t start_sec;
 	atomic_bool stopping;
+	/* Long polls parked until a commit or their timer (watch.c). */
+	pthread_mutex_t watch_mu;
+	pthread_cond_t watch_cv;
+	pthread_t watch_thread;
+	bool watch_inited;
+	bool watch_running;
+	bool watch_stop;
+	struct od_ctx *watchers;
+	uint64_t committed; /* revision of the last commit, under watch_mu */
 };
 
 orgdir_code od_server_start(
@@ -99,10 +121,38 @@ struct od_write_job {
 	const od_method *m;
 	const ProtobufCMessage *req;
 	od_val request_id;
+	char actor[OD_ID_MAX + 1]; /* token name ("" without auth) */
 	/* Results, filled by the writer. */
 	orgdir_status status;
 	uint64_t revision;
 	od_val recorded; /* packed Response of an earlier execution, or empty */
+};
+
+/* One call context: a small state machine driven by one aio callback. */
+enum ctx_state { ST_RECV, ST_SEND, ST_WRITE, ST_PARKED };
+
+struct od_ctx {
+	struct od_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum ctx_state state;
+	nng_msg *msg; /* the request, reused for the reply */
+	od_arena arena; /* reset per request */
+	od_buf out; /* reply body, reused */
+	od_reader *reader; /* read snapshot, reset/renewed per request */
+	uint64_t call_id;
+	size_t max_reply;
+	const od_method *m;
+	struct od_write_job job;
+	/* Kept for a parked call's re-runs. */
+	const ProtobufCMessage *body;
+	uint32_t deadline_ms;
+	/* Long poll (watch.c, under the server's watch_mu). */
+	struct od_ctx *next_watcher;
+	uint64_t wake_at_ms;
+	uint64_t parked_at_rev;
+	bool expired;
+	bool wake_now; /* a commit came: run again, not expired */
 };
 
 orgdir_code od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st);
@@ -114,6 +164,24 @@ void od_writer_free(struct od_writer *w);
 
 /* server.c: called by the writer when a job is done (any thread). */
 void od_ctx_write_done(struct od_ctx *ctx);
+/* server.c: a read handler that finishes its work on another thread calls
+ * od_call_defer, returns, and later (from that thread) writes the reply
+ * body into ctx->out and calls od_ctx_finish exactly once. The context's
+ * arena stays valid until then. */
+void od_call_defer(od_call *call);
+void od_ctx_finish(struct od_ctx *ctx, orgdir_status *st, uint64_t revision);
+/* server.c: runs the context's method again on a fresh snapshot (a parked
+ * long poll woken by a commit); it may park again. */
+void od_ctx_rerun(struct od_ctx *ctx);
+
+/* watch.c: long polls. od_call_park keeps the call until the next commit
+ * or until wait_ms pass, then runs the handler again with `expired` set. */
+void od_call_park(od_call *c, uint32_t wait_ms);
+/* The writer calls this after each commit. */
+void od_watch_notify(struct od_server *srv, uint64_t revision);
+/* Wakes every parked call (shutdown). */
+void od_watch_stop(struct od_server *srv);
+orgdir_code od_watch_init(struct od_server *srv, orgdir_status *st);
 /* The context's reply buffer and arena, for the writer. */
 od_buf *od_ctx_out(struct od_ctx *ctx);
 od_arena *od_ctx_arena(struct od_ctx *ctx);
@@ -123,6 +191,9 @@ od_arena *od_ctx_arena(struct od_ctx *ctx);
 bool od_frame_reply(
     nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body, uint64_t revision);
 bool od_frame_recorded(nng_msg *m, uint64_t call_id, const od_val *recorded);
+
+/* auth_boot.c */
+orgdir_code od_auth_bootstrap(struct od_store *store, const char *data_dir, orgdir_status *st);
 
 /* seed.c */
 orgdir_code od_seed_load(struct od_store *store, const char *path, orgdir_status *st);

@@ -92,6 +92,7 @@ run_job(od_txn *batch, struct od_write_job *j)
 	if (od_txn_child(batch, &t, st) != ORGDIR_OK) {
 		return;
 	}
+	od_txn_set_actor(t, j->actor, j->m->name);
 	od_call call = {
 	    .srv = NULL, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
 	if (j->m->handler(&call, j->req, st) != ORGDIR_OK) {
@@ -180,6 +181,15 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		run_batch(w, jobs);
+		uint64_t top = 0;
+		for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
+			if (j->status.code == ORGDIR_OK && j->revision > top) {
+				top = j->revision;
+			}
+		}
+		if (top > 0) {
+			od_watch_notify(w->srv, top); /* after the commit: durable */
+		}
 		for (struct od_write_job *j = jobs; j != NULL;) {
 			struct od_write_job *next = j->next; /* the reply may reuse j */
 			od_ctx_write_done(j->ctx);

@@ -535,22 +535,43 @@ check_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
 }
 
 static orgdir_code
-put_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
+put_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, od_val *packed, orgdir_status *st)
 {
 	MDB_val k = {2, r->code};
-	if (record_is_default(r)) {
-		int rc = mdb_del(t->txn, t->s->countries, &k, NULL);
-		return rc == 0 || rc == MDB_NOTFOUND ? ORGDIR_OK
-		                                     : od_mdb_status(t, rc, "country", st);
-	}
 	size_t n = orgdir__v1__country__get_packed_size(r);
 	uint8_t *buf = od_arena_alloc(a, n + 1);
 	if (buf == NULL) {
 		return oom(st);
 	}
 	orgdir__v1__country__pack(r, buf);
+	packed->data = buf;
+	packed->len = n;
+	if (record_is_default(r)) {
+		int rc = mdb_del(t->txn, t->s->countries, &k, NULL);
+		return rc == 0 || rc == MDB_NOTFOUND ? ORGDIR_OK
+		                                     : od_mdb_status(t, rc, "country", st);
+	}
 	int rc = od_mdb_put(t, t->s->countries, r->code, 2, buf, n, 0);
 	return od_mdb_status(t, rc, "write country", st);
+}
+
+/* The packed record as stored now, copied (NULL when there is none). */
+static bool
+record_bytes(od_txn *t, od_arena *a, const char *alpha2, od_val *out)
+{
+	MDB_val k = {2, (void *) alpha2};
+	MDB_val v;
+	if (mdb_get(t->txn, t->s->countries, &k, &v) != 0) {
+		return false;
+	}
+	void *p = od_arena_alloc(a, v.mv_size + 1);
+	if (p == NULL) {
+		return false;
+	}
+	memcpy(p, v.mv_data, v.mv_size);
+	out->data = p;
+	out->len = v.mv_size;
+	return true;
 }
 
 static orgdir_code
@@ -629,8 +650,12 @@ od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country *in,
 	if ((c = check_record(t, a, rec, st)) != ORGDIR_OK) {
 		return c;
 	}
+	od_val before, after;
+	bool had = record_bytes(t, a, ic->alpha2, &before);
 	if ((c = stamp(a, rec, od_txn_next_revision(t), st)) != ORGDIR_OK ||
-	    (c = put_record(t, a, rec, st)) != ORGDIR_OK) {
+	    (c = put_record(t, a, rec, &after, st)) != ORGDIR_OK ||
+	    (c = od_change_append(t, a, ORGDIR__V1__CHANGE__RESOURCE_TYPE__COUNTRY, ic->alpha2,
+	         had ? &before : NULL, &after, st)) != ORGDIR_OK) {
 		return c;
 	}
 	struct summary sm;
@@ -669,9 +694,13 @@ od_countries_forget_region(od_txn *t, od_arena *a, const char *unit_id)
 		if (r == NULL) {
 			continue;
 		}
+		od_val before, after;
+		bool had = record_bytes(t, a, codes[i], &before);
 		r->region_unit_id = "";
 		if (stamp(a, r, od_txn_revision(t), NULL) != ORGDIR_OK ||
-		    put_record(t, a, r, NULL) != ORGDIR_OK) {
+		    put_record(t, a, r, &after, NULL) != ORGDIR_OK ||
+		    od_change_append(t, a, ORGDIR__V1__CHANGE__RESOURCE_TYPE__COUNTRY, r->code,
+		        had ? &before : NULL, &after, NULL) != ORGDIR_OK) {
 			rc = t->map_full ? MDB_MAP_FULL : EIO;
 		}
 	}

@@ -88,6 +88,10 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	    {"countries", 0, &s->countries},
 	    {"country_units", MDB_DUPSORT, &s->country_units},
 	    {"kind_counts", 0, &s->kind_counts},
+	    {"tokens", 0, &s->tokens},
+	    {"token_hashes", 0, &s->token_hashes},
+	    {"changes", 0, &s->changes},
+	    {"changes_by_res", MDB_DUPSORT, &s->changes_by_res},
 	};
 	for (size_t i = 0; i < OD_ARRAY_LEN(dbs); i++) {
 		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -99,6 +103,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	/* Schema: recorded on first start, checked on every later one. */
 	MDB_val k = {strlen(META_SCHEMA), META_SCHEMA};
 	MDB_val v;
+	uint32_t ver_before = 0;
 	rc = mdb_get(txn, s->meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		uint32_t ver = OD_SCHEMA_VERSION;
@@ -112,6 +117,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 			    st, ORGDIR_DATA_LOSS, "schema version record is corrupt");
 		}
 		memcpy(&s->schema, v.mv_data, sizeof(uint32_t));
+		ver_before = s->schema;
 		if (s->schema > OD_SCHEMA_VERSION) {
 			mdb_txn_abort(txn);
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
@@ -122,12 +128,23 @@ open_dbs(struct od_store *s, orgdir_status *st)
 		if (s->schema == 1) {
 			/* 1 -> 2: derived indexes for countries and statistics. */
 			if ((rc = migrate_1_to_2(s, txn)) == 0) {
-				uint32_t ver = 2;
-				MDB_val nv = {sizeof(ver), &ver};
-				rc = mdb_put(txn, s->meta, &k, &nv, 0);
-				od_log("info", "data directory migrated from schema 1 to 2");
 				s->schema = 2;
 			}
+		}
+		if (rc == 0 && s->schema == 2) {
+			/* 2 -> 3: tokens and the change log (new, empty databases);
+			 * the log covers only the revisions after this one. */
+			od_txn t = {.s = s, .txn = txn, .write = true};
+			if ((rc = od_changes_set_floor(&t, od_txn_revision(&t))) == 0) {
+				s->schema = 3;
+			}
+		}
+		if (rc == 0 && s->schema != ver_before) {
+			uint32_t ver = s->schema;
+			MDB_val nv = {sizeof(ver), &ver};
+			rc = mdb_put(txn, s->meta, &k, &nv, 0);
+			od_log("info", "data directory migrated from schema %u to %u", ver_before,
+			    ver);
 		}
 	}
 	if (rc != 0) {
@@ -157,9 +174,10 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	pthread_rwlock_init(&s->gate, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
 	s->iso = o->iso;
+	s->retain_revisions = o->retain_revisions;
 	int rc = mdb_env_create(&s->env);
 	if (rc == 0) {
-		rc = mdb_env_set_maxdbs(s->env, 16);
+		rc = mdb_env_set_maxdbs(s->env, 32);
 	}
 	if (rc == 0) {
 		rc = mdb_env_set_maxreaders(
@@ -320,6 +338,8 @@ od_txn_child(od_txn *parent, od_txn **child, orgdir_status *st)
 	c->s = parent->s;
 	c->parent = parent;
 	c->write = true;
+	c->actor = parent->actor;
+	c->method = parent->method;
 	*child = c;
 	return ORGDIR_OK;
 }
@@ -366,6 +386,13 @@ od_txn_revision(od_txn *t)
 		memcpy(&rev, v.mv_data, sizeof(rev));
 	}
 	return rev;
+}
+
+void
+od_txn_set_actor(od_txn *t, const char *actor, const char *method)
+{
+	t->actor = actor;
+	t->method = method;
 }
 
 uint64_t

@@ -20,7 +20,7 @@
 
 struct od_iso3166;
 
-#define OD_SCHEMA_VERSION 2
+#define OD_SCHEMA_VERSION 3
 
 struct od_store;
 typedef struct od_txn od_txn;
@@ -39,6 +39,8 @@ typedef struct od_store_opts {
 	/* ISO 3166-1 table (not owned, must outlive the store); NULL = country
 	 * codes are checked for form only and countries are not served. */
 	const struct od_iso3166 *iso;
+	/* Revisions of change log kept; 0 = all (the default). */
+	uint64_t retain_revisions;
 } od_store_opts;
 
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
@@ -122,6 +124,39 @@ orgdir_code od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country 
     const Google__Protobuf__FieldMask *mask, Orgdir__V1__Country **out, orgdir_status *st);
 orgdir_code od_store_stats(
     od_txn *t, od_arena *a, Orgdir__V1__GetStatsResponse **out, orgdir_status *st);
+
+/* --- writes: who makes them (recorded in the change log) --------------------------- */
+
+/* Strings are borrowed until the transaction ends. */
+void od_txn_set_actor(od_txn *t, const char *actor, const char *method);
+
+/* --- tokens (tokens.c) ------------------------------------------------------------------ */
+
+typedef struct od_token_auth {
+	char name[OD_ID_MAX + 1];
+	int role; /* Orgdir__V1__Role */
+} od_token_auth;
+
+/* Resolves a bearer token: UNAUTHENTICATED (with the reason) when unknown
+ * or expired. The secret is hashed and compared in constant time. */
+orgdir_code od_token_check(od_txn *t, const char *secret, od_token_auth *out, orgdir_status *st);
+/* Creates a token; *secret (arena) is the only copy of the secret. */
+orgdir_code od_token_create(od_txn *t, od_arena *a, const char *name, int role,
+    uint64_t ttl_seconds, Orgdir__V1__TokenInfo **info, char **secret, orgdir_status *st);
+orgdir_code od_token_delete(od_txn *t, const char *name, orgdir_status *st);
+orgdir_code od_token_list(
+    od_txn *t, od_arena *a, Orgdir__V1__ListTokensResponse **out, orgdir_status *st);
+size_t od_token_count(od_txn *t);
+
+/* --- change log (changes.c) ------------------------------------------------------------ */
+
+/* Changes after since_revision (all, or of one resource), oldest first, at
+ * most max; OUT_OF_RANGE when the log no longer reaches back that far.
+ * *next_rev is where to continue from. */
+orgdir_code od_changes_list(od_txn *t, od_arena *a, const Orgdir__V1__ListChangesRequest *req,
+    Orgdir__V1__ListChangesResponse **out, orgdir_status *st);
+/* Number of distinct revisions in the log and the oldest one kept. */
+void od_changes_span(od_txn *t, uint64_t *oldest, uint64_t *count);
 
 /* --- idempotency of writes (requests.c) ---------------------------------- */
 

@@ -18,6 +18,11 @@ struct od_store {
 	MDB_dbi countries; /* alpha-2 -> packed Country: the fields set by hand only */
 	MDB_dbi country_units; /* alpha-2 -> dup: kind byte + id of office units there */
 	MDB_dbi kind_counts; /* kind byte -> u64 number of units of that kind */
+	MDB_dbi tokens; /* token name -> struct token_rec */
+	MDB_dbi token_hashes; /* SHA-256 of the secret -> token name */
+	MDB_dbi changes; /* be64 revision + be32 seq -> packed Change */
+	MDB_dbi changes_by_res; /* "u:<id>" / "c:<CC>" -> dup: be64 revision + be32 seq */
+	uint64_t retain_revisions; /* 0 = keep the whole log */
 	const od_iso3166 *iso; /* not owned; NULL = country codes unchecked */
 	size_t map_size;
 	uint32_t schema;
@@ -34,6 +39,12 @@ struct od_txn {
 	struct od_txn *child; /* batch only: the one child slot */
 	bool write;
 	bool map_full;
+	/* Writes: who and what, for the change log; seq numbers the changes
+	 * of the current revision. */
+	const char *actor;
+	const char *method;
+	uint64_t seq_rev;
+	uint32_t seq;
 };
 
 struct od_reader {
@@ -56,6 +67,14 @@ int od_unit_index_del(od_txn *t, const Orgdir__V1__Unit *u);
 int od_countries_forget_region(od_txn *t, od_arena *a, const char *unit_id);
 /* units.c: rebuilds the derived indexes (kind counts, country offices). */
 int od_store_reindex(od_txn *t, od_arena *a);
+
+/* changes.c: appends one change at the transaction's current revision.
+ * before/after are packed resources (NULL = none). */
+orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, const od_val *before,
+    const od_val *after, orgdir_status *st);
+
+/* changes.c: the log holds every change after revision f. */
+int od_changes_set_floor(od_txn *t, uint64_t f);
 
 int od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);

@@ -417,6 +417,14 @@ load(
 	if (rc != 0) {
 		return od_mdb_status(t, rc, "read unit", st);
 	}
+	/* Keep a copy: the write about to happen may rewrite this page, and the
+	 * change log needs the unit as it was. */
+	void *copy = od_arena_alloc(a, raw->mv_size + 1);
+	if (copy == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
+	}
+	memcpy(copy, raw->mv_data, raw->mv_size);
+	raw->mv_data = copy;
 	*out = unpack(a, raw);
 	if (*out == NULL) {
 		return a->exhausted
@@ -494,7 +502,8 @@ now_ts(od_arena *a)
 
 /* Stamps the revision, packs and stores u. */
 static orgdir_code
-store_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, unsigned flags, orgdir_status *st)
+store_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, unsigned flags, const MDB_val *before,
+    orgdir_status *st)
 {
 	uint64_t rev = od_txn_next_revision(t);
 	char *etag = od_arena_alloc(a, 24);
@@ -520,7 +529,10 @@ store_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, unsigned flags, orgdir_s
 		return od_mdb_status(t, rc, "write unit", st);
 	}
 	orgdir__v1__unit__pack(u, v.mv_data);
-	return ORGDIR_OK;
+	od_val after = {v.mv_data, n};
+	od_val prev = {before ? before->mv_data : NULL, before ? before->mv_size : 0};
+	return od_change_append(t, a, ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT, u->id,
+	    before ? &prev : NULL, &after, st);
 }
 
 static Orgdir__V1__Unit *
@@ -564,7 +576,7 @@ od_unit_create(
 		}
 	}
 	u->create_time = NULL;
-	if ((c = store_unit(t, a, u, MDB_NOOVERWRITE, st)) != ORGDIR_OK) {
+	if ((c = store_unit(t, a, u, MDB_NOOVERWRITE, NULL, st)) != ORGDIR_OK) {
 		return c;
 	}
 	int rc = children_put(t, u->parent_id, u->sort_order, u->id);
@@ -631,7 +643,7 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	    (c = check_country(t, cur, st)) != ORGDIR_OK) {
 		return c;
 	}
-	if ((c = store_unit(t, a, cur, 0, st)) != ORGDIR_OK) {
+	if ((c = store_unit(t, a, cur, 0, &raw, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if (old.kind != cur->kind || strcmp(old_cc, unit_cc(cur)) != 0) {
@@ -717,7 +729,7 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 	if (cur->parent_id == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
 	}
-	if ((c = store_unit(t, a, cur, 0, st)) != ORGDIR_OK) {
+	if ((c = store_unit(t, a, cur, 0, &raw, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if (out != NULL) {
@@ -798,6 +810,11 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 		MDB_val v;
 		Orgdir__V1__Unit *gone = NULL;
 		if (get_raw(t, col.ids[i], k.mv_size, &v) == 0 && (gone = unpack(a, &v)) != NULL) {
+			od_val prev = {v.mv_data, v.mv_size};
+			if (od_change_append(t, a, ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT,
+			        gone->id, &prev, NULL, st) != ORGDIR_OK) {
+				return st != NULL ? st->code : ORGDIR_INTERNAL;
+			}
 			rc = od_unit_index_del(t, gone);
 			if (rc == 0 && gone->kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
 				rc = od_countries_forget_region(t, a, gone->id);

@@ -6,130 +6,10 @@
 #       bash cli_test.sh
 set -u
 
-: "${ORGDIRD:?set ORGDIRD to the orgdird binary}"
-: "${ORGCTL:?set ORGCTL to the orgctl binary}"
+OD_TEST_NAME=cli
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ORGDIR_EXAMPLE=${ORGDIR_EXAMPLE:-}
-unset ORGDIR_SERVER ORGDIR_TOKEN ORGDIR_LANG
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/orgdir-cli.XXXXXX") || exit 1
-sock="ipc://$tmp/sock"
-pids=()
-passed=0
-failed=0
-
-stop_servers() {
-	local p
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	pids=()
-}
-# TERM, then KILL after 5 s.
-stop_pid() {
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null || return 0
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
-cleanup() {
-	stop_servers
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start_server URL DATA_DIR [orgdird args...]: starts it and waits until
-# `orgctl health` answers SERVING (at most ~10 s). Sets $server_pid.
-start_server() {
-	local url=$1 data=$2 i
-	shift 2
-	mkdir -p "$data"
-	"$ORGDIRD" --listen "$url" --data "$data" "$@" >>"$tmp/orgdird.log" 2>&1 &
-	server_pid=$!
-	pids+=("$server_pid")
-	for ((i = 0; i < 100; i++)); do
-		if "$ORGCTL" --server "$url" --timeout 500 health >/dev/null 2>&1; then
-			return 0
-		fi
-		if ! kill -0 "$server_pid" 2>/dev/null; then
-			break
-		fi
-		sleep 0.1
-	done
-	echo "orgdird did not come up on $url; its log:" >&2
-	cat "$tmp/orgdird.log" >&2
-	return 1
-}
-
-# ctl ARGS...: runs orgctl against the test server; $rc, $tmp/out, $tmp/err.
-ctl() {
-	"$ORGCTL" --server "$sock" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-# ctl_at URL ARGS...
-ctl_at() {
-	local url=$1
-	shift
-	"$ORGCTL" --server "$url" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
-
-ok() {
-	passed=$((passed + 1))
-}
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $*" >&2
-	echo "  exit $rc; stdout:" >&2
-	sed 's/^/    /' "$tmp/out" >&2
-	echo "  stderr:" >&2
-	sed 's/^/    /' "$tmp/err" >&2
-}
-# expect_rc NAME CODE
-expect_rc() {
-	if [[ $rc -eq $2 ]]; then ok; else bad "$1: exit $rc, wanted $2"; fi
-}
-# expect_out NAME TEXT: stdout contains TEXT (fixed string)
-expect_out() {
-	if grep -qF -- "$2" "$tmp/out"; then ok; else bad "$1: stdout lacks '$2'"; fi
-}
-expect_no_out() {
-	if ! grep -qF -- "$2" "$tmp/out"; then ok; else bad "$1: stdout has '$2'"; fi
-}
-expect_err() {
-	if grep -qF -- "$2" "$tmp/err"; then ok; else bad "$1: stderr lacks '$2'"; fi
-}
-# expect_exact NAME TEXT: stdout is exactly TEXT (plus the final newline)
-expect_exact() {
-	if [[ "$(cat "$tmp/out")" == "$2" ]]; then
-		ok
-	else
-		bad "$1: stdout differs from the expected:"
-		printf '%s\n' "$2" | diff - "$tmp/out" | sed 's/^/    /' >&2
-	fi
-}
-# expect_json NAME PYTHON-EXPR: stdout parses as JSON `d` and EXPR is true
-expect_json() {
-	if python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1], encoding="utf-8"))
-def lt(lst, lang):
-    return {x["lang"]: x["text"] for x in lst}.get(lang)
-sys.exit(0 if eval(sys.argv[2]) else 1)
-' "$tmp/out" "$2" 2>>"$tmp/err"; then
-		ok
-	else
-		bad "$1: JSON check failed: $2"
-	fi
-}
-json_field() { # json_field PYTHON-EXPR: prints it from stdout's JSON
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1], encoding="utf-8")); print(eval(sys.argv[2]))' \
-		"$tmp/out" "$1"
-}
 
 # --- without a server: help, usage errors, unreachable server -----------------
 
@@ -210,7 +90,7 @@ expect_rc "ORGDIR_SERVER is used" 24
 
 if ! start_server "$sock" "$tmp/data"; then
 	failed=$((failed + 1))
-	echo "$passed passed, $failed failed"
+	finish
 	exit 1
 fi
 
@@ -428,5 +308,4 @@ else
 	echo "note: no example organisation (ORGDIR_EXAMPLE), skipping the seeded server"
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -23,6 +23,23 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+const char *
+od_test_admin_token(od_test_server *srv)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/admin.token", srv->data);
+	FILE *f = fopen(path, "r");
+	srv->token[0] = '\0';
+	if (f != NULL) {
+		if (fgets(srv->token, sizeof(srv->token), f) == NULL) {
+			srv->token[0] = '\0';
+		}
+		fclose(f);
+	}
+	srv->token[strcspn(srv->token, "\n")] = '\0';
+	return srv->token;
+}
+
 orgdir_client *
 od_test_client(od_test_server *srv, const orgdir_options *opts)
 {
@@ -31,6 +48,11 @@ od_test_client(od_test_server *srv, const orgdir_options *opts)
 	orgdir_status st;
 	if (opts != NULL) {
 		o = *opts;
+	}
+	if (o.token == NULL) {
+		o.token = od_test_admin_token(srv); /* empty before the first start */
+	} else if (o.token[0] == '\0') {
+		o.token = NULL; /* explicitly anonymous */
 	}
 	assert_int_equal(orgdir_client_open(srv->url, &o, &c, &st), ORGDIR_OK);
 	return c;

@@ -13,6 +13,7 @@ typedef struct od_test_server {
 	char url[512];
 	char data[512];
 	char log[512];
+	char token[256]; /* the admin token, once read */
 } od_test_server;
 
 /* Starts orgdird on a fresh temporary directory (or on srv->dir if already
@@ -26,7 +27,10 @@ void od_test_server_kill(od_test_server *srv);
 /* Removes the temporary directory. */
 void od_test_server_cleanup(od_test_server *srv);
 bool od_test_server_alive(od_test_server *srv);
-/* Opens a client on the server with a 5 s timeout. */
+/* The admin token orgdird wrote on its first start ("" if none). */
+const char *od_test_admin_token(od_test_server *srv);
+/* Opens a client on the server with a 5 s timeout, using the admin token
+ * unless opts->token is set ("" = no token at all). */
 orgdir_client *od_test_client(od_test_server *srv, const orgdir_options *opts);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -113,6 +114,7 @@ envelope(const char *method, const ProtobufCMessage *body, const uint8_t *rid, s
 	}
 	req.request_id.data = (uint8_t *) rid;
 	req.request_id.len = rid_len;
+	req.auth_token = (char *) od_test_admin_token(&srv);
 	size_t n = orgdir__v1__request__get_packed_size(&req);
 	*out = malloc(n);
 	orgdir__v1__request__pack(&req, *out);
@@ -484,9 +486,9 @@ test_server_info_and_health(void **state)
 	Orgdir__V1__ServerInfoResponse *info;
 	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
 	assert_string_equal(info->version, ORGDIR_VERSION);
-	assert_int_equal(info->schema_version, 2);
+	assert_int_equal(info->schema_version, 3);
 	assert_int_equal(info->n_methods, orgdir__v1__org_directory__descriptor.n_methods);
-	assert_string_equal(info->methods[0], "CreateUnit");
+	assert_string_equal(info->methods[0], "CreateToken");
 	assert_int_equal(info->max_message_bytes, 4u << 20);
 	assert_non_null(info->start_time);
 	orgdir_reply_free(r);
@@ -520,6 +522,336 @@ test_restart_keeps_data(void **state)
 	orgdir_reply_free(r);
 	assert_int_equal(orgdir_unit_get(c, "page-042", &r, &u, &st), ORGDIR_OK);
 	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
+/* --- authentication, history, watch -------------------------------------------- */
+
+static orgdir_client *
+client_with(const char *token)
+{
+	orgdir_options o = {.timeout_ms = 5000, .token = token};
+	return od_test_client(&srv, &o);
+}
+
+static void
+test_roles_against_writes(void **state)
+{
+	(void) state;
+	orgdir_client *admin = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__CreateTokenResponse *tok;
+	char reader[128], editor[128];
+	assert_int_equal(
+	    orgdir_token_create(admin, "ana-reader", ORGDIR__V1__ROLE__READER, 0, &r, &tok, &st),
+	    ORGDIR_OK);
+	od_strlcpy(reader, tok->secret, sizeof(reader));
+	assert_int_equal(strncmp(reader, "odt_", 4), 0);
+	orgdir_reply_free(r);
+	assert_int_equal(
+	    orgdir_token_create(admin, "ed-editor", ORGDIR__V1__ROLE__EDITOR, 0, &r, &tok, &st),
+	    ORGDIR_OK);
+	od_strlcpy(editor, tok->secret, sizeof(editor));
+	orgdir_reply_free(r);
+	assert_int_equal(
+	    orgdir_token_create(admin, "ed-editor", ORGDIR__V1__ROLE__EDITOR, 0, &r, &tok, &st),
+	    ORGDIR_ALREADY_EXISTS);
+
+	orgdir_client *anon = client_with("");
+	orgdir_client *rd = client_with(reader);
+	orgdir_client *ed = client_with(editor);
+	orgdir_client *bad =
+	    client_with("odt_0000000000000000000000000000000000000000000000000000000000000000");
+	/* Reads are open; writes need a token of the right role. */
+	Orgdir__V1__Unit *u;
+	assert_int_equal(orgdir_unit_get(anon, "crud-root", &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	assert_int_equal(add(anon, "by-anon", "", 0, &st), ORGDIR_UNAUTHENTICATED);
+	assert_non_null(strstr(st.message, "token"));
+	assert_int_equal(add(bad, "by-bad", "", 0, &st), ORGDIR_UNAUTHENTICATED);
+	assert_int_equal(add(rd, "by-reader", "", 0, &st), ORGDIR_PERMISSION_DENIED);
+	assert_non_null(strstr(st.message, "ana-reader"));
+	assert_int_equal(add(ed, "by-editor", "", 0, &st), ORGDIR_OK);
+	uint32_t n;
+	assert_int_equal(
+	    orgdir_unit_delete(rd, "by-editor", 0, NULL, &n, &st), ORGDIR_PERMISSION_DENIED);
+	assert_int_equal(orgdir_unit_move(anon, "by-editor", "crud-root", NULL, &r, &u, &st),
+	    ORGDIR_UNAUTHENTICATED);
+	Orgdir__V1__Country cin = ORGDIR__V1__COUNTRY__INIT;
+	cin.code = "FR";
+	cin.notes = "x";
+	const char *np[] = {"notes"};
+	Orgdir__V1__Country *cout;
+	assert_int_equal(
+	    orgdir_country_update(rd, &cin, np, 1, &r, &cout, &st), ORGDIR_PERMISSION_DENIED);
+	assert_int_equal(orgdir_country_update(ed, &cin, np, 1, &r, &cout, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	/* Token management is for admins only. */
+	Orgdir__V1__ListTokensResponse *lt;
+	assert_int_equal(orgdir_token_list(ed, &r, &lt, &st), ORGDIR_PERMISSION_DENIED);
+	assert_int_equal(orgdir_token_create(ed, "x", ORGDIR__V1__ROLE__ADMIN, 0, &r, &tok, &st),
+	    ORGDIR_PERMISSION_DENIED);
+	assert_int_equal(orgdir_token_list(admin, &r, &lt, &st), ORGDIR_OK);
+	assert_int_equal(lt->n_tokens, 3);
+	assert_string_equal(lt->tokens[0]->name, "admin");
+	orgdir_reply_free(r);
+	/* A deleted token stops working at once. */
+	assert_int_equal(orgdir_token_delete(admin, "ed-editor", &st), ORGDIR_OK);
+	assert_int_equal(add(ed, "by-editor-2", "", 0, &st), ORGDIR_UNAUTHENTICATED);
+	assert_int_equal(orgdir_token_delete(admin, "ed-editor", &st), ORGDIR_NOT_FOUND);
+	/* An expired token. */
+	assert_int_equal(
+	    orgdir_token_create(admin, "short", ORGDIR__V1__ROLE__EDITOR, 1, &r, &tok, &st),
+	    ORGDIR_OK);
+	orgdir_client *sh = client_with(tok->secret);
+	orgdir_reply_free(r);
+	struct timespec ts = {1, 200000000};
+	nanosleep(&ts, NULL);
+	assert_int_equal(add(sh, "by-short", "", 0, &st), ORGDIR_UNAUTHENTICATED);
+	assert_non_null(strstr(st.message, "expired"));
+	orgdir_client_close(sh);
+	orgdir_client_close(anon);
+	orgdir_client_close(rd);
+	orgdir_client_close(ed);
+	orgdir_client_close(bad);
+	orgdir_client_close(admin);
+}
+
+static void
+test_change_log(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	assert_int_equal(add(c, "log-a", "", 0, &st), ORGDIR_OK);
+	uint64_t created = st.revision;
+	assert_true(created > 0);
+	Orgdir__V1__Unit patch = unit("log-a", "", 0, "x", NULL);
+	patch.acronym = "LA";
+	const char *paths[] = {"acronym"};
+	assert_int_equal(orgdir_unit_update(c, &patch, paths, 1, &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	assert_int_equal(add(c, "log-b", "log-a", 0, &st), ORGDIR_OK);
+	assert_int_equal(orgdir_unit_move(c, "log-b", "", NULL, &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_unit_move(c, "log-b", "log-a", NULL, &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	uint32_t n;
+	assert_int_equal(orgdir_unit_delete(c, "log-a", 1, NULL, &n, &st), ORGDIR_OK);
+	uint64_t deleted = st.revision;
+
+	Orgdir__V1__ListChangesResponse *l;
+	assert_int_equal(orgdir_changes_list(c, 0, "log-a", ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT,
+	                     0, NULL, &r, &l, &st),
+	    ORGDIR_OK);
+	assert_int_equal(l->n_changes, 3);
+	const char *methods[] = {"CreateUnit", "UpdateUnit", "DeleteUnit"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(l->changes[i]->method, methods[i]);
+		assert_string_equal(l->changes[i]->actor, "admin");
+		assert_string_equal(l->changes[i]->resource_id, "log-a");
+		assert_non_null(l->changes[i]->time);
+	}
+	assert_int_equal(l->changes[0]->revision, created);
+	assert_null(l->changes[0]->unit_before);
+	assert_string_equal(l->changes[1]->unit_before->acronym, "");
+	assert_string_equal(l->changes[1]->unit_after->acronym, "LA");
+	assert_null(l->changes[2]->unit_after);
+	assert_int_equal(l->changes[2]->revision, deleted);
+	orgdir_reply_free(r);
+	/* The force delete took log-b with it, at the same revision. */
+	assert_int_equal(
+	    orgdir_changes_list(c, created - 1, NULL, 0, 0, NULL, &r, &l, &st), ORGDIR_OK);
+	int moves = 0;
+	int at_delete = 0;
+	for (size_t i = 0; i < l->n_changes; i++) {
+		moves += strcmp(l->changes[i]->method, "MoveUnit") == 0;
+		at_delete += l->changes[i]->revision == deleted;
+		if (i > 0) {
+			assert_true(l->changes[i]->revision >= l->changes[i - 1]->revision);
+		}
+	}
+	assert_int_equal(moves, 2);
+	assert_int_equal(at_delete, 2);
+	orgdir_reply_free(r);
+	/* Paging the whole log: no gap, no duplicate. */
+	char token[64] = "";
+	uint64_t last_rev = 0;
+	uint32_t last_seq = 0;
+	size_t total = 0;
+	for (int page = 0; page < 1000; page++) {
+		assert_int_equal(
+		    orgdir_changes_list(c, 0, NULL, 0, 7, token, &r, &l, &st), ORGDIR_OK);
+		for (size_t i = 0; i < l->n_changes; i++, total++) {
+			Orgdir__V1__Change *ch = l->changes[i];
+			assert_true(ch->revision > last_rev ||
+			    (ch->revision == last_rev && ch->seq > last_seq) || total == 0);
+			last_rev = ch->revision;
+			last_seq = ch->seq;
+		}
+		od_strlcpy(token, l->next_page_token, sizeof(token));
+		orgdir_reply_free(r);
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_int_equal(last_rev, deleted);
+	assert_true(total > 600);
+	orgdir_client_close(c);
+}
+
+struct watcher {
+	uint64_t since;
+	int got;
+	uint64_t first_rev;
+	orgdir_code code;
+	uint64_t waited_ms;
+};
+
+static void *
+watch_thread(void *p)
+{
+	struct watcher *w = p;
+	orgdir_client *c = client_with("");
+	orgdir_reply *r;
+	Orgdir__V1__WatchChangesResponse *resp;
+	orgdir_status st;
+	uint64_t t0 = od_mono_ms();
+	w->code = orgdir_changes_watch(c, w->since, 10000, 0, &r, &resp, &st);
+	w->waited_ms = od_mono_ms() - t0;
+	if (w->code == ORGDIR_OK) {
+		w->got = (int) resp->n_changes;
+		w->first_rev = resp->n_changes ? resp->changes[0]->revision : 0;
+		orgdir_reply_free(r);
+	}
+	orgdir_client_close(c);
+	return NULL;
+}
+
+static void
+test_watch_long_poll(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__WatchChangesResponse *resp;
+	Orgdir__V1__ServerInfoResponse *info;
+	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
+	uint64_t now = info->revision;
+	orgdir_reply_free(r);
+	/* Nothing new and no wait: an empty answer at once. */
+	assert_int_equal(orgdir_changes_watch(c, now, 0, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(resp->n_changes, 0);
+	assert_int_equal(resp->next_since_revision, now);
+	orgdir_reply_free(r);
+	/* A wait that runs out: empty, after about the wait. */
+	uint64_t t0 = od_mono_ms();
+	assert_int_equal(orgdir_changes_watch(c, now, 300, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(resp->n_changes, 0);
+	assert_true(od_mono_ms() - t0 >= 250);
+	orgdir_reply_free(r);
+	/* Three watchers wait; one write wakes them all with it. */
+	pthread_t th[3];
+	struct watcher w[3];
+	for (int i = 0; i < 3; i++) {
+		w[i] = (struct watcher){.since = now};
+		pthread_create(&th[i], NULL, watch_thread, &w[i]);
+	}
+	struct timespec ts = {0, 300000000};
+	nanosleep(&ts, NULL);
+	assert_int_equal(add(c, "watched", "", 0, &st), ORGDIR_OK);
+	uint64_t wrote = st.revision;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].code, ORGDIR_OK);
+		assert_int_equal(w[i].got, 1);
+		assert_int_equal(w[i].first_rev, wrote);
+		assert_true(w[i].waited_ms < 5000); /* woken by the write, not the timeout */
+	}
+	/* Resume where it stopped: nothing lost, nothing repeated. */
+	assert_int_equal(orgdir_changes_watch(c, now, 0, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(resp->n_changes, 1);
+	assert_int_equal(resp->next_since_revision, wrote);
+	orgdir_reply_free(r);
+	assert_int_equal(
+	    orgdir_changes_watch(c, wrote + 100, 0, 0, &r, &resp, &st), ORGDIR_OUT_OF_RANGE);
+	orgdir_client_close(c);
+}
+
+struct editor {
+	orgdir_client *c;
+	char etag[32];
+	pthread_barrier_t *go;
+	orgdir_code code;
+	int index;
+};
+
+static void *
+editor_thread(void *p)
+{
+	struct editor *e = p;
+	char acr[16];
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	orgdir_status st;
+	snprintf(acr, sizeof(acr), "E%d", e->index);
+	Orgdir__V1__Unit patch = ORGDIR__V1__UNIT__INIT;
+	patch.id = "contended";
+	patch.acronym = acr;
+	patch.etag = e->etag;
+	const char *paths[] = {"acronym"};
+	pthread_barrier_wait(e->go);
+	e->code = orgdir_unit_update(e->c, &patch, paths, 1, &r, &u, &st);
+	orgdir_reply_free(r);
+	return NULL;
+}
+
+/* Concurrent editors with etags: exactly one wins each round. */
+static void
+test_concurrent_editors_one_wins(void **state)
+{
+	(void) state;
+	enum { EDITORS = 6, ROUNDS = 20 };
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	assert_int_equal(add(c, "contended", "", 0, &st), ORGDIR_OK);
+	pthread_barrier_t go;
+	for (int round = 0; round < ROUNDS; round++) {
+		assert_int_equal(orgdir_unit_get(c, "contended", &r, &u, &st), ORGDIR_OK);
+		struct editor e[EDITORS];
+		pthread_t th[EDITORS];
+		pthread_barrier_init(&go, NULL, EDITORS);
+		for (int i = 0; i < EDITORS; i++) {
+			e[i] = (struct editor){.c = c, .go = &go, .index = i};
+			od_strlcpy(e[i].etag, u->etag, sizeof(e[i].etag));
+			pthread_create(&th[i], NULL, editor_thread, &e[i]);
+		}
+		orgdir_reply_free(r);
+		int won = 0, aborted = 0, winner = -1;
+		for (int i = 0; i < EDITORS; i++) {
+			pthread_join(th[i], NULL);
+			if (e[i].code == ORGDIR_OK) {
+				won++;
+				winner = i;
+			}
+			aborted += e[i].code == ORGDIR_ABORTED;
+		}
+		pthread_barrier_destroy(&go);
+		assert_int_equal(won, 1);
+		assert_int_equal(aborted, EDITORS - 1);
+		/* The winner's value is the one stored: nothing lost or mixed. */
+		char want[16];
+		snprintf(want, sizeof(want), "E%d", winner);
+		assert_int_equal(orgdir_unit_get(c, "contended", &r, &u, &st), ORGDIR_OK);
+		assert_string_equal(u->acronym, want);
+		orgdir_reply_free(r);
+	}
 	orgdir_client_close(c);
 }
 
@@ -569,6 +901,10 @@ main(void)
 	    cmocka_unit_test(test_resent_write_applied_once),
 	    cmocka_unit_test(test_concurrent_writers_share_a_client),
 	    cmocka_unit_test(test_server_info_and_health),
+	    cmocka_unit_test(test_roles_against_writes),
+	    cmocka_unit_test(test_change_log),
+	    cmocka_unit_test(test_watch_long_poll),
+	    cmocka_unit_test(test_concurrent_editors_one_wins),
 	    cmocka_unit_test(test_restart_keeps_data),
 	    cmocka_unit_test(test_seeded_example_and_reply_cap),
 	};

@@ -227,6 +227,39 @@ test_apply_path(void **state)
 	od_arena_destroy(&a);
 }
 
+static void
+test_sha256_vectors(void **state)
+{
+	(void) state;
+	uint8_t h[32];
+	char hex[65];
+	od_sha256("", 0, h);
+	od_hex_encode(h, 32, hex);
+	assert_string_equal(
+	    hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	od_sha256("abc", 3, h);
+	od_hex_encode(h, 32, hex);
+	assert_string_equal(
+	    hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"; /* 56 bytes */
+	od_sha256(two, strlen(two), h);
+	od_hex_encode(h, 32, hex);
+	assert_string_equal(
+	    hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	char million[1000];
+	memset(million, 'a', sizeof(million));
+	od_sha256(million, 1000, h);
+	od_hex_encode(h, 32, hex);
+	assert_string_equal(
+	    hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+	assert_true(od_ct_equal("abc", "abc", 3));
+	assert_false(od_ct_equal("abc", "abd", 3));
+	uint8_t r1[16], r2[16];
+	assert_true(od_random(r1, sizeof(r1)));
+	assert_true(od_random(r2, sizeof(r2)));
+	assert_false(memcmp(r1, r2, sizeof(r1)) == 0);
+}
+
 int
 main(void)
 {
@@ -240,6 +273,7 @@ main(void)
 	    cmocka_unit_test(test_scan_field),
 	    cmocka_unit_test(test_unit_check),
 	    cmocka_unit_test(test_apply_path),
+	    cmocka_unit_test(test_sha256_vectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,8 @@ const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_HEAD_NAME] = {"head-name", "N", "name of the head"},
     [OD_CTL_OPT_HEAD_EMAIL] = {"head-email", "E", "e-mail of the head"},
     [OD_CTL_OPT_HEAD_PHONE] = {"head-phone", "P", "phone of the head"},
-    [OD_CTL_OPT_COUNTRY] = {"country", "CC", "ISO 3166-1 alpha-2 code, e.g. CH"},
+    [OD_CTL_OPT_COUNTRY] = {"country", "CC",
+        "country of the unit's location: ISO 3166-1 alpha-2 code, e.g. CH"},
     [OD_CTL_OPT_CITY] = {"city", "C", "city"},
     [OD_CTL_OPT_EMAIL] = {"email", "E", "contact e-mail"},
     [OD_CTL_OPT_PHONE] = {"phone", "P", "contact phone"},
@@ -41,6 +42,18 @@ const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_IF_MATCH] = {"if-match", "ETAG",
         "act only if the unit's etag is still ETAG (else ABORTED)"},
     [OD_CTL_OPT_FORCE] = {"force", NULL, "also delete all descendants"},
+    [OD_CTL_OPT_MEMBER] = {"member", NULL, "member states"},
+    [OD_CTL_OPT_OBSERVER] = {"observer", NULL, "observers"},
+    [OD_CTL_OPT_NON_MEMBER] = {"non-member", NULL, "countries neither member nor observer"},
+    [OD_CTL_OPT_PRESENT] = {"present", NULL, "only countries where the organisation is present"},
+    [OD_CTL_OPT_ABSENT] = {"absent", NULL, "only countries where it is not present"},
+    [OD_CTL_OPT_REGION] = {"region", "UNIT", "regional office unit covering the country"},
+    [OD_CTL_OPT_MEMBERSHIP] = {"membership", "STATUS", "member, observer or none"},
+    [OD_CTL_OPT_MEMBER_SINCE] = {"member-since", "YEAR",
+        "year it joined, as member or observer (0: not recorded)"},
+    [OD_CTL_OPT_PRESENCE] = {"presence", "LEVEL",
+        "auto (from the units), absent, country-office, sub-offices"},
+    [OD_CTL_OPT_NOTES] = {"notes", "TEXT", "free notes ('' clears them)"},
 };
 
 static int
@@ -187,6 +200,71 @@ od_ctl_parse_lang_text(const char *s, size_t *lang_len, const char **text)
 	}
 	*lang_len = n;
 	*text = eq + 1;
+	return true;
+}
+
+static bool
+lang_eq(const char *tag, const char *s, size_t n)
+{
+	return strlen(tag) == n && strncasecmp(tag, s, n) == 0;
+}
+
+bool
+od_ctl_merge_localized(od_arena *ar, const struct od_ctl_args *a, int opt,
+    Orgdir__V1__LocalizedString *const *cur, size_t n_cur, Orgdir__V1__LocalizedString ***out,
+    size_t *n_out)
+{
+	size_t max = n_cur;
+	for (int i = 0; i < a->n_opts; i++) {
+		max += a->opts[i].opt == opt;
+	}
+	Orgdir__V1__LocalizedString **v = od_arena_alloc(ar, (max + 1) * sizeof(*v));
+	if (v == NULL) {
+		return false;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < n_cur; i++) {
+		v[n++] = cur[i];
+	}
+	for (int i = 0; i < a->n_opts; i++) {
+		if (a->opts[i].opt != opt) {
+			continue;
+		}
+		size_t ll;
+		const char *text;
+		if (!od_ctl_parse_lang_text(a->opts[i].val, &ll, &text)) {
+			continue; /* check_fields has refused it already */
+		}
+		const char *lang = a->opts[i].val;
+		size_t k = 0;
+		while (k < n && !lang_eq(v[k]->lang, lang, ll)) {
+			k++;
+		}
+		if (*text == '\0') {
+			if (k < n) {
+				memmove(&v[k], &v[k + 1], (n - k - 1) * sizeof(*v));
+				n--;
+			}
+			continue;
+		}
+		Orgdir__V1__LocalizedString *ls = od_arena_alloc(ar, sizeof(*ls));
+		if (ls == NULL) {
+			return false;
+		}
+		orgdir__v1__localized_string__init(ls);
+		ls->lang = k < n ? v[k]->lang : od_arena_strndup(ar, lang, ll);
+		ls->text = od_arena_strndup(ar, text, strlen(text));
+		if (ls->lang == NULL || ls->text == NULL) {
+			return false;
+		}
+		if (k < n) {
+			v[k] = ls;
+		} else {
+			v[n++] = ls;
+		}
+	}
+	*out = v;
+	*n_out = n;
 	return true;
 }
 

@@ -86,7 +86,7 @@ static const struct od_ctl_verb health_verbs[] = {
         "Prints SERVING or NOT_SERVING. Exits 0 only when SERVING, 1 when the\n"
         "server answered but is not serving, and the status's code (24 for\n"
         "UNAVAILABLE) when it could not be asked.",
-        no_opts, 0, 0},
+        no_opts, 0, 0, NULL},
 };
 
 const struct od_ctl_noun od_ctl_noun_health = {
@@ -94,7 +94,7 @@ const struct od_ctl_noun od_ctl_noun_health = {
 
 static const struct od_ctl_verb info_verbs[] = {
     {NULL, run_info, "", "show the server's version, schema, revision, unit count, methods", NULL,
-        no_opts, 0, 0},
+        no_opts, 0, 0, NULL},
 };
 
 const struct od_ctl_noun od_ctl_noun_info = {"info",

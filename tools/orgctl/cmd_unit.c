@@ -1,7 +1,6 @@
 /* cmd_unit.c - `orgctl unit ...`: read and change the organisation chart. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "orgctl.h"
 
@@ -327,77 +326,6 @@ check_fields(struct od_ctl *c, const struct od_ctl_args *a, bool adding)
 	return 0;
 }
 
-static bool
-lang_eq(const char *tag, const char *s, size_t n)
-{
-	return strlen(tag) == n && strncasecmp(tag, s, n) == 0;
-}
-
-/*
- * The localized list `cur` (may be empty) with the option's LANG=TEXT
- * values applied in command-line order: a language given replaces its
- * text or is added; an empty text removes it; the others stay as they are.
- * Everything new is allocated from ar. False when ar is exhausted.
- */
-static bool
-merge_localized(od_arena *ar, const struct od_ctl_args *a, int opt,
-    Orgdir__V1__LocalizedString *const *cur, size_t n_cur, Orgdir__V1__LocalizedString ***out,
-    size_t *n_out)
-{
-	size_t max = n_cur;
-	for (int i = 0; i < a->n_opts; i++) {
-		max += a->opts[i].opt == opt;
-	}
-	Orgdir__V1__LocalizedString **v = od_arena_alloc(ar, (max + 1) * sizeof(*v));
-	if (v == NULL) {
-		return false;
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < n_cur; i++) {
-		v[n++] = cur[i];
-	}
-	for (int i = 0; i < a->n_opts; i++) {
-		if (a->opts[i].opt != opt) {
-			continue;
-		}
-		size_t ll;
-		const char *text;
-		if (!od_ctl_parse_lang_text(a->opts[i].val, &ll, &text)) {
-			continue; /* check_fields has refused it already */
-		}
-		const char *lang = a->opts[i].val;
-		size_t k = 0;
-		while (k < n && !lang_eq(v[k]->lang, lang, ll)) {
-			k++;
-		}
-		if (*text == '\0') {
-			if (k < n) {
-				memmove(&v[k], &v[k + 1], (n - k - 1) * sizeof(*v));
-				n--;
-			}
-			continue;
-		}
-		Orgdir__V1__LocalizedString *ls = od_arena_alloc(ar, sizeof(*ls));
-		if (ls == NULL) {
-			return false;
-		}
-		orgdir__v1__localized_string__init(ls);
-		ls->lang = k < n ? v[k]->lang : od_arena_strndup(ar, lang, ll);
-		ls->text = od_arena_strndup(ar, text, strlen(text));
-		if (ls->lang == NULL || ls->text == NULL) {
-			return false;
-		}
-		if (k < n) {
-			v[k] = ls;
-		} else {
-			v[n++] = ls;
-		}
-	}
-	*out = v;
-	*n_out = n;
-	return true;
-}
-
 struct edit {
 	od_arena ar;
 	Orgdir__V1__Unit unit;
@@ -443,16 +371,17 @@ edit_fill(struct edit *e, const struct od_ctl_args *a, const Orgdir__V1__Unit *c
 			u->kind = (Orgdir__V1__Unit__Kind) od_ctl_parse_kind(v);
 			break;
 		case OD_CTL_OPT_NAME:
-			ok = merge_localized(&e->ar, a, opt, cur != NULL ? cur->name : NULL,
+			ok = od_ctl_merge_localized(&e->ar, a, opt, cur != NULL ? cur->name : NULL,
 			    cur != NULL ? cur->n_name : 0, &u->name, &u->n_name);
 			break;
 		case OD_CTL_OPT_DESCRIPTION:
-			ok = merge_localized(&e->ar, a, opt, cur != NULL ? cur->description : NULL,
+			ok = od_ctl_merge_localized(&e->ar, a, opt,
+			    cur != NULL ? cur->description : NULL,
 			    cur != NULL ? cur->n_description : 0, &u->description,
 			    &u->n_description);
 			break;
 		case OD_CTL_OPT_HEAD_TITLE:
-			ok = merge_localized(&e->ar, a, opt, ch != NULL ? ch->title : NULL,
+			ok = od_ctl_merge_localized(&e->ar, a, opt, ch != NULL ? ch->title : NULL,
 			    ch != NULL ? ch->n_title : 0, &e->head.title, &e->head.n_title);
 			u->head = &e->head;
 			break;
@@ -471,19 +400,12 @@ edit_fill(struct edit *e, const struct od_ctl_args *a, const Orgdir__V1__Unit *c
 			e->head.phone = (char *) v;
 			u->head = &e->head;
 			break;
-		case OD_CTL_OPT_COUNTRY: {
-			/* ISO 3166 codes are upper case; accept "ch". */
-			char *cc = od_arena_strndup(&e->ar, v, strlen(v));
-			ok = cc != NULL;
-			for (char *p = cc; ok && *p != '\0'; p++) {
-				if (*p >= 'a' && *p <= 'z') {
-					*p = (char) (*p - 'a' + 'A');
-				}
-			}
-			e->location.country_code = cc;
+		case OD_CTL_OPT_COUNTRY:
+			/* Sent as given: the server knows ISO 3166-1, stores the
+			 * code upper case and names an unknown one in its error. */
+			e->location.country_code = (char *) v;
 			u->location = &e->location;
 			break;
-		}
 		case OD_CTL_OPT_CITY:
 			e->location.city = (char *) v;
 			u->location = &e->location;
@@ -683,23 +605,28 @@ static const struct od_ctl_verb unit_verbs[] = {
         "Prints the unit's fields; names, descriptions and titles in --lang first\n"
         "(falling back to the same language, then English, then the first),\n"
         "then the other languages labelled with their tag.",
-        get_opts, 1, 1},
+        get_opts, 1, 1, NULL},
     {"ls", run_ls, "[PARENT] [--limit N] [--page-size N]",
         "list the children of PARENT (the roots without it)",
         "Lists in display order (sort order, then id), fetching every page\n"
         "unless --limit stops earlier. With --json, all pages are merged into\n"
         "one ListUnitsResponse.",
-        ls_opts, 0, 1},
+        ls_opts, 0, 1, NULL},
     {"tree", run_tree, "[ROOT] [--depth N] [--ids]",
-        "draw the organisation chart below ROOT (everything without it)", NULL, tree_opts, 0, 1},
-    {"path", run_path, "ID [--ids]", "show the path from the root to a unit", NULL, path_opts, 1,
-        1},
+        "draw the organisation chart below ROOT (everything without it)", NULL, tree_opts, 0, 1,
+        NULL},
+    {"path", run_path, "ID [--ids]", "show the path from the root to a unit", NULL, path_opts, 1, 1,
+        NULL},
     {"add", run_add,
         "ID --kind KIND --name LANG=TEXT [--name LANG=TEXT...] [--parent ID] [field options]",
         "create a unit",
         "Creates the unit and prints it as stored. Without --parent it is a root.\n"
-        "LANG is a language tag: fr, en, es, pt-BR.",
-        add_opts, 1, 1},
+        "LANG is a language tag: fr, en, es, pt-BR. --country takes an ISO 3166-1\n"
+        "alpha-2 code in any case (stored upper case); a code ISO 3166-1 does not\n"
+        "know fails with INVALID_ARGUMENT (exit 13). An office located in a country\n"
+        "(country, sub-, liaison or regional office) counts towards its presence\n"
+        "('orgctl country get CC').",
+        add_opts, 1, 1, NULL},
     {"set", run_set, "ID [field options] [--if-match ETAG]", "change some fields of a unit",
         "Changes only the fields given. --name, --description and --head-title\n"
         "change only the languages given (LANG= with no text removes one) and\n"
@@ -707,16 +634,16 @@ static const struct od_ctl_verb unit_verbs[] = {
         "conditional on it, so a concurrent change fails with ABORTED (exit 20)\n"
         "instead of being lost. An empty value clears a field (--city '').\n"
         "The parent changes with 'orgctl unit mv'.",
-        set_opts, 1, 1},
+        set_opts, 1, 1, NULL},
     {"mv", run_mv, "ID NEW_PARENT [--if-match ETAG]",
         "move a unit under NEW_PARENT ('-' or '' makes it a root)",
         "Moving a unit under itself or one of its descendants fails with\n"
         "FAILED_PRECONDITION (exit 19).",
-        mv_opts, 2, 2},
+        mv_opts, 2, 2, NULL},
     {"rm", run_rm, "ID [--force] [--if-match ETAG]", "delete a unit",
         "A unit that has children is deleted only with --force, which deletes\n"
         "its whole subtree in one transaction. Prints \"deleted N unit(s)\".",
-        rm_opts, 1, 1},
+        rm_opts, 1, 1, NULL},
 };
 
 const struct od_ctl_noun od_ctl_noun_unit = {"unit",

@@ -19,6 +19,8 @@
 
 static const struct od_ctl_noun *const nouns[] = {
     &od_ctl_noun_unit,
+    &od_ctl_noun_country,
+    &od_ctl_noun_stats,
     &od_ctl_noun_health,
     &od_ctl_noun_info,
 };
@@ -54,17 +56,29 @@ noun_command(const struct od_ctl_noun *n)
 
 /* --- help ---------------------------------------------------------------------------- */
 
+/* An option's line of help, in the verb's own words when it has them
+ * (v may be NULL: the global options). */
 static void
-print_opt(int opt)
+print_opt(const struct od_ctl_verb *v, int opt)
 {
 	const struct od_ctl_optdef *d = &od_ctl_opts[opt];
+	const char *metavar = d->metavar;
+	const char *help = d->help;
+	for (const struct od_ctl_opthelp *h = v != NULL ? v->opt_help : NULL;
+	     h != NULL && h->opt != OD_CTL_OPT_END; h++) {
+		if (h->opt == opt) {
+			metavar = h->metavar != NULL ? h->metavar : metavar;
+			help = h->help;
+			break;
+		}
+	}
 	char lhs[64];
-	if (d->metavar != NULL) {
-		snprintf(lhs, sizeof(lhs), "--%s %s", d->name, d->metavar);
+	if (metavar != NULL) {
+		snprintf(lhs, sizeof(lhs), "--%s %s", d->name, metavar);
 	} else {
 		snprintf(lhs, sizeof(lhs), "--%s", d->name);
 	}
-	printf("  %-25s %s\n", lhs, d->help);
+	printf("  %-25s %s\n", lhs, help);
 }
 
 /* Summaries are written in lower case for the command list. */
@@ -127,7 +141,7 @@ help_main(void)
 	}
 	printf("\nGlobal options (accepted before or after the command):\n");
 	for (int o = 0; o < OD_CTL_OPT_FIRST_LOCAL; o++) {
-		print_opt(o);
+		print_opt(NULL, o);
 	}
 	printf("\n"
 	       "Environment:\n"
@@ -188,7 +202,7 @@ help_verb(const struct od_ctl_noun *n, const struct od_ctl_verb *v)
 		printf("\nOptions:\n");
 		bool kind = false;
 		for (const int *o = v->opts; *o != OD_CTL_OPT_END; o++) {
-			print_opt(*o);
+			print_opt(v, *o);
 			kind = kind || *o == OD_CTL_OPT_KIND;
 		}
 		if (kind) {

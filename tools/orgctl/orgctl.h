@@ -59,6 +59,16 @@ enum od_ctl_opt {
 	OD_CTL_OPT_SORT,
 	OD_CTL_OPT_IF_MATCH,
 	OD_CTL_OPT_FORCE,
+	OD_CTL_OPT_MEMBER,
+	OD_CTL_OPT_OBSERVER,
+	OD_CTL_OPT_NON_MEMBER,
+	OD_CTL_OPT_PRESENT,
+	OD_CTL_OPT_ABSENT,
+	OD_CTL_OPT_REGION,
+	OD_CTL_OPT_MEMBERSHIP,
+	OD_CTL_OPT_MEMBER_SINCE,
+	OD_CTL_OPT_PRESENCE,
+	OD_CTL_OPT_NOTES,
 	OD_CTL_OPT_COUNT
 };
 
@@ -68,6 +78,15 @@ enum od_ctl_opt {
 struct od_ctl_optdef {
 	const char *name; /* long name without "--" */
 	const char *metavar; /* NULL for a flag */
+	const char *help;
+};
+
+/* A verb's own wording for an option the table words for another verb
+ * (`--sort` is a position for `unit add` but an order for `country ls`):
+ * the parse is the same, only the help differs. */
+struct od_ctl_opthelp {
+	int opt;
+	const char *metavar; /* NULL = the table's */
 	const char *help;
 };
 
@@ -111,6 +130,8 @@ struct od_ctl_verb {
 	const int *opts; /* accepted options, OD_CTL_OPT_END-terminated */
 	int min_pos; /* positionals after the verb */
 	int max_pos;
+	/* Help overrides, terminated by {OD_CTL_OPT_END}; NULL = none. */
+	const struct od_ctl_opthelp *opt_help;
 };
 
 struct od_ctl_noun {
@@ -121,6 +142,8 @@ struct od_ctl_noun {
 };
 
 extern const struct od_ctl_noun od_ctl_noun_unit;
+extern const struct od_ctl_noun od_ctl_noun_country;
+extern const struct od_ctl_noun od_ctl_noun_stats;
 extern const struct od_ctl_noun od_ctl_noun_health;
 extern const struct od_ctl_noun od_ctl_noun_info;
 
@@ -144,6 +167,17 @@ bool od_ctl_parse_long(const char *s, long min, long max, long *out);
 /* Splits "LANG=TEXT": *lang_len receives the length of LANG, *text points
  * after '='. False when there is no '=' or LANG is not a BCP 47 tag. */
 bool od_ctl_parse_lang_text(const char *s, size_t *lang_len, const char **text);
+/*
+ * The localized list `cur` (may be empty) with the LANG=TEXT values of
+ * option `opt` applied in command-line order: a language given replaces
+ * its text or is added; an empty text removes it; the others stay as they
+ * are. Everything new is allocated from ar; texts are copied. Values that
+ * are not LANG=TEXT are skipped (check them first). False when ar is
+ * exhausted.
+ */
+bool od_ctl_merge_localized(od_arena *ar, const struct od_ctl_args *a, int opt,
+    Orgdir__V1__LocalizedString *const *cur, size_t n_cur, Orgdir__V1__LocalizedString ***out,
+    size_t *n_out);
 /* A Unit.Kind by name, case-insensitive, '-' for '_' ("regional-office").
  * -1 when unknown or KIND_UNSPECIFIED. */
 int od_ctl_parse_kind(const char *s);
@@ -179,8 +213,17 @@ const char *od_ctl_kind_name(int kind);
 void od_ctl_kind_list(char *buf, size_t n);
 /* RFC 3339 UTC; "" for NULL. buf of at least 40 bytes. */
 void od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t n);
+/* One "label:  value" line of a record (`label [lang]:` when lang is not
+ * NULL); nothing when value is NULL or empty. */
+void od_ctl_print_line(const char *label, const char *lang, const char *value);
+/* A localized text as record lines: the text for `lang` first, unlabelled,
+ * then every other language labelled with its tag. */
+void od_ctl_print_localized(
+    const char *label, Orgdir__V1__LocalizedString *const *v, size_t n, const char *lang);
 /* The readable multi-line record of `unit get`. */
 void od_ctl_print_unit(const struct od_ctl *c, const Orgdir__V1__Unit *u);
+/* "10,126": v with a comma every three digits. buf of at least 32 bytes. */
+void od_ctl_format_count(uint64_t v, char *buf, size_t n);
 
 /* A text table: column headers, then rows; cells are borrowed until print. */
 struct od_ctl_table {

@@ -151,12 +151,27 @@ od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t n)
 	}
 }
 
+void
+od_ctl_format_count(uint64_t v, char *buf, size_t n)
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long) v);
+	size_t k = 0;
+	for (int i = 0; i < len && k + 1 < n; i++) {
+		if (i > 0 && (len - i) % 3 == 0 && k + 2 < n) {
+			buf[k++] = ',';
+		}
+		buf[k++] = digits[i];
+	}
+	buf[k < n ? k : n - 1] = '\0';
+}
+
 /* --- the unit record -------------------------------------------------------- */
 
 #define LABEL_WIDTH 18
 
-static void
-line(const char *label, const char *lang, const char *value)
+void
+od_ctl_print_line(const char *label, const char *lang, const char *value)
 {
 	if (value == NULL || *value == '\0') {
 		return;
@@ -174,16 +189,15 @@ line(const char *label, const char *lang, const char *value)
 	fputc('\n', stdout);
 }
 
-/* The text in the run's language first (unlabelled), then every other
- * language labelled with its tag. */
-static void
-localized(const char *label, Orgdir__V1__LocalizedString *const *v, size_t n, const char *lang)
+void
+od_ctl_print_localized(
+    const char *label, Orgdir__V1__LocalizedString *const *v, size_t n, const char *lang)
 {
 	const char *picked = od_ctl_pick(v, n, lang);
-	line(label, NULL, picked);
+	od_ctl_print_line(label, NULL, picked);
 	for (size_t i = 0; i < n; i++) {
 		if (v[i]->text != picked) {
-			line(label, v[i]->lang, v[i]->text);
+			od_ctl_print_line(label, v[i]->lang, v[i]->text);
 		}
 	}
 }
@@ -192,34 +206,35 @@ void
 od_ctl_print_unit(const struct od_ctl *c, const Orgdir__V1__Unit *u)
 {
 	char buf[64];
-	line("id", NULL, u->id);
-	line("kind", NULL, od_ctl_kind_name(u->kind));
-	localized("name", u->name, u->n_name, c->lang);
-	line("acronym", NULL, u->acronym);
-	localized("description", u->description, u->n_description, c->lang);
+	od_ctl_print_line("id", NULL, u->id);
+	od_ctl_print_line("kind", NULL, od_ctl_kind_name(u->kind));
+	od_ctl_print_localized("name", u->name, u->n_name, c->lang);
+	od_ctl_print_line("acronym", NULL, u->acronym);
+	od_ctl_print_localized("description", u->description, u->n_description, c->lang);
 	if (u->head != NULL) {
-		localized("head", u->head->title, u->head->n_title, c->lang);
-		line("head name", NULL, u->head->name);
-		line("head email", NULL, u->head->email);
-		line("head phone", NULL, u->head->phone);
+		od_ctl_print_localized("head", u->head->title, u->head->n_title, c->lang);
+		od_ctl_print_line("head name", NULL, u->head->name);
+		od_ctl_print_line("head email", NULL, u->head->email);
+		od_ctl_print_line("head phone", NULL, u->head->phone);
 	}
 	if (u->location != NULL) {
-		line("country", NULL, u->location->country_code);
-		line("city", NULL, u->location->city);
+		od_ctl_print_line("country", NULL, u->location->country_code);
+		od_ctl_print_line("city", NULL, u->location->city);
 	}
 	if (u->contact != NULL) {
-		line("email", NULL, u->contact->email);
-		line("phone", NULL, u->contact->phone);
-		line("url", NULL, u->contact->url);
+		od_ctl_print_line("email", NULL, u->contact->email);
+		od_ctl_print_line("phone", NULL, u->contact->phone);
+		od_ctl_print_line("url", NULL, u->contact->url);
 	}
-	line("parent", NULL, u->parent_id[0] != '\0' ? u->parent_id : "(none: a root)");
+	od_ctl_print_line(
+	    "parent", NULL, u->parent_id[0] != '\0' ? u->parent_id : "(none: a root)");
 	snprintf(buf, sizeof(buf), "%d", (int) u->sort_order);
-	line("sort order", NULL, buf);
-	line("etag", NULL, u->etag);
+	od_ctl_print_line("sort order", NULL, buf);
+	od_ctl_print_line("etag", NULL, u->etag);
 	od_ctl_format_time(u->create_time, buf, sizeof(buf));
-	line("created", NULL, buf);
+	od_ctl_print_line("created", NULL, buf);
 	od_ctl_format_time(u->update_time, buf, sizeof(buf));
-	line("updated", NULL, buf);
+	od_ctl_print_line("updated", NULL, buf);
 }
 
 /* --- tables ------------------------------------------------------------------------ */

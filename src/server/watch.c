@@ -1,0 +1,149 @@
+/*
+ * watch.c - long polls (WatchChanges). A read that finds nothing new parks
+ * its context here instead of answering; a commit, or the end of its wait,
+ * runs it again. One small thread owns the waits, so neither nng's callback
+ * threads nor the writer ever block or re-run reads.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "server.h"
+
+#define WAIT_MAX_MS 60000
+#define DEADLINE_MARGIN_MS 200
+
+static void
+abs_deadline(uint64_t ms_from_now, struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t) (ms_from_now / 1000);
+	ts->tv_nsec += (long) (ms_from_now % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+void
+od_call_park(od_call *call, uint32_t wait_ms)
+{
+	struct od_ctx *c = call->ctx;
+	struct od_server *srv = c->srv;
+	if (c->deadline_ms != 0) {
+		uint32_t cap =
+		    c->deadline_ms > DEADLINE_MARGIN_MS ? c->deadline_ms - DEADLINE_MARGIN_MS : 0;
+		wait_ms = wait_ms < cap ? wait_ms : cap;
+	}
+	if (wait_ms > WAIT_MAX_MS) {
+		wait_ms = WAIT_MAX_MS;
+	}
+	pthread_mutex_lock(&srv->watch_mu);
+	if (srv->watch_stop || wait_ms == 0) {
+		pthread_mutex_unlock(&srv->watch_mu);
+		return; /* not parked: the handler answers now */
+	}
+	call->parked = true;
+	c->expired = false;
+	c->wake_at_ms = od_mono_ms() + wait_ms;
+	/* A commit between the handler's snapshot and now: run again at once. */
+	c->wake_now = srv->committed > c->parked_at_rev;
+	c->next_watcher = srv->watchers;
+	srv->watchers = c;
+	pthread_cond_signal(&srv->watch_cv);
+	pthread_mutex_unlock(&srv->watch_mu);
+}
+
+void
+od_watch_notify(struct od_server *srv, uint64_t revision)
+{
+	pthread_mutex_lock(&srv->watch_mu);
+	if (revision > srv->committed) {
+		srv->committed = revision;
+	}
+	bool any = false;
+	for (struct od_ctx *c = srv->watchers; c != NULL; c = c->next_watcher) {
+		c->wake_now = true;
+		any = true;
+	}
+	if (any) {
+		pthread_cond_signal(&srv->watch_cv);
+	}
+	pthread_mutex_unlock(&srv->watch_mu);
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct od_server *srv = arg;
+	pthread_mutex_lock(&srv->watch_mu);
+	for (;;) {
+		uint64_t now = od_mono_ms();
+		uint64_t next = now + 1000;
+		struct od_ctx *ready = NULL;
+		struct od_ctx **link = &srv->watchers;
+		while (*link != NULL) {
+			struct od_ctx *c = *link;
+			if (c->wake_now || c->wake_at_ms <= now || srv->watch_stop) {
+				*link = c->next_watcher;
+				c->expired = !c->wake_now;
+				c->next_watcher = ready;
+				ready = c;
+			} else {
+				next = c->wake_at_ms < next ? c->wake_at_ms : next;
+				link = &c->next_watcher;
+			}
+		}
+		if (ready != NULL) {
+			pthread_mutex_unlock(&srv->watch_mu);
+			while (ready != NULL) {
+				struct od_ctx *c = ready;
+				ready = c->next_watcher;
+				if (srv->watch_stop) {
+					c->expired = true;
+				}
+				od_ctx_rerun(c); /* answers, or parks again */
+			}
+			pthread_mutex_lock(&srv->watch_mu);
+			continue;
+		}
+		if (srv->watch_stop) {
+			break;
+		}
+		struct timespec ts;
+		abs_deadline(next - now, &ts);
+		pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
+	}
+	pthread_mutex_unlock(&srv->watch_mu);
+	return NULL;
+}
+
+orgdir_code
+od_watch_init(struct od_server *srv, orgdir_status *st)
+{
+	pthread_condattr_t ca;
+	pthread_mutex_init(&srv->watch_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->watch_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	srv->watch_inited = true;
+	if (pthread_create(&srv->watch_thread, NULL, watch_main, srv) != 0) {
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot start the watch thread");
+	}
+	srv->watch_running = true;
+	return ORGDIR_OK;
+}
+
+void
+od_watch_stop(struct od_server *srv)
+{
+	if (!srv->watch_running) {
+		return;
+	}
+	pthread_mutex_lock(&srv->watch_mu);
+	srv->watch_stop = true;
+	pthread_cond_signal(&srv->watch_cv);
+	pthread_mutex_unlock(&srv->watch_mu);
+	pthread_join(srv->watch_thread, NULL);
+	srv->watch_running = false;
+}
