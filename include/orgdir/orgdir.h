@@ -223,8 +223,8 @@ orgdir_code orgdir_country_list(orgdir_client *client,
  * non-empty country->etag the update happens only if it is current (else
  * ABORTED). */
 orgdir_code orgdir_country_update(orgdir_client *client, const Orgdir__V1__Country *country,
-    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply,
-    Orgdir__V1__Country **out, orgdir_status *status);
+    const char *const *mask_paths, size_t n_paths, orgdir_reply **reply, Orgdir__V1__Country **out,
+    orgdir_status *status);
 
 /* GetStats: the headline figures in one call. */
 orgdir_code orgdir_server_stats(orgdir_client *client, orgdir_reply **reply,
@@ -254,9 +254,9 @@ orgdir_code orgdir_changes_list(orgdir_client *client, uint64_t since_revision,
  * extended by wait_ms. OUT_OF_RANGE when the log no longer reaches back to
  * since_revision: re-read the directory, then watch from its revision.
  * Continue with out->next_since_revision. */
-orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision,
-    uint32_t wait_ms, int max_changes, orgdir_reply **reply,
-    Orgdir__V1__WatchChangesResponse **out, orgdir_status *status);
+orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, uint32_t wait_ms,
+    int max_changes, orgdir_reply **reply, Orgdir__V1__WatchChangesResponse **out,
+    orgdir_status *status);
 
 /* --- server ------------------------------------------------------------------------ */
 
