@@ -112,6 +112,10 @@ typedef struct orgdir_options {
 	 * it (without being sent). A reply also fails with RESOURCE_EXHAUSTED
 	 * when decoding it would take more than ~8 times this in memory. */
 	size_t max_message_bytes;
+	/* For tls+tcp:// URLs: a PEM file of the CA(s) that signed the server's
+	 * certificate (required; there is no plaintext fallback). The server's
+	 * name is checked against the URL's host. Ignored for other URLs. */
+	const char *tls_ca_file;
 } orgdir_options;
 
 /*

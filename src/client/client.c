@@ -14,6 +14,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "client_int.h"
 
@@ -22,6 +23,8 @@ struct orgdir_client {
 	int timeout_ms; /* per call, > 0 */
 	size_t max_message_bytes; /* largest reply body (and request body) */
 	char *token; /* owned; NULL when none */
+	char *tls_ca; /* owned; NULL when none */
+	bool tls; /* tls+tcp:// */
 	/* First half of every request_id: random per client, so keys from two
 	 * clients (or two runs) never collide in the server's memory of them. */
 	uint8_t id_prefix[8];
@@ -119,6 +122,12 @@ apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
 	if (opts->max_message_bytes > 0) {
 		c->max_message_bytes = opts->max_message_bytes;
 	}
+	if (opts->tls_ca_file != NULL && opts->tls_ca_file[0] != '\0') {
+		c->tls_ca = strdup(opts->tls_ca_file);
+		if (c->tls_ca == NULL) {
+			return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+		}
+	}
 	if (opts->token != NULL && opts->token[0] != '\0') {
 		size_t n = strnlen(opts->token, OD_CLIENT_TOKEN_MAX + 1);
 		if (n > OD_CLIENT_TOKEN_MAX) {
@@ -145,6 +154,88 @@ open_failed(orgdir_status *st, const char *what, int rv)
 {
 	return od_status_set(st, rv == NNG_ENOMEM ? ORGDIR_RESOURCE_EXHAUSTED : ORGDIR_INTERNAL,
 	    "cannot %s: %s", what, nng_strerror(rv));
+}
+
+/* The host part of a URL like tls+tcp://host:port, for certificate checks. */
+static void
+url_host(const char *url, char *out, size_t cap)
+{
+	const char *p = strstr(url, "://");
+	p = p != NULL ? p + 3 : url;
+	size_t n = 0;
+	if (*p == '[') { /* [v6]:port */
+		p++;
+		while (p[n] != '\0' && p[n] != ']') {
+			n++;
+		}
+	} else {
+		while (p[n] != '\0' && p[n] != ':' && p[n] != '/') {
+			n++;
+		}
+	}
+	if (n >= cap) {
+		n = cap - 1;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/*
+ * TLS: the server's certificate must chain to the given CA and match the
+ * URL's host; there is no fallback to plaintext. The first connection is
+ * tried at once so a certificate problem is reported as such, not as a
+ * timeout later; a server that is merely not up yet is retried in the
+ * background like any other.
+ */
+static orgdir_code
+dial_tls(orgdir_client *c, const char *url, orgdir_status *st)
+{
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	char host[256];
+	int rv;
+	c->tls = true;
+	if (c->tls_ca == NULL) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s is a TLS URL: give the CA file that signed the server's certificate "
+		    "(tls_ca_file, orgctl --tls-ca)",
+		    c->url);
+	}
+	url_host(url, host, sizeof(host));
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
+		return open_failed(st, "set up TLS", rv);
+	}
+	if ((rv = nng_tls_config_ca_file(cfg, c->tls_ca)) != 0) {
+		nng_tls_config_free(cfg);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "cannot use CA file '%s': %s (a PEM file of CA certificates)", c->tls_ca,
+		    nng_strerror(rv));
+	}
+	nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	nng_tls_config_server_name(cfg, host);
+	if ((rv = nng_dialer_create(&d, c->sock, url)) != 0) {
+		nng_tls_config_free(cfg);
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "cannot use server URL '%s': %s",
+		    c->url, nng_strerror(rv));
+	}
+	rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	if (rv != 0) {
+		return open_failed(st, "set up TLS", rv);
+	}
+	rv = nng_dialer_start(d, 0);
+	if (rv == NNG_EPEERAUTH || rv == NNG_ECRYPTO) {
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "TLS handshake with %s failed: %s (is its certificate signed by the CA in "
+		    "'%s', "
+		    "and issued for '%s'?)",
+		    c->url, nng_strerror(rv), c->tls_ca, host);
+	}
+	if (rv != 0 && (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0 && rv != NNG_ESTATE) {
+		return od_status_set(
+		    st, ORGDIR_UNAVAILABLE, "cannot connect to %s: %s", c->url, nng_strerror(rv));
+	}
+	return ORGDIR_OK;
 }
 
 /* Sets up c's socket; on failure the caller closes it (if opened) and frees c. */
@@ -176,6 +267,9 @@ open_socket(orgdir_client *c, const char *url, bool *opened, orgdir_status *st)
 	if ((rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c)) != 0) {
 		return open_failed(st, "watch connections", rv);
+	}
+	if (strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss://", 6) == 0) {
+		return dial_tls(c, url, st);
 	}
 	/* Non-blocking: the dialer keeps retrying in the background, so a
 	 * client may be opened before its server starts. */
@@ -231,6 +325,7 @@ orgdir_client_open(
 			nng_close(c->sock);
 		}
 		free(c->token);
+		free(c->tls_ca);
 		free(c);
 		return code;
 	}
@@ -249,6 +344,7 @@ orgdir_client_close(orgdir_client *client)
 	 * counters in *client are no longer touched once it returns. */
 	nng_close(client->sock);
 	free(client->token);
+	free(client->tls_ca);
 	free(client);
 }
 
@@ -272,6 +368,12 @@ transport_error(const orgdir_client *c, int rv, int timeout_ms, orgdir_status *s
 			    "lost the connection to %s and could not reconnect within %d ms: "
 			    "is orgdird running?",
 			    c->url, timeout_ms);
+		}
+		if (c->tls) {
+			return od_status_set(st, ORGDIR_UNAVAILABLE,
+			    "cannot connect to %s over TLS: is orgdird running there, with a "
+			    "certificate signed by the CA in '%s'?",
+			    c->url, c->tls_ca);
 		}
 		return od_status_set(
 		    st, ORGDIR_UNAVAILABLE, "cannot connect to %s: is orgdird running?", c->url);

@@ -16,7 +16,7 @@ static const char usage[] =
     "usage: orgdird [--listen URL]... [--data DIR] [--seed FILE.json]\n"
     "               [--max-message-bytes N] [--contexts N] [--map-size MIB]\n"
     "               [--iso-codes FILE] [--require-auth] [--retain-revisions N]\n"
-    "               [--max-reply-bytes N]\n"
+    "               [--max-reply-bytes N] [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Serves the orgdir directory (service orgdir.v1.OrgDirectory) over nng.\n"
     "\n"
@@ -31,6 +31,8 @@ static const char usage[] =
     "  --map-size MIB          initial LMDB map size (default 256; grows when full)\n"
     "  --iso-codes FILE        ISO 3166-1 JSON of iso-codes (default\n"
     "                          /usr/share/iso-codes/json/iso_3166-1.json)\n"
+    "  --tls-cert FILE         PEM certificate (chain) for tls+tcp:// listeners\n"
+    "  --tls-key FILE          its PEM private key\n"
     "  --require-auth          reads need a token too (writes always do)\n"
     "  --retain-revisions N    keep the change log of the last N revisions only\n"
     "                          (default 0: keep it all)\n"
@@ -76,6 +78,8 @@ main(int argc, char **argv)
 	const char *seed = NULL;
 	const char *iso_path = NULL;
 	bool require_auth = false;
+	const char *tls_cert = NULL;
+	const char *tls_key = NULL;
 	unsigned long long retain = 0;
 	unsigned long long max_reply = OD_REPLY_MAX_DEFAULT;
 	unsigned long long max_msg = OD_MESSAGE_MAX_DEFAULT;
@@ -123,6 +127,10 @@ main(int argc, char **argv)
 				    "--max-reply-bytes: '%s' is not a size from 4096 to 2147483648",
 				    v);
 			}
+		} else if (strcmp(a, "--tls-cert") == 0) {
+			tls_cert = v;
+		} else if (strcmp(a, "--tls-key") == 0) {
+			tls_key = v;
 		} else if (strcmp(a, "--iso-codes") == 0) {
 			iso_path = v;
 		} else if (strcmp(a, "--seed") == 0) {
@@ -190,6 +198,8 @@ main(int argc, char **argv)
 	    .max_message_bytes = max_msg,
 	    .max_reply_bytes = max_reply,
 	    .require_auth = require_auth,
+	    .tls_cert_file = tls_cert,
+	    .tls_key_file = tls_key,
 	    .contexts = (unsigned) contexts};
 	if (od_server_start(&srv, store, &o, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);

@@ -1,11 +1,14 @@
 /* server.c - the listening socket and its fixed pool of REP contexts, each
  * a small state machine driven by one aio callback (never blocking). */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
 
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 
 #define ARENA_FACTOR 8 /* a request may decode into this many times its size */
 #define ENVELOPE_MARGIN (64u << 10)
@@ -343,6 +346,83 @@ ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st)
 	return ORGDIR_OK;
 }
 
+/* Reads a small PEM file into a NUL-terminated heap string (caller frees). */
+static char *
+read_pem(const char *path, orgdir_status *st)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		od_status_set(
+		    st, ORGDIR_FAILED_PRECONDITION, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 1u << 20, n = 0;
+	char *buf = malloc(cap + 1);
+	if (buf != NULL) {
+		n = fread(buf, 1, cap, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	if (buf == NULL || n == 0 || n == cap) {
+		free(buf);
+		od_status_set(
+		    st, ORGDIR_FAILED_PRECONDITION, "%s is empty or larger than 1 MiB", path);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A TLS listener: our certificate and key; clients are not asked for one
+ * (they authenticate with tokens). */
+static orgdir_code
+listen_tls(struct od_server *srv, const od_server_opts *o, const char *url, orgdir_status *st)
+{
+	if (o->tls_cert_file == NULL || o->tls_key_file == NULL) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s needs --tls-cert FILE and --tls-key FILE", url);
+	}
+	char *cert = read_pem(o->tls_cert_file, st);
+	char *key = cert != NULL ? read_pem(o->tls_key_file, st) : NULL;
+	nng_tls_config *cfg = NULL;
+	nng_listener l;
+	int rv = cert != NULL && key != NULL ? nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER) : -1;
+	if (rv == 0) {
+		rv = nng_tls_config_own_cert(cfg, cert, key, NULL);
+		if (rv != 0) {
+			od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+			    "cannot use certificate %s with key %s: %s", o->tls_cert_file,
+			    o->tls_key_file, nng_strerror(rv));
+		}
+	}
+	if (key != NULL) {
+		/* The key leaves our memory once mbed TLS has parsed it. */
+		memset(key, 0, strlen(key));
+	}
+	free(cert);
+	free(key);
+	if (rv != 0) {
+		if (cfg != NULL) {
+			nng_tls_config_free(cfg);
+		}
+		return st->code != ORGDIR_OK
+		    ? st->code
+		    : od_status_set(st, ORGDIR_INTERNAL, "cannot set up TLS");
+	}
+	rv = nng_listener_create(&l, srv->sock, url);
+	if (rv == 0) {
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	}
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	if (rv == 0) {
+		rv = nng_listener_start(l, 0);
+	}
+	if (rv != 0) {
+		return od_status_set(
+		    st, ORGDIR_UNAVAILABLE, "cannot listen on %s: %s", url, nng_strerror(rv));
+	}
+	return ORGDIR_OK;
+}
+
 orgdir_code
 od_server_start(
     struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st)
@@ -382,6 +462,14 @@ od_server_start(
 		}
 	}
 	for (size_t i = 0; i < o->n_listen; i++) {
+		if (strncmp(o->listen[i], "tls+", 4) == 0 ||
+		    strncmp(o->listen[i], "wss://", 6) == 0) {
+			if ((c = listen_tls(srv, o, o->listen[i], st)) != ORGDIR_OK) {
+				od_server_stop(srv);
+				return c;
+			}
+			continue;
+		}
 		rv = nng_listen(srv->sock, o->listen[i], NULL, 0);
 		if (rv != 0) {
 			od_server_stop(srv);

@@ -86,6 +86,8 @@ typedef struct od_server_opts {
 	size_t max_reply_bytes; /* largest reply (a client may ask for less) */
 	unsigned contexts;
 	bool require_auth; /* reads need a token too */
+	const char *tls_cert_file; /* PEM certificate (chain) for tls+tcp:// listeners */
+	const char *tls_key_file; /* PEM private key */
 } od_server_opts;
 
 struct od_server {
