@@ -498,7 +498,8 @@ sleep_ms(long ms)
 static orgdir_client *
 client_open(const char *url, int timeout_ms, size_t max_bytes, const char *token)
 {
-	orgdir_options o = {timeout_ms, token, max_bytes};
+	orgdir_options o = {
+	    .timeout_ms = timeout_ms, .token = token, .max_message_bytes = max_bytes};
 	orgdir_client *c = NULL;
 	orgdir_status st;
 	orgdir_code code = orgdir_client_open(url, &o, &c, &st);
@@ -576,8 +577,8 @@ test_open_refuses_bad_arguments(void **state)
 {
 	orgdir_client *c = (orgdir_client *) (uintptr_t) 1;
 	orgdir_status st;
-	orgdir_options neg = {-5, NULL, 0};
-	orgdir_options huge = {0, NULL, (size_t) 1 << 30};
+	orgdir_options neg = {.timeout_ms = -5};
+	orgdir_options huge = {.max_message_bytes = (size_t) 1 << 30};
 	(void) state;
 
 	assert_int_equal(orgdir_client_open(NULL, NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
