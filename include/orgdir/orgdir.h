@@ -262,6 +262,57 @@ orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision,
     int max_changes, orgdir_reply **reply, Orgdir__V1__WatchChangesResponse **out,
     orgdir_status *status);
 
+/* --- transfer: export, import, backup ------------------------------------------------ */
+
+/*
+ * ExportDirectory: the whole directory from one snapshot: every unit,
+ * parents before children, without etags (times kept), the revision, and
+ * the country records set by hand. A large directory needs a large reply:
+ * open the client with max_message_bytes big enough (up to 256 MiB; about
+ * 400 bytes per unit) - nng fixes a connection's receive limit when it
+ * connects, so it cannot be raised for one call. RESOURCE_EXHAUSTED says
+ * when it is too small. Reads need no token unless the server requires one.
+ */
+orgdir_code orgdir_directory_export(orgdir_client *client, orgdir_reply **reply,
+    Orgdir__V1__Directory **out, orgdir_status *status);
+
+/*
+ * ImportDirectory (role ADMIN): loads `doc` (borrowed) atomically: all of
+ * it or none of it. `mode` is an Orgdir__V1__ImportDirectoryRequest__Mode
+ * (MERGE = 0: add and replace; REPLACE = 1: the directory becomes exactly
+ * doc). dry_run != 0 checks and counts without writing. A document larger
+ * than one request (about 3 MiB packed) is sent in parts through an import
+ * session, then committed; the commit's timeout grows with the document.
+ *
+ * OK with (*out)->n_problems > 0 means the document was refused and nothing
+ * was written: each problem has a path in the document ("units[12].parentId")
+ * and a message. Otherwise the counts say what changed (or would change,
+ * dry run) and status->revision is the revision the import committed.
+ * out may be NULL (then reply too): the counts and problems are dropped.
+ */
+orgdir_code orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
+    int mode, int dry_run, orgdir_reply **reply, Orgdir__V1__ImportDirectoryResponse **out,
+    orgdir_status *status);
+
+/*
+ * Backup (role ADMIN): a consistent hot copy of the server's data into
+ * `dir`, a directory on the SERVER's machine (absolute; created when
+ * missing; must be empty). Reads and writes go on meanwhile. `orgdird --data
+ * DIR` starts from the copy. The call waits up to 10 minutes more than the
+ * client's timeout. out: the revision the copy holds and its size.
+ */
+orgdir_code orgdir_backup(orgdir_client *client, const char *dir, orgdir_reply **reply,
+    Orgdir__V1__BackupResponse **out, orgdir_status *status);
+
+/* --- search ------------------------------------------------------------------ */
+
+/* Search: hits for a query typed by a person, ranked (see SearchRequest in
+ * service.proto for the fields: kinds, lang, under_unit_id, paging).
+ * INVALID_ARGUMENT for an empty, all-punctuation, over-long (512 bytes) or
+ * invalid UTF-8 query. */
+orgdir_code orgdir_search(orgdir_client *client, const Orgdir__V1__SearchRequest *request,
+    orgdir_reply **reply, Orgdir__V1__SearchResponse **out, orgdir_status *status);
+
 /* --- server ------------------------------------------------------------------------ */
 
 /* Health: *serving (may be NULL) receives the

@@ -97,3 +97,19 @@ orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, uint32_t wa
 	}
 	return code;
 }
+
+orgdir_code
+orgdir_search(orgdir_client *client, const Orgdir__V1__SearchRequest *request, orgdir_reply **reply,
+    Orgdir__V1__SearchResponse **out, orgdir_status *status)
+{
+	ProtobufCMessage *m = NULL;
+	if (request == NULL) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT, "request must not be NULL");
+	}
+	orgdir_code code = orgdir_client_call(client, "Search", &request->base,
+	    &orgdir__v1__search_response__descriptor, reply, out != NULL ? &m : NULL, status);
+	if (out != NULL) {
+		*out = (Orgdir__V1__SearchResponse *) m;
+	}
+	return code;
+}

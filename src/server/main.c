@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "iso3166.h"
+#include "check.h"
 #include "server.h"
 
 #define LISTEN_MAX 16
@@ -38,6 +39,8 @@ static const char usage[] =
     "                          (default 0: keep it all)\n"
     "  --max-reply-bytes N     largest reply (default 268435456; clients may ask\n"
     "                          for less)\n"
+    "  --check                 check the data directory's consistency and exit\n"
+    "                          (0 = clean, 1 = problems found, 2 = cannot check)\n"
     "  --version, --help\n"
     "\n"
     "On first start orgdird creates the token 'admin' and writes its secret to\n"
@@ -78,6 +81,7 @@ main(int argc, char **argv)
 	const char *seed = NULL;
 	const char *iso_path = NULL;
 	bool require_auth = false;
+	bool check = false;
 	const char *tls_cert = NULL;
 	const char *tls_key = NULL;
 	unsigned long long retain = 0;
@@ -97,6 +101,10 @@ main(int argc, char **argv)
 		if (strcmp(a, "--version") == 0) {
 			printf("orgdird %s (schema %d)\n", ORGDIR_VERSION, OD_SCHEMA_VERSION);
 			return 0;
+		}
+		if (strcmp(a, "--check") == 0) {
+			check = true;
+			continue;
 		}
 		if (strcmp(a, "--require-auth") == 0) {
 			require_auth = true;
@@ -184,6 +192,18 @@ main(int argc, char **argv)
 		od_log("error", "cannot start: %s", st.message);
 		od_iso3166_free(iso);
 		return 1;
+	}
+	if (check) {
+		od_check_report rep;
+		orgdir_code c = od_store_check(store, &rep, &st);
+		if (c == ORGDIR_OK || c == ORGDIR_DATA_LOSS) {
+			od_check_report_print(&rep, stdout);
+		} else {
+			fprintf(stderr, "orgdird: cannot check %s: %s\n", data, st.message);
+		}
+		od_store_close(store);
+		od_iso3166_free(iso);
+		return c == ORGDIR_OK ? 0 : c == ORGDIR_DATA_LOSS ? 1 : 2;
 	}
 	if (od_auth_bootstrap(store, data, &st) != ORGDIR_OK ||
 	    (seed != NULL && od_seed_load(store, seed, &st) != ORGDIR_OK)) {

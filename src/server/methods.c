@@ -7,21 +7,26 @@
 #include "server.h"
 
 static od_method table[] = {
+    /* Not OD_M_WRITE: the copy runs on a thread of its own (h_transfer.c). */
+    {"Backup", od_h_backup, OD_M_READ, ORGDIR__V1__ROLE__ADMIN, NULL},
     {"CreateToken", od_h_create_token, OD_M_WRITE, ORGDIR__V1__ROLE__ADMIN, NULL},
     {"CreateUnit", od_h_create_unit, OD_M_WRITE, ORGDIR__V1__ROLE__EDITOR, NULL},
     {"DeleteToken", od_h_delete_token, OD_M_WRITE, ORGDIR__V1__ROLE__ADMIN, NULL},
     {"DeleteUnit", od_h_delete_unit, OD_M_WRITE, ORGDIR__V1__ROLE__EDITOR, NULL},
+    {"ExportDirectory", od_h_export_directory, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"GetAncestors", od_h_get_ancestors, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"GetCountry", od_h_get_country, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"GetStats", od_h_get_stats, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"GetSubtree", od_h_get_subtree, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"GetUnit", od_h_get_unit, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"Health", od_h_health, OD_M_READ | OD_M_NOSTORE | OD_M_OPEN, ORGDIR__V1__ROLE__READER, NULL},
+    {"ImportDirectory", od_h_import_directory, OD_M_WRITE, ORGDIR__V1__ROLE__ADMIN, NULL},
     {"ListChanges", od_h_list_changes, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"ListCountries", od_h_list_countries, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"ListTokens", od_h_list_tokens, OD_M_READ, ORGDIR__V1__ROLE__ADMIN, NULL},
     {"ListUnits", od_h_list_units, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"MoveUnit", od_h_move_unit, OD_M_WRITE, ORGDIR__V1__ROLE__EDITOR, NULL},
+    {"Search", od_h_search, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"ServerInfo", od_h_server_info, OD_M_READ, ORGDIR__V1__ROLE__READER, NULL},
     {"UpdateCountry", od_h_update_country, OD_M_WRITE, ORGDIR__V1__ROLE__EDITOR, NULL},
     {"UpdateUnit", od_h_update_unit, OD_M_WRITE, ORGDIR__V1__ROLE__EDITOR, NULL},

@@ -1,5 +1,6 @@
 /* seed.c - loads an orgdir.v1.Directory JSON document into an empty store
  * at start-up (orgdird --seed), in one transaction: all of it or nothing. */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include <jansson.h>
@@ -10,6 +11,18 @@
 orgdir_code
 od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 {
+	/* Check first: a store that holds units ignores --seed, unread. */
+	od_txn *probe;
+	orgdir_code pc = od_store_write_begin(store, &probe, st);
+	if (pc != ORGDIR_OK) {
+		return pc;
+	}
+	uint64_t have = od_store_unit_count(probe);
+	od_txn_abort(probe);
+	if (have != 0) {
+		od_log("info", "--seed %s ignored: the store already holds units", path);
+		return ORGDIR_OK;
+	}
 	json_error_t jerr;
 	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
@@ -74,5 +87,7 @@ od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 		break;
 	}
 	od_arena_destroy(&arena);
+	/* The document's memory goes back to the system, not to glibc's heap. */
+	malloc_trim(0);
 	return c;
 }

@@ -13,6 +13,7 @@
 #define ARENA_FACTOR 8 /* a request may decode into this many times its size */
 #define ENVELOPE_MARGIN (64u << 10)
 #define STRING_FIELD_MAX (16u << 10) /* any string in any request */
+#define OUT_KEEP_MAX (256u << 10) /* reply buffer kept by an idle context */
 
 static void ctx_cb(void *arg);
 
@@ -44,6 +45,11 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 	}
 	nng_aio_set_msg(c->aio, c->msg);
 	c->msg = NULL;
+	/* A context keeps its reply buffer between calls, but not one a large
+	 * reply (a whole subtree) grew: 128 of those would pin gigabytes. */
+	if (c->out.alloc > OUT_KEEP_MAX) {
+		od_buf_free(&c->out);
+	}
 	c->state = ST_SEND;
 	nng_ctx_send(c->ctx, c->aio);
 }
@@ -52,8 +58,13 @@ static orgdir_code
 decode(
     struct od_ctx *c, const ProtobufCMessage **body, Orgdir__V1__Request **env, orgdir_status *st)
 {
-	Orgdir__V1__Request *req =
-	    orgdir__v1__request__unpack(&c->arena.pb, nng_msg_len(c->msg), nng_msg_body(c->msg));
+	/* Decoded by hand, in place: the body stays in the message until the
+	 * method's own decoder has copied what it needs. */
+	Orgdir__V1__Request *req = od_arena_alloc(&c->arena, sizeof(*req));
+	if (req != NULL &&
+	    !od_frame_decode_request(nng_msg_body(c->msg), nng_msg_len(c->msg), &c->arena, req)) {
+		req = NULL;
+	}
 	if (req == NULL) {
 		return c->arena.exhausted
 		    ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "request too large to decode")
@@ -495,6 +506,7 @@ od_server_stop(struct od_server *srv)
 		od_writer_stop(srv->writer);
 	}
 	od_watch_stop(srv); /* parked long polls answer now */
+	od_transfer_stop(srv); /* backups in progress answer now */
 	if (srv->ctxs != NULL) {
 		for (unsigned i = 0; i < srv->n_ctx; i++) {
 			if (srv->ctxs[i] != NULL && srv->ctxs[i]->aio != NULL) {

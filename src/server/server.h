@@ -76,8 +76,12 @@ orgdir_code od_h_list_tokens(od_call *c, const ProtobufCMessage *req, orgdir_sta
 orgdir_code od_h_delete_token(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_list_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_search(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_health(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_server_info(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_export_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
+orgdir_code od_h_backup(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 
 typedef struct od_server_opts {
 	const char *const *listen; /* URLs */
@@ -110,6 +114,10 @@ struct od_server {
 	bool watch_stop;
 	struct od_ctx *watchers;
 	uint64_t committed; /* revision of the last commit, under watch_mu */
+	/* h_transfer.c: import sessions (touched by the writer thread only)
+	 * and the backups running on threads of their own. */
+	struct od_import_sessions *imports;
+	atomic_int backups;
 };
 
 orgdir_code od_server_start(
@@ -184,6 +192,11 @@ void od_watch_notify(struct od_server *srv, uint64_t revision);
 /* Wakes every parked call (shutdown). */
 void od_watch_stop(struct od_server *srv);
 orgdir_code od_watch_init(struct od_server *srv, orgdir_status *st);
+
+/* h_transfer.c: waits for the backups in progress (they answer first) and
+ * frees the import sessions. Called by od_server_stop once the writer has
+ * stopped and before the contexts are. */
+void od_transfer_stop(struct od_server *srv);
 /* The context's reply buffer and arena, for the writer. */
 od_buf *od_ctx_out(struct od_ctx *ctx);
 od_arena *od_ctx_arena(struct od_ctx *ctx);
@@ -193,6 +206,11 @@ od_arena *od_ctx_arena(struct od_ctx *ctx);
 bool od_frame_reply(
     nng_msg *m, uint64_t call_id, const orgdir_status *st, const od_buf *body, uint64_t revision);
 bool od_frame_recorded(nng_msg *m, uint64_t call_id, const od_val *recorded);
+/* Decodes a packed orgdir.v1.Request by hand (no allocation but the two
+ * strings, copied into the arena): body and request_id point into p, which
+ * must outlive req. Unknown fields are skipped, as protobuf does. False for
+ * bytes that are not a Request (truncated, bad wire type). */
+bool od_frame_decode_request(const uint8_t *p, size_t n, od_arena *a, Orgdir__V1__Request *req);
 
 /* auth_boot.c */
 orgdir_code od_auth_bootstrap(struct od_store *store, const char *data_dir, orgdir_status *st);

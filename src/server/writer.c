@@ -94,7 +94,7 @@ run_job(od_txn *batch, struct od_write_job *j)
 	}
 	od_txn_set_actor(t, j->actor, j->m->name);
 	od_call call = {
-	    .srv = NULL, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
+	    .srv = j->ctx->srv, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
 	if (j->m->handler(&call, j->req, st) != ORGDIR_OK) {
 		od_txn_abort(t);
 		return;

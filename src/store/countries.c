@@ -652,8 +652,13 @@ od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country *in,
 	}
 	od_val before, after;
 	bool had = record_bytes(t, a, ic->alpha2, &before);
-	if ((c = stamp(a, rec, od_txn_next_revision(t), st)) != ORGDIR_OK ||
-	    (c = put_record(t, a, rec, &after, st)) != ORGDIR_OK ||
+	if ((c = stamp(a, rec, od_txn_next_revision(t), st)) != ORGDIR_OK) {
+		return c;
+	}
+	if (t->keep_times && in->update_time != NULL) {
+		rec->update_time = in->update_time; /* an import keeps the document's time */
+	}
+	if ((c = put_record(t, a, rec, &after, st)) != ORGDIR_OK ||
 	    (c = od_change_append(t, a, ORGDIR__V1__CHANGE__RESOURCE_TYPE__COUNTRY, ic->alpha2,
 	         had ? &before : NULL, &after, st)) != ORGDIR_OK) {
 		return c;
@@ -665,7 +670,12 @@ od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country *in,
 	if (sm.rec == NULL) {
 		sm.rec = rec; /* a record back to default is not stored, but has changed */
 	}
-	return build(t, a, ic, &sm, out, st);
+	if ((c = build(t, a, ic, &sm, out, st)) != ORGDIR_OK) {
+		return c;
+	}
+	/* Name overrides are searchable: re-index the country. */
+	int rc = od_search_index_country(t, a, *out);
+	return rc == 0 ? ORGDIR_OK : od_mdb_status(t, rc, "index country for search", st);
 }
 
 int

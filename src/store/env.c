@@ -92,6 +92,8 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	    {"token_hashes", 0, &s->token_hashes},
 	    {"changes", 0, &s->changes},
 	    {"changes_by_res", MDB_DUPSORT, &s->changes_by_res},
+	    {"search", 0, &s->search},
+	    {"search_docs", 0, &s->search_docs},
 	};
 	for (size_t i = 0; i < OD_ARRAY_LEN(dbs); i++) {
 		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
@@ -139,6 +141,16 @@ open_dbs(struct od_store *s, orgdir_status *st)
 				s->schema = 3;
 			}
 		}
+		if (rc == 0 && s->schema == 3) {
+			/* 3 -> 4: the search index. */
+			od_txn t = {.s = s, .txn = txn, .write = true};
+			od_arena a;
+			od_arena_init(&a, (size_t) 1 << 34);
+			if ((rc = od_search_reindex_all(&t, &a)) == 0) {
+				s->schema = 4;
+			}
+			od_arena_destroy(&a);
+		}
 		if (rc == 0 && s->schema != ver_before) {
 			uint32_t ver = s->schema;
 			MDB_val nv = {sizeof(ver), &ver};
@@ -146,6 +158,14 @@ open_dbs(struct od_store *s, orgdir_status *st)
 			od_log("info", "data directory migrated from schema %u to %u", ver_before,
 			    ver);
 		}
+	}
+	if (rc == 0) {
+		/* Countries come from iso-codes: (re)index them when it changed. */
+		od_txn t = {.s = s, .txn = txn, .write = true};
+		od_arena a;
+		od_arena_init(&a, (size_t) 1 << 30);
+		rc = od_search_index_countries(&t, &a);
+		od_arena_destroy(&a);
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
@@ -398,6 +418,9 @@ od_txn_set_actor(od_txn *t, const char *actor, const char *method)
 uint64_t
 od_txn_next_revision(od_txn *t)
 {
+	if (t->one_revision) {
+		return od_txn_revision(t); /* an import: one revision for all its writes */
+	}
 	uint64_t rev = od_txn_revision(t) + 1;
 	od_mdb_put(t, t->s->meta, META_REVISION, strlen(META_REVISION), &rev, sizeof(rev), 0);
 	return rev;

@@ -20,7 +20,7 @@
 
 struct od_iso3166;
 
-#define OD_SCHEMA_VERSION 3
+#define OD_SCHEMA_VERSION 4
 
 struct od_store;
 typedef struct od_txn od_txn;
@@ -157,6 +157,12 @@ orgdir_code od_changes_list(od_txn *t, od_arena *a, const Orgdir__V1__ListChange
     Orgdir__V1__ListChangesResponse **out, orgdir_status *st);
 /* Number of distinct revisions in the log and the oldest one kept. */
 void od_changes_span(od_txn *t, uint64_t *oldest, uint64_t *count);
+
+/* --- search (search.c) ------------------------------------------------------------------ */
+
+/* Ranked hits for a query typed by a person (see SearchRequest). */
+orgdir_code od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *req,
+    Orgdir__V1__SearchResponse **out, orgdir_status *st);
 
 /* --- idempotency of writes (requests.c) ---------------------------------- */
 

@@ -22,6 +22,8 @@ struct od_store {
 	MDB_dbi token_hashes; /* SHA-256 of the secret -> token name */
 	MDB_dbi changes; /* be64 revision + be32 seq -> packed Change */
 	MDB_dbi changes_by_res; /* "u:<id>" / "c:<CC>" -> dup: be64 revision + be32 seq */
+	MDB_dbi search; /* word \0 doc -> fields and languages (search.c) */
+	MDB_dbi search_docs; /* doc -> depth, kind, words, whole names, exact keys */
 	uint64_t retain_revisions; /* 0 = keep the whole log */
 	const od_iso3166 *iso; /* not owned; NULL = country codes unchecked */
 	size_t map_size;
@@ -45,6 +47,11 @@ struct od_txn {
 	const char *method;
 	uint64_t seq_rev;
 	uint32_t seq;
+	/* Set by an import (transfer.c) for its duration: every write shares
+	 * the one revision it began with, and the unit and country times the
+	 * document carries are stored as they are. */
+	bool one_revision;
+	bool keep_times;
 };
 
 struct od_reader {
@@ -72,6 +79,16 @@ int od_store_reindex(od_txn *t, od_arena *a);
  * before/after are packed resources (NULL = none). */
 orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, const od_val *before,
     const od_val *after, orgdir_status *st);
+
+/* search.c: the index, maintained in the records' own transactions. */
+int od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth);
+int od_search_unindex_unit(od_txn *t, const char *id);
+int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
+int od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c);
+int od_search_index_countries(od_txn *t, od_arena *a);
+int od_search_reindex_all(od_txn *t, od_arena *a);
+/* units.c: levels above a unit (0 for a root). */
+uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
 
 /* changes.c: the log holds every change after revision f. */
 int od_changes_set_floor(od_txn *t, uint64_t f);

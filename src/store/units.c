@@ -1,5 +1,6 @@
 /* units.c - units and the children index: reads, the subtree walk, and the
  * structural rules of writes (parents exist, no cycles, bounded depth). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,6 +490,14 @@ height_visit(void *arg, uint32_t depth, const od_val *unit)
 	return true;
 }
 
+uint32_t
+od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u)
+{
+	bool hit = false;
+	int d = u->parent_id[0] != '\0' ? depth_of(t, u->parent_id, NULL, &hit) : -1;
+	return d < 0 ? 0 : (uint32_t) d + 1;
+}
+
 static Google__Protobuf__Timestamp *
 now_ts(od_arena *a)
 {
@@ -513,7 +522,9 @@ store_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, unsigned flags, const MD
 	}
 	snprintf(etag, 24, "%" PRIu64, rev);
 	u->etag = etag;
-	u->update_time = ts;
+	if (!t->keep_times || u->update_time == NULL) {
+		u->update_time = ts;
+	}
 	if (u->create_time == NULL) {
 		u->create_time = ts;
 	}
@@ -575,13 +586,18 @@ od_unit_create(
 			    OD_TREE_DEPTH_MAX);
 		}
 	}
-	u->create_time = NULL;
+	if (!t->keep_times) {
+		u->create_time = NULL; /* output only, except for an import */
+	}
 	if ((c = store_unit(t, a, u, MDB_NOOVERWRITE, NULL, st)) != ORGDIR_OK) {
 		return c;
 	}
 	int rc = children_put(t, u->parent_id, u->sort_order, u->id);
 	if (rc == 0) {
 		rc = od_unit_index_add(t, u);
+	}
+	if (rc == 0) {
+		rc = od_search_index_unit(t, a, u, od_unit_depth(t, u));
 	}
 	if (rc != 0) {
 		return od_mdb_status(t, rc, "index unit", st);
@@ -643,8 +659,19 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	    (c = check_country(t, cur, st)) != ORGDIR_OK) {
 		return c;
 	}
+	if (t->keep_times) {
+		/* An import: the document's times (update_time unset = now). */
+		if (in->create_time != NULL) {
+			cur->create_time = in->create_time;
+		}
+		cur->update_time = in->update_time;
+	}
 	if ((c = store_unit(t, a, cur, 0, &raw, st)) != ORGDIR_OK) {
 		return c;
+	}
+	int src = od_search_index_unit(t, a, cur, od_unit_depth(t, cur));
+	if (src != 0) {
+		return od_mdb_status(t, src, "index unit for search", st);
 	}
 	if (old.kind != cur->kind || strcmp(old_cc, unit_cc(cur)) != 0) {
 		int rc = od_unit_index_del(t, &old);
@@ -673,6 +700,50 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 		*out = cur;
 	}
 	return ORGDIR_OK;
+}
+
+/* Descendants of a moved unit and their depths below it. */
+struct redepth {
+	od_arena *a;
+	char **ids;
+	uint32_t *depths;
+	size_t n, cap;
+	bool oom;
+};
+
+static bool
+redepth_visit(void *arg, uint32_t depth, const od_val *unit)
+{
+	struct redepth *r = arg;
+	const uint8_t *p;
+	size_t n;
+	if (depth == 0 || !od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
+		return true;
+	}
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 64;
+		char **ni = od_arena_alloc(r->a, nc * sizeof(*ni));
+		uint32_t *nd = od_arena_alloc(r->a, nc * sizeof(*nd));
+		if (ni == NULL || nd == NULL) {
+			r->oom = true;
+			return false;
+		}
+		if (r->n > 0) {
+			memcpy(ni, r->ids, r->n * sizeof(*ni));
+			memcpy(nd, r->depths, r->n * sizeof(*nd));
+		}
+		r->ids = ni;
+		r->depths = nd;
+		r->cap = nc;
+	}
+	r->ids[r->n] = od_arena_strndup(r->a, (const char *) p, n);
+	r->depths[r->n] = depth;
+	if (r->ids[r->n] == NULL) {
+		r->oom = true;
+		return false;
+	}
+	r->n++;
+	return true;
 }
 
 orgdir_code
@@ -731,6 +802,17 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 	}
 	if ((c = store_unit(t, a, cur, 0, &raw, st)) != ORGDIR_OK) {
 		return c;
+	}
+	/* The subtree's depths changed: the search index ranks by depth. */
+	struct redepth rd = {.a = a};
+	od_subtree_walk(t, id, 0, redepth_visit, &rd, NULL);
+	uint32_t base = pdepth < 0 ? 0 : (uint32_t) pdepth + 1;
+	int rc2 = rd.oom ? ENOMEM : od_search_index_unit(t, a, cur, base);
+	for (size_t i = 0; i < rd.n && rc2 == 0; i++) {
+		rc2 = od_search_set_depth(t, rd.ids[i], base + rd.depths[i]);
+	}
+	if (rc2 != 0) {
+		return od_mdb_status(t, rc2, "re-index for search", st);
 	}
 	if (out != NULL) {
 		*out = cur;
@@ -816,6 +898,9 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 				return st != NULL ? st->code : ORGDIR_INTERNAL;
 			}
 			rc = od_unit_index_del(t, gone);
+			if (rc == 0) {
+				rc = od_search_unindex_unit(t, gone->id);
+			}
 			if (rc == 0 && gone->kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
 				rc = od_countries_forget_region(t, a, gone->id);
 			}

@@ -1,17 +1,18 @@
 # lib.sh - what the black-box CLI tests share (cli_test.sh,
-# cli_country_test.sh): a temporary directory, orgdird started on its own
-# data directory and ipc:// socket and stopped at exit, orgctl runs and the
-# checks on their exit code, stdout, stderr and JSON.
+# cli_country_test.sh, cli_admin_test.sh): a temporary directory, orgdird
+# started on its own data directory and ipc:// socket and stopped at exit,
+# orgctl runs and the checks on their exit code, stdout, stderr and JSON.
 #
 # Source it from a test script after `set -u`, with OD_TEST_NAME naming the
 # temporary directory. It sets: tmp, sock (the main server's URL), pids,
 # passed, failed, and after each ctl/ctl_at: rc, $tmp/out, $tmp/err.
-# Needs ORGDIRD and ORGCTL in the environment; ORGDIR_SERVER, ORGDIR_TOKEN
-# and ORGDIR_LANG are unset so that the caller's shell cannot change results.
+# Needs ORGDIRD and ORGCTL in the environment; ORGDIR_SERVER, ORGDIR_TOKEN,
+# ORGDIR_TOKEN_FILE, ORGDIR_DATA and ORGDIR_LANG are unset so that the
+# caller's shell cannot change results.
 
 : "${ORGDIRD:?set ORGDIRD to the orgdird binary}"
 : "${ORGCTL:?set ORGCTL to the orgctl binary}"
-unset ORGDIR_SERVER ORGDIR_TOKEN ORGDIR_LANG
+unset ORGDIR_SERVER ORGDIR_TOKEN ORGDIR_TOKEN_FILE ORGDIR_DATA ORGDIR_LANG
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/orgdir-${OD_TEST_NAME:-cli}.XXXXXX") || exit 1
 sock="ipc://$tmp/sock"
@@ -85,6 +86,26 @@ ctl_at() {
 	rc=$?
 }
 
+# ctl_bare ARGS...: orgctl against the test server with no token added:
+# it finds its own (--token, --token-file, the environment, the data dir).
+ctl_bare() {
+	"$ORGCTL" --server "$sock" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+# wait_lines FILE N [SECONDS]: until FILE has at least N lines, at most
+# SECONDS (default 20); false when it never did.
+wait_lines() {
+	local file=$1 n=$2 max=$((${3:-20} * 10)) i
+	for ((i = 0; i < max; i++)); do
+		if [[ -f "$file" && $(wc -l <"$file") -ge $n ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 ok() {
 	passed=$((passed + 1))
 }
@@ -117,6 +138,14 @@ expect_exact() {
 	else
 		bad "$1: stdout differs from the expected:"
 		printf '%s\n' "$2" | diff - "$tmp/out" | sed 's/^/    /' >&2
+	fi
+}
+# expect_no_secret NAME SECRET: neither stdout nor stderr shows SECRET
+expect_no_secret() {
+	if [[ -n "$2" ]] && ! grep -qF -- "$2" "$tmp/out" "$tmp/err"; then
+		ok
+	else
+		bad "$1: a secret appears in the output (or the secret is empty)"
 	fi
 }
 # expect_json NAME PYTHON-EXPR: stdout parses as JSON `d` and EXPR is true

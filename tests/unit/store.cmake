@@ -6,3 +6,5 @@ od_add_cmocka_test(test_common SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_com
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_common)
 od_add_cmocka_test(test_countries SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_countries.c
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_store)
+od_add_cmocka_test(test_search SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_search.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_store)

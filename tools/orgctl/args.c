@@ -11,7 +11,11 @@
 const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_SERVER] = {"server", "URL",
         "server address (env ORGDIR_SERVER; default tcp://127.0.0.1:7470)"},
-    [OD_CTL_OPT_TOKEN] = {"token", "T", "bearer token (env ORGDIR_TOKEN)"},
+    [OD_CTL_OPT_TOKEN] = {"token", "T", "bearer token ('' = none; env ORGDIR_TOKEN)"},
+    [OD_CTL_OPT_TOKEN_FILE] = {"token-file", "FILE",
+        "read the token from FILE's first line (env ORGDIR_TOKEN_FILE)"},
+    [OD_CTL_OPT_DATA] = {"data", "DIR",
+        "data directory whose admin.token is the last resort (env ORGDIR_DATA)"},
     [OD_CTL_OPT_TIMEOUT] = {"timeout", "MS", "per-call timeout in milliseconds (default 10000)"},
     [OD_CTL_OPT_JSON] = {"json", NULL, "print the reply as proto3 JSON, for scripts"},
     [OD_CTL_OPT_LANG] = {"lang", "TAG", "language of names shown (env ORGDIR_LANG; default en)"},
@@ -54,6 +58,12 @@ const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_PRESENCE] = {"presence", "LEVEL",
         "auto (from the units), absent, country-office, sub-offices"},
     [OD_CTL_OPT_NOTES] = {"notes", "TEXT", "free notes ('' clears them)"},
+    [OD_CTL_OPT_ROLE] = {"role", "ROLE",
+        "reader (reads), editor (+ unit and country changes) or admin"},
+    [OD_CTL_OPT_TTL] = {"ttl", "DURATION",
+        "expire after DURATION: seconds, or 90m, 12h, 30d (default: never)"},
+    [OD_CTL_OPT_SINCE] = {"since", "REV", "only changes after revision REV"},
+    [OD_CTL_OPT_WAIT] = {"wait", "MS", "longest wait of one poll (100-60000; default 2000)"},
 };
 
 static int
@@ -330,6 +340,10 @@ od_ctl_client(struct od_ctl *c)
 {
 	if (c->client != NULL) {
 		return 0;
+	}
+	int rc = od_ctl_token_resolve(c);
+	if (rc != 0) {
+		return rc;
 	}
 	orgdir_options o = {.timeout_ms = c->timeout_ms, .token = c->token};
 	orgdir_status st = {0};

@@ -6,8 +6,12 @@
  * Global options, the environment, dispatch through the noun tables, help
  * at every level and the exit codes. The commands are in cmd_*.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 
@@ -15,11 +19,17 @@
 
 #define DEFAULT_SERVER "tcp://127.0.0.1:7470"
 #define DEFAULT_LANG "en"
+/* orgdird's default, so that both find the same directory. */
+#define DEFAULT_DATA "./orgdir-data"
+#define ADMIN_TOKEN_FILE "admin.token"
 #define TIMEOUT_MAX_MS 3600000L
 
 static const struct od_ctl_noun *const nouns[] = {
     &od_ctl_noun_unit,
     &od_ctl_noun_country,
+    &od_ctl_noun_token,
+    &od_ctl_noun_log,
+    &od_ctl_noun_watch,
     &od_ctl_noun_stats,
     &od_ctl_noun_health,
     &od_ctl_noun_info,
@@ -144,9 +154,18 @@ help_main(void)
 		print_opt(NULL, o);
 	}
 	printf("\n"
+	       "Token (the first that applies):\n"
+	       "  --token T; --token-file FILE; ORGDIR_TOKEN; ORGDIR_TOKEN_FILE; else\n"
+	       "  DIR/admin.token when it can be read, DIR being --data, ORGDIR_DATA or\n"
+	       "  ./orgdir-data (orgdird's default). A token file gives its first line\n"
+	       "  (warning when others may read it). --token '' sends no token. Writes\n"
+	       "  need one; reads only when orgdird runs with --require-auth.\n"
+	       "\n"
 	       "Environment:\n"
 	       "  ORGDIR_SERVER          server address when --server is not given\n"
-	       "  ORGDIR_TOKEN           bearer token when --token is not given\n"
+	       "  ORGDIR_TOKEN           bearer token (see Token)\n"
+	       "  ORGDIR_TOKEN_FILE      token file (see Token)\n"
+	       "  ORGDIR_DATA            data directory when --data is not given\n"
 	       "  ORGDIR_LANG            language when --lang is not given\n"
 	       "\n"
 	       "Exit codes:\n"
@@ -175,8 +194,9 @@ help_noun(const struct od_ctl_noun *n)
 	printf("\nVerbs:\n");
 	for (size_t k = 0; k < n->n_verbs; k++) {
 		printf("  %-5s %s\n", n->verbs[k].name, n->verbs[k].summary);
-		printf("  %-5s orgctl %s %s %s\n", "", n->name, n->verbs[k].name,
-		    n->verbs[k].synopsis);
+		const char *syn = n->verbs[k].synopsis;
+		printf("  %-5s orgctl %s %s%s%s\n", "", n->name, n->verbs[k].name,
+		    syn[0] != '\0' ? " " : "", syn);
 	}
 	printf("\nRun 'orgctl %s VERB --help' for a verb's options, 'orgctl --help' for\n"
 	       "the global options and exit codes.\n",
@@ -212,8 +232,9 @@ help_verb(const struct od_ctl_noun *n, const struct od_ctl_verb *v)
 			print_wrapped(kinds, 2, 76);
 		}
 	}
-	printf("\nGlobal options: --server URL, --token T, --timeout MS, --json, --lang TAG\n"
-	       "(see 'orgctl --help', which also lists the exit codes).\n");
+	printf("\nGlobal options: --server URL, --token T, --token-file FILE, --data DIR,\n"
+	       "--timeout MS, --json, --lang TAG (see 'orgctl --help', which also lists\n"
+	       "where the token comes from and the exit codes).\n");
 }
 
 /* "help", "help NOUN", "help NOUN VERB" (also "NOUN help [VERB]"). */
@@ -255,8 +276,8 @@ apply_globals(struct od_ctl *c, const struct od_ctl_args *a)
 	if ((s = getenv("ORGDIR_SERVER")) != NULL && *s != '\0') {
 		c->server = s;
 	}
-	if ((s = getenv("ORGDIR_TOKEN")) != NULL && *s != '\0') {
-		c->token = s;
+	if ((s = getenv("ORGDIR_DATA")) != NULL && *s != '\0') {
+		c->data_dir = s;
 	}
 	if ((s = getenv("ORGDIR_LANG")) != NULL && *s != '\0') {
 		c->lang = s;
@@ -271,8 +292,20 @@ apply_globals(struct od_ctl *c, const struct od_ctl_args *a)
 		}
 		c->server = s;
 	}
-	if ((s = od_ctl_args_last(a, OD_CTL_OPT_TOKEN)) != NULL) {
-		c->token = *s != '\0' ? s : NULL;
+	/* The token itself is read on first use (od_ctl_token_resolve): help
+	 * works whatever the token files are. */
+	c->token_arg = od_ctl_args_last(a, OD_CTL_OPT_TOKEN);
+	if ((s = od_ctl_args_last(a, OD_CTL_OPT_TOKEN_FILE)) != NULL) {
+		if (*s == '\0') {
+			return od_ctl_usage(c, "--token-file: empty file name");
+		}
+		c->token_file = s;
+	}
+	if ((s = od_ctl_args_last(a, OD_CTL_OPT_DATA)) != NULL) {
+		if (*s == '\0') {
+			return od_ctl_usage(c, "--data: empty directory name");
+		}
+		c->data_dir = s;
 	}
 	if ((s = od_ctl_args_last(a, OD_CTL_OPT_TIMEOUT)) != NULL) {
 		long ms;
@@ -313,6 +346,211 @@ check_verb_opts(struct od_ctl *c, const struct od_ctl_verb *v, const struct od_c
 		}
 	}
 	return 0;
+}
+
+/* --- the token ---------------------------------------------------------------------- */
+
+/* memset that the compiler may not drop: the secret must not linger. */
+static void
+wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+	while (n-- > 0) {
+		*v++ = 0;
+	}
+}
+
+enum token_read {
+	TOKEN_READ_OK,
+	TOKEN_READ_ERRNO, /* open, stat or read failed: *err */
+	TOKEN_READ_EMPTY,
+	TOKEN_READ_LONG,
+	TOKEN_READ_BINARY,
+};
+
+static const char *
+token_read_why(enum token_read r, int err)
+{
+	switch (r) {
+	case TOKEN_READ_ERRNO:
+		return strerror(err);
+	case TOKEN_READ_EMPTY:
+		return "its first line is empty";
+	case TOKEN_READ_LONG:
+		return "its first line is longer than 4096 bytes";
+	case TOKEN_READ_BINARY:
+		return "its first line is not UTF-8 text";
+	default:
+		return "";
+	}
+}
+
+/* Reads the first line of `path` (without "\n" or "\r\n") into
+ * c->token_buf. Reads at most a line's cap and two bytes: the rest of the
+ * file does not matter. *others: the file is a regular file that group or
+ * others may read. */
+static enum token_read
+read_token_file(struct od_ctl *c, const char *path, int *err, bool *others)
+{
+	*others = false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*err = errno;
+		return TOKEN_READ_ERRNO;
+	}
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+		*err = S_ISDIR(sb.st_mode) ? EISDIR : errno;
+		close(fd);
+		return TOKEN_READ_ERRNO;
+	}
+	/* Pipes (--token-file <(...)) have no meaningful mode. */
+	*others = S_ISREG(sb.st_mode) && (sb.st_mode & (S_IRGRP | S_IROTH)) != 0;
+	char buf[OD_CTL_TOKEN_MAX + 2];
+	size_t len = 0;
+	enum token_read r = TOKEN_READ_OK;
+	while (len < sizeof(buf)) {
+		ssize_t k = read(fd, buf + len, sizeof(buf) - len);
+		if (k < 0 && errno == EINTR) {
+			continue;
+		}
+		if (k < 0) {
+			*err = errno;
+			r = TOKEN_READ_ERRNO;
+			break;
+		}
+		if (k == 0) {
+			break;
+		}
+		len += (size_t) k;
+		if (memchr(buf + len - (size_t) k, '\n', (size_t) k) != NULL) {
+			break;
+		}
+	}
+	close(fd);
+	if (r == TOKEN_READ_OK) {
+		const char *nl = memchr(buf, '\n', len);
+		size_t n = nl != NULL ? (size_t) (nl - buf) : len;
+		if (n > 0 && buf[n - 1] == '\r') {
+			n--;
+		}
+		if (n > OD_CTL_TOKEN_MAX) {
+			r = TOKEN_READ_LONG;
+		} else if (n == 0) {
+			r = TOKEN_READ_EMPTY;
+		} else if (memchr(buf, '\0', n) != NULL || !od_utf8_valid(buf, n)) {
+			r = TOKEN_READ_BINARY;
+		} else {
+			memcpy(c->token_buf, buf, n);
+			c->token_buf[n] = '\0';
+			c->token = c->token_buf;
+		}
+	}
+	wipe(buf, sizeof(buf));
+	return r;
+}
+
+/* A token file named by the user (`what`: --token-file or
+ * ORGDIR_TOKEN_FILE): one that cannot be used is a usage error. */
+static int
+token_from_file(struct od_ctl *c, const char *path, const char *what)
+{
+	int err = 0;
+	bool others = false;
+	enum token_read r = read_token_file(c, path, &err, &others);
+	if (r != TOKEN_READ_OK) {
+		/* Not the verb's fault: point at the global help. */
+		const char *cmdpath = c->cmdpath;
+		c->cmdpath = NULL;
+		int rc = od_ctl_usage(c, "%s %s: %s", what, path, token_read_why(r, err));
+		c->cmdpath = cmdpath;
+		return rc;
+	}
+	if (others) {
+		fprintf(stderr,
+		    "orgctl: warning: token file %s can be read by others: 'chmod 600' it\n", path);
+	}
+	c->token_source = path;
+	return 0;
+}
+
+/* DATA/admin.token, the token of last resort: silently none when it does
+ * not exist or cannot be read (a reader's account, another machine). */
+static void
+token_from_data_dir(struct od_ctl *c)
+{
+	const char *dir = c->data_dir != NULL ? c->data_dir : DEFAULT_DATA;
+	int n = snprintf(c->token_path, sizeof(c->token_path), "%s/%s", dir, ADMIN_TOKEN_FILE);
+	if (n < 0 || (size_t) n >= sizeof(c->token_path)) {
+		return;
+	}
+	int err = 0;
+	bool others = false;
+	enum token_read r = read_token_file(c, c->token_path, &err, &others);
+	if (r == TOKEN_READ_ERRNO && (err == ENOENT || err == EACCES || err == ENOTDIR)) {
+		return;
+	}
+	if (r != TOKEN_READ_OK) {
+		fprintf(stderr, "orgctl: warning: %s: %s; no token sent\n", c->token_path,
+		    token_read_why(r, err));
+		return;
+	}
+	if (others) {
+		fprintf(stderr,
+		    "orgctl: warning: token file %s can be read by others: 'chmod 600' it\n",
+		    c->token_path);
+	}
+	c->token_source = c->token_path;
+}
+
+int
+od_ctl_token_resolve(struct od_ctl *c)
+{
+	if (c->token_resolved) {
+		return 0;
+	}
+	c->token_resolved = true;
+	c->token = NULL;
+	/* The command line first, then the environment (as for --server and
+	 * --lang): an exported ORGDIR_TOKEN must not override the file named on
+	 * the command line. */
+	if (c->token_arg != NULL) {
+		c->token = c->token_arg[0] != '\0' ? c->token_arg : NULL;
+		c->token_source = "--token";
+		return 0;
+	}
+	if (c->token_file != NULL) {
+		return token_from_file(c, c->token_file, "--token-file");
+	}
+	const char *s = getenv("ORGDIR_TOKEN");
+	if (s != NULL && *s != '\0') {
+		c->token = s;
+		c->token_source = "ORGDIR_TOKEN";
+		return 0;
+	}
+	s = getenv("ORGDIR_TOKEN_FILE");
+	if (s != NULL && *s != '\0') {
+		return token_from_file(c, s, "ORGDIR_TOKEN_FILE");
+	}
+	token_from_data_dir(c);
+	return 0;
+}
+
+/* After UNAUTHENTICATED or PERMISSION_DENIED: which token was sent (never
+ * the token itself), since it may not be the one the user thinks. */
+static void
+token_hint(const struct od_ctl *c)
+{
+	if (c->token != NULL) {
+		fprintf(stderr, "orgctl: the token sent came from %s\n", c->token_source);
+	} else if (c->token_arg != NULL) {
+		fputs("orgctl: no token was sent (--token '')\n", stderr);
+	} else {
+		fprintf(stderr,
+		    "orgctl: no token was sent: none was given and %s/%s was not used (see "
+		    "'orgctl --help', Token)\n",
+		    c->data_dir != NULL ? c->data_dir : DEFAULT_DATA, ADMIN_TOKEN_FILE);
+	}
 }
 
 /* --- dispatch ----------------------------------------------------------------------------- */
@@ -398,8 +636,14 @@ main(int argc, char **argv)
 	} else {
 		rc = dispatch(&c, &a, cmdpath, sizeof(cmdpath));
 	}
+	if (c.token_resolved &&
+	    (rc == orgdir_code_exit(ORGDIR_UNAUTHENTICATED) ||
+	        rc == orgdir_code_exit(ORGDIR_PERMISSION_DENIED))) {
+		token_hint(&c);
+	}
 	od_ctl_args_free(&a);
 	orgdir_client_close(c.client);
+	wipe(c.token_buf, sizeof(c.token_buf));
 	/* nng's threads would otherwise show as leaks under valgrind. */
 	nng_fini();
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -33,6 +33,8 @@ enum od_ctl_opt {
 	/* global */
 	OD_CTL_OPT_SERVER,
 	OD_CTL_OPT_TOKEN,
+	OD_CTL_OPT_TOKEN_FILE,
+	OD_CTL_OPT_DATA,
 	OD_CTL_OPT_TIMEOUT,
 	OD_CTL_OPT_JSON,
 	OD_CTL_OPT_LANG,
@@ -69,6 +71,10 @@ enum od_ctl_opt {
 	OD_CTL_OPT_MEMBER_SINCE,
 	OD_CTL_OPT_PRESENCE,
 	OD_CTL_OPT_NOTES,
+	OD_CTL_OPT_ROLE,
+	OD_CTL_OPT_TTL,
+	OD_CTL_OPT_SINCE,
+	OD_CTL_OPT_WAIT,
 	OD_CTL_OPT_COUNT
 };
 
@@ -111,9 +117,24 @@ struct od_ctl_args {
 
 /* --- the run ------------------------------------------------------------------ */
 
+/* The largest token accepted from a file, in bytes (the client's cap). */
+#define OD_CTL_TOKEN_MAX 4096
+
 struct od_ctl {
 	const char *server;
+	/* The token, once od_ctl_token_resolve has run (NULL = none). Never
+	 * printed, not even in errors. */
 	const char *token;
+	/* Where it came from ("--token", "ORGDIR_TOKEN", a file's path...),
+	 * for hints after UNAUTHENTICATED; NULL until resolved. */
+	const char *token_source;
+	bool token_resolved;
+	/* Explicit sources, from apply_globals; resolved on first use. */
+	const char *token_arg; /* --token (may be "": explicitly none) */
+	const char *token_file; /* --token-file */
+	const char *data_dir; /* --data, ORGDIR_DATA or the default */
+	char token_path[4200]; /* DIR/admin.token when that was used */
+	char token_buf[OD_CTL_TOKEN_MAX + 1]; /* a token read from a file; wiped at exit */
 	int timeout_ms; /* 0 = library default */
 	bool json;
 	const char *lang;
@@ -143,6 +164,9 @@ struct od_ctl_noun {
 
 extern const struct od_ctl_noun od_ctl_noun_unit;
 extern const struct od_ctl_noun od_ctl_noun_country;
+extern const struct od_ctl_noun od_ctl_noun_token;
+extern const struct od_ctl_noun od_ctl_noun_log;
+extern const struct od_ctl_noun od_ctl_noun_watch;
 extern const struct od_ctl_noun od_ctl_noun_stats;
 extern const struct od_ctl_noun od_ctl_noun_health;
 extern const struct od_ctl_noun od_ctl_noun_info;
@@ -190,15 +214,30 @@ int od_ctl_fail(const orgdir_status *st);
 /* A local failure (out of memory...): prints and returns INTERNAL's exit. */
 int od_ctl_fail_local(const char *what);
 
-/* Opens the client on first use; on failure prints and returns non-zero
- * (the exit code). */
+/* Opens the client on first use (resolving the token first); on failure
+ * prints and returns non-zero (the exit code). */
 int od_ctl_client(struct od_ctl *c);
+
+/* --- main.c: the token --------------------------------------------------------- */
+
+/*
+ * Sets c->token from, in order: --token (where '' means none); --token-file;
+ * ORGDIR_TOKEN; ORGDIR_TOKEN_FILE; DATA/admin.token when readable (--data,
+ * ORGDIR_DATA or ./orgdir-data). A file gives its first line without the
+ * line end, at most OD_CTL_TOKEN_MAX bytes; a file others may read is used
+ * with a warning. Returns 0, or 2 (usage) after printing why for a token
+ * file given explicitly that cannot be used. Runs once; later calls return 0.
+ */
+int od_ctl_token_resolve(struct od_ctl *c);
 
 /* --- output.c --------------------------------------------------------------- */
 
 /* Prints m as proto3 JSON (two-space indent, the mapping's key order) and a
  * newline; returns 0 or the exit code of a local failure. */
 int od_ctl_print_json(const ProtobufCMessage *m);
+/* The same on one line (JSON lines), then flushes stdout; a write error
+ * (a closed pipe) is a local failure too. */
+int od_ctl_print_json_line(const ProtobufCMessage *m);
 /* Writes server-supplied text, with control characters made harmless. */
 void od_ctl_put(FILE *f, const char *s);
 /* Display width of UTF-8 text, counted in code points. */
@@ -213,6 +252,8 @@ const char *od_ctl_kind_name(int kind);
 void od_ctl_kind_list(char *buf, size_t n);
 /* RFC 3339 UTC; "" for NULL. buf of at least 40 bytes. */
 void od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t n);
+/* The same to the second, without the fraction. */
+void od_ctl_format_time_s(const Google__Protobuf__Timestamp *t, char *buf, size_t n);
 /* One "label:  value" line of a record (`label [lang]:` when lang is not
  * NULL); nothing when value is NULL or empty. */
 void od_ctl_print_line(const char *label, const char *lang, const char *value);
@@ -240,5 +281,25 @@ int od_ctl_table_print(struct od_ctl_table *t);
 
 /* Draws a GetSubtree answer like tree(1). */
 int od_ctl_print_tree(const struct od_ctl *c, const Orgdir__V1__GetSubtreeResponse *r, bool ids);
+
+/* --- diff.c: what a change changed ------------------------------------------------ */
+
+/*
+ * Appends to b a short field-level diff of two messages of the same type
+ * (a Unit or a Country), in descriptor order: `field old → new` for each
+ * changed field, separated by "; ". Sub-messages are compared field by
+ * field (`head.name`), localized lists per language (`name[fr]`), and an
+ * unset message counts as all defaults. Ids, etags and times are left out.
+ * Long values are cut with "…". Appends nothing when nothing differs.
+ * False when b refused an append (its cap, or out of memory).
+ */
+bool od_ctl_diff(od_buf *b, const ProtobufCMessage *before, const ProtobufCMessage *after);
+
+/* --- cmd_log.c ------------------------------------------------------------------------ */
+
+/* One change as a line of `log` and `watch` (with its newline):
+ *   r42  2026-11-27T19:12:03Z  admin  UpdateUnit  unit dg: acronym "" → "DG"
+ * Returns 0 or a local failure's exit code. */
+int od_ctl_print_change(const Orgdir__V1__Change *ch);
 
 #endif

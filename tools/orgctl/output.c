@@ -26,6 +26,27 @@ od_ctl_print_json(const ProtobufCMessage *m)
 	return 0;
 }
 
+int
+od_ctl_print_json_line(const ProtobufCMessage *m)
+{
+	json_t *j = od_pbjson_from_message(m);
+	if (j == NULL) {
+		return od_ctl_fail_local("cannot build the JSON output (out of memory)");
+	}
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (s == NULL) {
+		return od_ctl_fail_local("cannot format the JSON output (out of memory)");
+	}
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	free(s);
+	if (fflush(stdout) != 0) {
+		return od_ctl_fail_local("cannot write the output");
+	}
+	return 0;
+}
+
 void
 od_ctl_put(FILE *f, const char *s)
 {
@@ -149,6 +170,18 @@ od_ctl_format_time(const Google__Protobuf__Timestamp *t, char *buf, size_t n)
 	} else {
 		snprintf(buf + len, n - len, "Z");
 	}
+}
+
+void
+od_ctl_format_time_s(const Google__Protobuf__Timestamp *t, char *buf, size_t n)
+{
+	if (t == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	Google__Protobuf__Timestamp s = *t;
+	s.nanos = 0;
+	od_ctl_format_time(&s, buf, n);
 }
 
 void

@@ -1,0 +1,415 @@
+/*
+ * h_transfer.c - ExportDirectory, ImportDirectory and Backup.
+ *
+ * Import sessions: a document larger than a request travels in parts.
+ * begin_session opens a session (a random id); each request with that
+ * session adds a part; the one with commit imports the parts together. The
+ * sessions live in this process, owned by struct od_import_sessions, and
+ * only the writer thread (which runs every ImportDirectory) touches them,
+ * so they need no lock. Parts are kept packed, copied out of the request's
+ * arena, and decoded once, at the commit.
+ *
+ * The writer may run a batch again after growing the map, handlers
+ * included. So a part identical to the session's last part is taken once,
+ * and a committed session stays (answering a commit again) for a minute
+ * before it is dropped.
+ *
+ * Backup copies the environment on a detached thread of its own: neither an
+ * nng callback nor the writer waits for it.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+#include "transfer.h"
+
+#define SESSIONS_MAX 4
+#define SESSION_BYTES_MAX ((size_t) 1 << 30) /* all sessions' parts together */
+#define SESSION_UNITS_MAX 1000000u
+#define SESSION_IDLE_MS (10u * 60u * 1000u)
+#define SESSION_DONE_MS (60u * 1000u)
+#define SESSION_ID_BYTES 16
+/* A packed document decodes into about 4 times its size (client_int.h);
+ * the import adds its own bookkeeping. */
+#define DOC_ARENA_FACTOR 10u
+#define DOC_ARENA_EXTRA ((size_t) 64 << 20)
+#define BACKUPS_MAX 2
+
+struct session {
+	bool used;
+	bool done; /* committed: kept only to answer a re-run */
+	char id[2 * SESSION_ID_BYTES + 1];
+	od_buf data; /* the parts: packed Directory messages end to end */
+	size_t units;
+	uint64_t touched_ms;
+	size_t last_off, last_len; /* the last part */
+};
+
+struct od_import_sessions {
+	struct session s[SESSIONS_MAX];
+	size_t bytes; /* held by all sessions */
+};
+
+static orgdir_code
+reply(od_call *c, const ProtobufCMessage *m, orgdir_status *st)
+{
+	return od_pb_put_message(c->out, 0, m)
+	    ? ORGDIR_OK
+	    : od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "reply exceeds the message size limit");
+}
+
+/* --- export ----------------------------------------------------------------------- */
+
+orgdir_code
+od_h_export_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
+{
+	(void) req;
+	/* Stop at the client's cap, not the server's: no point building more. */
+	size_t cap = c->out->cap;
+	size_t want = c->ctx != NULL && c->ctx->max_reply < cap ? c->ctx->max_reply : cap;
+	c->out->cap = want;
+	orgdir_code code = od_export(c->txn, c->out, st);
+	c->out->cap = cap;
+	if (code == ORGDIR_RESOURCE_EXHAUSTED) {
+		od_status_set(st, code,
+		    "ExportDirectory: the directory is larger than %zu bytes, the reply limit of "
+		    "this "
+		    "call: open the client with a larger max_message_bytes (up to 256 MiB), or "
+		    "raise "
+		    "orgdird --max-reply-bytes",
+		    want);
+	}
+	return code;
+}
+
+/* --- import sessions -------------------------------------------------------------------- */
+
+static void
+session_free(struct od_import_sessions *is, struct session *s)
+{
+	is->bytes -= s->data.len;
+	od_buf_free(&s->data);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+sessions_reap(struct od_import_sessions *is, uint64_t now)
+{
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		struct session *s = &is->s[i];
+		uint64_t ttl = s->done ? SESSION_DONE_MS : SESSION_IDLE_MS;
+		if (s->used && now - s->touched_ms > ttl) {
+			od_log("info", "import session %s %s", s->id,
+			    s->done ? "dropped after its commit" : "expired (10 minutes idle)");
+			session_free(is, s);
+		}
+	}
+}
+
+static struct session *
+session_find(struct od_import_sessions *is, const char *id)
+{
+	for (size_t i = 0; i < SESSIONS_MAX; i++) {
+		if (is->s[i].used && strcmp(is->s[i].id, id) == 0) {
+			return &is->s[i];
+		}
+	}
+	return NULL;
+}
+
+static orgdir_code
+session_new(struct od_import_sessions *is, uint64_t now, struct session **out, orgdir_status *st)
+{
+	uint8_t raw[SESSION_ID_BYTES];
+	struct session *s = NULL;
+	for (size_t i = 0; i < SESSIONS_MAX && s == NULL; i++) {
+		if (!is->s[i].used) {
+			s = &is->s[i];
+		}
+	}
+	if (s == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "ImportDirectory: %d import sessions are open already; commit one, or wait for "
+		    "them to expire (10 minutes idle)",
+		    SESSIONS_MAX);
+	}
+	if (!od_random(raw, sizeof(raw))) {
+		return od_status_set(st, ORGDIR_INTERNAL, "ImportDirectory: no random bytes");
+	}
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->touched_ms = now;
+	od_hex_encode(raw, sizeof(raw), s->id);
+	od_buf_init(&s->data, SESSION_BYTES_MAX);
+	*out = s;
+	return ORGDIR_OK;
+}
+
+/* The part as it is kept: packed, the revision field left out. */
+static Orgdir__V1__Directory
+part_of(const Orgdir__V1__Directory *d)
+{
+	Orgdir__V1__Directory p = *d;
+	p.revision = 0;
+	return p;
+}
+
+static orgdir_code
+session_add(struct od_import_sessions *is, struct session *s, const Orgdir__V1__Directory *part,
+    orgdir_status *st)
+{
+	Orgdir__V1__Directory p = part_of(part);
+	size_t n = orgdir__v1__directory__get_packed_size(&p);
+	if (s->units + p.n_units > SESSION_UNITS_MAX) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "ImportDirectory: a document may hold at most %u units", SESSION_UNITS_MAX);
+	}
+	if (n > SESSION_BYTES_MAX - is->bytes || !od_buf_reserve(&s->data, n)) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "ImportDirectory: the import sessions would hold more than %zu MiB: commit or "
+		    "wait for the others first",
+		    SESSION_BYTES_MAX >> 20);
+	}
+	uint8_t *at = s->data.data + s->data.len;
+	protobuf_c_message_pack(&p.base, at);
+	if (n > 0 && n == s->last_len && memcmp(s->data.data + s->last_off, at, n) == 0) {
+		return ORGDIR_OK; /* the same part again: a batch run again after a map resize */
+	}
+	s->last_off = s->data.len;
+	s->last_len = n;
+	s->data.len += n;
+	s->units += p.n_units;
+	is->bytes += n;
+	return ORGDIR_OK;
+}
+
+/* Decodes the whole document, imports it, and packs the response (whose
+ * problems live in the document's arena) before that arena goes. */
+static orgdir_code
+run_import(od_call *c, const uint8_t *data, size_t len, const Orgdir__V1__ImportDirectoryRequest *r,
+    Orgdir__V1__ImportDirectoryResponse *resp, orgdir_status *st)
+{
+	od_arena a;
+	od_import_result res;
+	od_arena_init(&a, len * DOC_ARENA_FACTOR + DOC_ARENA_EXTRA);
+	uint64_t T0 = od_mono_ms();
+	Orgdir__V1__Directory *doc = orgdir__v1__directory__unpack(&a.pb, len, data);
+	od_log("debug", "TIMING unpack %llu ms", (unsigned long long) (od_mono_ms() - T0));
+	orgdir_code code;
+	if (doc == NULL) {
+		code = a.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		                         "ImportDirectory: the document is too large to decode")
+		                   : od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		                         "ImportDirectory: the parts do not decode as a Directory");
+	} else {
+		code = od_import(c->txn, &a, doc,
+		    r->mode == ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE, r->dry_run,
+		    &res, st);
+	}
+	if (code == ORGDIR_OK) {
+		resp->units_created = res.units_created;
+		resp->units_updated = res.units_updated;
+		resp->units_deleted = res.units_deleted;
+		resp->countries_updated = res.countries_updated;
+		resp->problems = res.problems;
+		resp->n_problems = res.n_problems;
+		resp->revision = od_txn_revision(c->txn);
+		code = reply(c, &resp->base, st);
+		if (res.n_problems > 0) {
+			od_log("info", "import refused: %zu problem(s), first %s: %s",
+			    res.n_problems, res.problems[0]->path, res.problems[0]->message);
+		} else if (!r->dry_run) {
+			od_log("info",
+			    "import: %u unit(s) created, %u updated, %u deleted, %u country "
+			    "record(s) "
+			    "set, revision %llu",
+			    res.units_created, res.units_updated, res.units_deleted,
+			    res.countries_updated, (unsigned long long) resp->revision);
+		}
+	}
+	od_arena_destroy(&a);
+	return code;
+}
+
+orgdir_code
+od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
+{
+	const Orgdir__V1__ImportDirectoryRequest *r = (const void *) req;
+	Orgdir__V1__ImportDirectoryResponse resp = ORGDIR__V1__IMPORT_DIRECTORY_RESPONSE__INIT;
+	struct od_server *srv = c->srv;
+	uint64_t now = od_mono_ms();
+	struct session *s = NULL;
+	orgdir_code code;
+
+	if (r->mode != ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__MERGE &&
+	    r->mode != ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE) {
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "ImportDirectory: mode must be MERGE or REPLACE");
+	}
+	if (srv->imports == NULL && (srv->imports = calloc(1, sizeof(*srv->imports))) == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	struct od_import_sessions *is = srv->imports;
+	sessions_reap(is, now);
+	if (r->begin_session) {
+		if (r->session[0] != '\0' || r->commit) {
+			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+			    "ImportDirectory: begin_session opens a session; send the parts with "
+			    "`session` and commit in later requests");
+		}
+		if ((code = session_new(is, now, &s, st)) != ORGDIR_OK) {
+			return code;
+		}
+	} else if (r->session[0] != '\0') {
+		s = session_find(is, r->session);
+		if (s == NULL) {
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "ImportDirectory: import session '%.40s' is unknown or has expired "
+			    "(sessions end at their commit, after 10 minutes idle, or when the "
+			    "server "
+			    "restarts): start again with begin_session",
+			    r->session);
+		}
+		if (s->done && !r->commit) {
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "ImportDirectory: import session '%s' is committed already: start a "
+			    "new one",
+			    s->id);
+		}
+		s->touched_ms = now;
+	} else if (!r->commit) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "ImportDirectory: nothing to do: set begin_session, session (with a part) or "
+		    "commit");
+	}
+	bool has_part = r->part != NULL && (r->part->n_units > 0 || r->part->n_countries > 0);
+	if (s != NULL && has_part && (code = session_add(is, s, r->part, st)) != ORGDIR_OK) {
+		return code;
+	}
+	if (!r->commit) {
+		resp.session = s->id;
+		return reply(c, &resp.base, st);
+	}
+	if (s != NULL) {
+		resp.session = s->id;
+		code = run_import(c, s->data.data, s->data.len, r, &resp, st);
+		if (code == ORGDIR_OK && !r->dry_run) {
+			/* A dry run leaves the session open for the real commit. */
+			s->done = true;
+			s->touched_ms = now;
+		}
+		return code;
+	}
+	/* A whole document in one request. */
+	Orgdir__V1__Directory empty = ORGDIR__V1__DIRECTORY__INIT;
+	Orgdir__V1__Directory p = part_of(r->part != NULL ? r->part : &empty);
+	size_t n = orgdir__v1__directory__get_packed_size(&p);
+	uint8_t *buf = malloc(n + 1);
+	if (buf == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	protobuf_c_message_pack(&p.base, buf);
+	code = run_import(c, buf, n, r, &resp, st);
+	free(buf);
+	return code;
+}
+
+/* --- backup ------------------------------------------------------------------------- */
+
+struct backup_job {
+	struct od_server *srv;
+	struct od_ctx *ctx;
+	const char *dir; /* in the context's arena, valid until od_ctx_finish */
+};
+
+static void *
+backup_main(void *arg)
+{
+	struct backup_job *b = arg; /* in the context's arena too */
+	struct od_server *srv = b->srv;
+	struct od_ctx *ctx = b->ctx;
+	orgdir_status st = {ORGDIR_OK, "", 0};
+	uint64_t bytes = 0, rev = 0;
+	uint64_t t0 = od_mono_ms();
+	od_log("info", "backup to %s started", b->dir);
+	if (od_store_backup(srv->store, b->dir, &bytes, &rev, &st) == ORGDIR_OK) {
+		Orgdir__V1__BackupResponse resp = ORGDIR__V1__BACKUP_RESPONSE__INIT;
+		resp.revision = rev;
+		resp.bytes = bytes;
+		od_buf *out = od_ctx_out(ctx);
+		od_buf_reset(out);
+		if (!od_pb_put_message(out, 0, &resp.base)) {
+			od_status_set(&st, ORGDIR_RESOURCE_EXHAUSTED, "reply too large");
+		}
+		od_log("info", "backup to %s done: revision %llu, %llu bytes, %llu ms", b->dir,
+		    (unsigned long long) rev, (unsigned long long) bytes,
+		    (unsigned long long) (od_mono_ms() - t0));
+	}
+	od_ctx_finish(ctx, &st, rev); /* b is gone from here on */
+	atomic_fetch_sub(&srv->backups, 1);
+	return NULL;
+}
+
+orgdir_code
+od_h_backup(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
+{
+	const Orgdir__V1__BackupRequest *r = (const void *) req;
+	struct od_server *srv = c->srv;
+	/* Counted before looking at `stopping`: od_transfer_stop then either
+	 * sees this backup and waits for it, or this call sees the stop. */
+	if (atomic_fetch_add(&srv->backups, 1) >= BACKUPS_MAX) {
+		atomic_fetch_sub(&srv->backups, 1);
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "Backup: %d backups are running already; retry when one is done", BACKUPS_MAX);
+	}
+	if (atomic_load(&srv->stopping)) {
+		atomic_fetch_sub(&srv->backups, 1);
+		return od_status_set(st, ORGDIR_UNAVAILABLE, "the server is shutting down");
+	}
+	/* What would fail at once is refused here, not on the thread. */
+	orgdir_code code = od_backup_prepare(r->directory, st);
+	struct backup_job *b = od_arena_alloc(c->arena, sizeof(*b));
+	char *dir = od_arena_strndup(c->arena, r->directory, strlen(r->directory));
+	if (code == ORGDIR_OK && (b == NULL || dir == NULL)) {
+		code = od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
+	}
+	if (code != ORGDIR_OK) {
+		atomic_fetch_sub(&srv->backups, 1);
+		return code;
+	}
+	b->srv = srv;
+	b->ctx = c->ctx;
+	b->dir = dir;
+	pthread_attr_t attr;
+	pthread_t tid;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&tid, &attr, backup_main, b);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		atomic_fetch_sub(&srv->backups, 1);
+		return od_status_set(st, ORGDIR_UNAVAILABLE, "Backup: cannot start a thread");
+	}
+	od_call_defer(c);
+	return ORGDIR_OK;
+}
+
+void
+od_transfer_stop(struct od_server *srv)
+{
+	while (atomic_load(&srv->backups) > 0) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (srv->imports != NULL) {
+		for (size_t i = 0; i < SESSIONS_MAX; i++) {
+			if (srv->imports->s[i].used) {
+				session_free(srv->imports, &srv->imports->s[i]);
+			}
+		}
+		free(srv->imports);
+		srv->imports = NULL;
+	}
+}

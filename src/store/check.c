@@ -1,0 +1,738 @@
+/* check.c - the store's consistency check. Each database is read once in
+ * key order; cross-references are looked up with mdb_get (the map is in
+ * memory), so the check needs no memory proportional to the store. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "store_int.h"
+
+#define META_SCHEMA "schema_version"
+#define META_REVISION "revision"
+#define ARENA_CAP ((size_t) 64 << 20) /* one decoded record at a time */
+#define SHOW_MAX 96 /* bytes of a key shown in a problem */
+#define REQUEST_KEY_MIN 8
+#define REQUEST_KEY_MAX 64
+
+struct ck {
+	od_txn *t;
+	MDB_txn *txn;
+	struct od_store *s;
+	od_check_report *rep;
+	od_arena a;
+	uint64_t kinds[256]; /* units per kind byte */
+};
+
+static void __attribute__((format(printf, 2, 3))) problem(struct ck *c, const char *fmt, ...)
+{
+	od_check_report *r = c->rep;
+	r->problems++;
+	if (r->n_kept < OD_CHECK_PROBLEMS_KEPT) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->problem[r->n_kept], OD_CHECK_PROBLEM_MAX, fmt, ap);
+		va_end(ap);
+		r->n_kept++;
+	}
+}
+
+/* Bytes from the store as printable text: ASCII as is, the rest as \xNN,
+ * cut at SHOW_MAX. Corrupt keys must not corrupt the report. */
+static const char *
+show(const void *p, size_t n, char *out, size_t cap)
+{
+	const uint8_t *b = p;
+	size_t o = 0;
+	size_t i = 0;
+	for (; i < n && i < SHOW_MAX && o + 4 + 4 < cap; i++) {
+		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\' && b[i] != '\'') {
+			out[o++] = (char) b[i];
+		} else {
+			snprintf(out + o, cap - o, "\\x%02x", b[i]);
+			o += 4;
+		}
+	}
+	memcpy(out + o, i < n ? "..." : "", i < n ? 4 : 1);
+	return out;
+}
+
+#define SHOWBUF (SHOW_MAX * 4 + 8) /* room for show() */
+
+/* A NUL-terminated copy of a key that may be a unit id; false if it is not
+ * one. */
+static bool
+id_of(const MDB_val *k, char out[OD_ID_MAX + 1])
+{
+	if (k->mv_size == 0 || k->mv_size > OD_ID_MAX || memchr(k->mv_data, 0, k->mv_size)) {
+		out[0] = '\0';
+		return false;
+	}
+	memcpy(out, k->mv_data, k->mv_size);
+	out[k->mv_size] = '\0';
+	return od_id_valid(out);
+}
+
+static const char *
+kind_name(int kind, char *buf, size_t cap)
+{
+	const ProtobufCEnumValue *v =
+	    protobuf_c_enum_descriptor_get_value(&orgdir__v1__unit__kind__descriptor, kind);
+	if (v != NULL) {
+		return v->name;
+	}
+	snprintf(buf, cap, "kind %d", kind);
+	return buf;
+}
+
+/* A decimal revision; false for anything else. */
+static bool
+parse_rev(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (s[0] == '\0' || strlen(s) > 20) {
+		return false;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10) {
+			return false;
+		}
+		v = v * 10 + (uint64_t) (*p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static size_t
+sort_key(int32_t order, const char *id, uint8_t *out)
+{
+	uint32_t o = (uint32_t) order ^ 0x80000000u;
+	size_t n = strlen(id);
+	out[0] = (uint8_t) (o >> 24);
+	out[1] = (uint8_t) (o >> 16);
+	out[2] = (uint8_t) (o >> 8);
+	out[3] = (uint8_t) o;
+	memcpy(out + 4, id, n);
+	return 4 + n;
+}
+
+static int32_t
+sort_order_of(const uint8_t *k)
+{
+	uint32_t o = (uint32_t) k[0] << 24 | (uint32_t) k[1] << 16 | (uint32_t) k[2] << 8 | k[3];
+	return (int32_t) (o ^ 0x80000000u);
+}
+
+static bool
+has_dup(struct ck *c, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+	MDB_cursor *cur;
+	if (mdb_cursor_open(c->txn, dbi, &cur) != 0) {
+		return false;
+	}
+	MDB_val key = {kl, (void *) k};
+	MDB_val val = {vl, (void *) v};
+	bool found = mdb_cursor_get(cur, &key, &val, MDB_GET_BOTH) == 0;
+	mdb_cursor_close(cur);
+	return found;
+}
+
+static const char *
+cc_of(const Orgdir__V1__Unit *u)
+{
+	return u->location != NULL ? u->location->country_code : "";
+}
+
+static bool
+expects_office_entry(const Orgdir__V1__Unit *u)
+{
+	return od_kind_is_office(u->kind) && strlen(cc_of(u)) == 2;
+}
+
+/* --- meta ----------------------------------------------------------------------- */
+
+static void
+check_meta(struct ck *c)
+{
+	MDB_val k = {strlen(META_SCHEMA), META_SCHEMA};
+	MDB_val v;
+	uint32_t ver = 0;
+	if (mdb_get(c->txn, c->s->meta, &k, &v) != 0 || v.mv_size != sizeof(ver)) {
+		problem(c, "meta: the schema version is missing or malformed");
+	} else {
+		memcpy(&ver, v.mv_data, sizeof(ver));
+		if (ver != OD_SCHEMA_VERSION) {
+			problem(c, "meta: schema version %" PRIu32 ", expected %d", ver,
+			    OD_SCHEMA_VERSION);
+		}
+	}
+	k.mv_data = META_REVISION;
+	k.mv_size = strlen(META_REVISION);
+	if (mdb_get(c->txn, c->s->meta, &k, &v) == 0 && v.mv_size != sizeof(uint64_t)) {
+		problem(c, "meta: the revision record is %zu bytes, not 8", v.mv_size);
+	}
+	c->rep->revision = od_txn_revision(c->t);
+}
+
+/* --- the tree --------------------------------------------------------------------- */
+
+/* Walks up from `start` (a valid id) reading only parent_id (field 2) of
+ * the stored bytes. A cycle is reported once, by its smallest member; a
+ * tree too deep once per unit at the first level past the limit. A chain
+ * ending at a missing parent is reported by that parent's child. */
+static void
+check_ancestors(struct ck *c, const char *start)
+{
+	enum { CAP = OD_TREE_DEPTH_MAX + 2 }; /* the unit and 65 ancestors */
+	char chain[CAP][OD_ID_MAX + 1];
+	size_t n = 0;
+	od_strlcpy(chain[n++], start, sizeof(chain[0]));
+	for (;;) {
+		const char *cur = chain[n - 1];
+		MDB_val k = {strlen(cur), (void *) cur};
+		MDB_val raw;
+		const uint8_t *p;
+		size_t len;
+		if (mdb_get(c->txn, c->s->units, &k, &raw) != 0) {
+			return; /* dangling: reported by the unit pass */
+		}
+		if (!od_pb_scan_field(raw.mv_data, raw.mv_size, 2, &p, &len) || len == 0) {
+			size_t depth = n - 1;
+			if (depth == OD_TREE_DEPTH_MAX + 1) {
+				problem(c,
+				    "unit '%s' is %zu levels below its root; the limit is %d",
+				    start, depth, OD_TREE_DEPTH_MAX);
+			}
+			return;
+		}
+		if (len > OD_ID_MAX) {
+			return; /* an invalid parent id: reported by the unit pass */
+		}
+		char parent[OD_ID_MAX + 1];
+		memcpy(parent, p, len);
+		parent[len] = '\0';
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(chain[i], parent) != 0) {
+				continue;
+			}
+			if (i != 0) {
+				return; /* start is below a cycle, not in it */
+			}
+			for (size_t j = 1; j < n; j++) {
+				if (strcmp(chain[j], start) < 0) {
+					return; /* reported by its smallest member */
+				}
+			}
+			char path[CAP * 8 + 64] = "";
+			size_t o = 0;
+			for (size_t j = 0; j <= n && o + 8 < sizeof(path); j++) {
+				int w = snprintf(path + o, sizeof(path) - o, "%s%s",
+				    j ? " -> " : "", j < n ? chain[j] : start);
+				o += w > 0 ? (size_t) w : 0;
+			}
+			problem(c, "unit '%s': its ancestors form a cycle (%s)", start, path);
+			return;
+		}
+		if (n == CAP) {
+			/* No root, no cycle within the bound: a cycle longer than the
+			 * bound or a tree far too deep. Reported by the smallest id of
+			 * the window, which bounds the repeats. */
+			for (size_t j = 1; j < n; j++) {
+				if (strcmp(chain[j], start) < 0) {
+					return;
+				}
+			}
+			problem(c,
+			    "unit '%s': no root within %d levels up (a long cycle or a tree too "
+			    "deep)",
+			    start, CAP - 1);
+			return;
+		}
+		od_strlcpy(chain[n++], parent, sizeof(chain[0]));
+	}
+}
+
+/* --- units -------------------------------------------------------------------------- */
+
+static void
+check_unit(struct ck *c, const MDB_val *k, const MDB_val *v)
+{
+	char kid[OD_ID_MAX + 1];
+	char sh[SHOWBUF], sh2[SHOWBUF], kb[32];
+	bool key_ok = id_of(k, kid);
+	const char *name = show(k->mv_data, k->mv_size, sh, sizeof(sh));
+	if (!key_ok) {
+		problem(c, "units: key '%s' is not a valid unit id", name);
+	}
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&c->a.pb, v->mv_size, v->mv_data);
+	if (u == NULL) {
+		problem(c, "unit '%s': the stored %zu bytes do not decode as orgdir.v1.Unit%s",
+		    name, v->mv_size, c->a.exhausted ? " (larger than the check's memory)" : "");
+		return;
+	}
+	if (strlen(u->id) != k->mv_size || memcmp(u->id, k->mv_data, k->mv_size) != 0) {
+		problem(c, "unit '%s': stored under a key that is not its id ('%s')", name,
+		    show(u->id, strlen(u->id), sh2, sizeof(sh2)));
+	}
+	c->kinds[(uint8_t) u->kind]++;
+	uint64_t etag;
+	if (!parse_rev(u->etag, &etag)) {
+		problem(c, "unit '%s': etag '%s' is not a revision", name,
+		    show(u->etag, strlen(u->etag), sh2, sizeof(sh2)));
+	} else if (etag > c->rep->revision) {
+		problem(c,
+		    "unit '%s': etag %" PRIu64 " is later than the store's revision %" PRIu64, name,
+		    etag, c->rep->revision);
+	}
+	/* Facts for the indexes, before od_unit_check normalises its copy. */
+	int kind = u->kind;
+	bool office = expects_office_entry(u);
+	char cc[3] = "";
+	od_strlcpy(cc, cc_of(u), sizeof(cc));
+	int32_t order = u->sort_order;
+	char parent[OD_ID_MAX + 1] = "";
+	bool parent_ok = u->parent_id[0] == '\0' ||
+	    (strlen(u->parent_id) <= OD_ID_MAX && od_id_valid(u->parent_id));
+	if (parent_ok) {
+		od_strlcpy(parent, u->parent_id, sizeof(parent));
+	}
+	orgdir_status st;
+	if (od_unit_check(u, &st) != ORGDIR_OK) {
+		problem(c, "unit '%s': %s", name, st.message);
+	}
+	if (cc[0] != '\0' && c->s->iso != NULL && od_iso3166_find(c->s->iso, cc) == NULL) {
+		problem(c, "unit '%s': country '%s' is not an ISO 3166-1 code", name,
+		    show(cc, strlen(cc), sh2, sizeof(sh2)));
+	}
+	if (!key_ok || !parent_ok) {
+		return; /* no index entry can be computed for it */
+	}
+	if (parent[0] != '\0' && !od_unit_exists(c->t, parent)) {
+		problem(c, "unit '%s': parent '%s' does not exist", kid, parent);
+	}
+	uint8_t skey[OD_SORTKEY_MAX];
+	const char *pk = parent[0] != '\0' ? parent : OD_ROOT_KEY;
+	if (!has_dup(c, c->s->children, pk, strlen(pk), skey, sort_key(order, kid, skey))) {
+		problem(c, "unit '%s': missing from the children index under '%s' (sort order %d)",
+		    kid, pk, (int) order);
+	}
+	if (office) {
+		uint8_t ov[1 + OD_ID_MAX];
+		ov[0] = (uint8_t) kind;
+		memcpy(ov + 1, kid, strlen(kid));
+		if (!has_dup(c, c->s->country_units, cc, 2, ov, 1 + strlen(kid))) {
+			problem(c, "unit '%s': %s in %s, missing from the country_units index", kid,
+			    kind_name(kind, kb, sizeof(kb)), cc);
+		}
+	}
+	check_ancestors(c, kid);
+}
+
+static int
+check_units(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->units, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		c->rep->units++;
+		check_unit(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- the children index --------------------------------------------------------------- */
+
+static void
+check_child_entry(struct ck *c, const MDB_val *k, const MDB_val *v)
+{
+	char sh[SHOWBUF], sh2[SHOWBUF];
+	char pid[OD_ID_MAX + 1];
+	const char *under = show(k->mv_data, k->mv_size, sh, sizeof(sh));
+	bool root = k->mv_size == 1 && memcmp(k->mv_data, OD_ROOT_KEY, 1) == 0;
+	if (!root && !id_of(k, pid)) {
+		problem(c, "children index: key '%s' is neither a unit id nor '/'", under);
+	}
+	if (v->mv_size <= 4 || v->mv_size > OD_SORTKEY_MAX) {
+		problem(c, "children index: an entry under '%s' is %zu bytes (not a sort key)",
+		    under, v->mv_size);
+		return;
+	}
+	const char *idp = (const char *) v->mv_data + 4;
+	size_t idn = v->mv_size - 4;
+	const char *id = show(idp, idn, sh2, sizeof(sh2));
+	MDB_val uk = {idn, (void *) idp};
+	MDB_val raw;
+	if (mdb_get(c->txn, c->s->units, &uk, &raw) != 0) {
+		problem(c, "children index: entry under '%s' names unit '%s', which does not exist",
+		    under, id);
+		return;
+	}
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&c->a.pb, raw.mv_size, raw.mv_data);
+	if (u == NULL) {
+		return; /* reported by the unit pass */
+	}
+	const char *want = u->parent_id[0] != '\0' ? u->parent_id : OD_ROOT_KEY;
+	int32_t order = sort_order_of(v->mv_data);
+	if (strlen(want) != k->mv_size || memcmp(want, k->mv_data, k->mv_size) != 0) {
+		char sh3[SHOWBUF];
+		problem(c, "children index: unit '%s' is listed under '%s', but its parent is '%s'",
+		    id, under, show(want, strlen(want), sh3, sizeof(sh3)));
+	} else if (order != u->sort_order) {
+		problem(c,
+		    "children index: unit '%s' is listed under '%s' with sort order %d, but its "
+		    "sort order is %d",
+		    id, under, (int) order, (int) u->sort_order);
+	}
+}
+
+static int
+check_children(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->children, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		c->rep->children++;
+		check_child_entry(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- derived indexes: kind counts, country offices ---------------------------------- */
+
+static int
+check_kind_counts(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	bool seen[256] = {false};
+	char kb[32];
+	int rc = mdb_cursor_open(c->txn, c->s->kind_counts, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		uint64_t n;
+		if (k.mv_size != 1 || v.mv_size != sizeof(n)) {
+			problem(c, "kind_counts: a record with a %zu-byte key and %zu-byte value",
+			    k.mv_size, v.mv_size);
+			continue;
+		}
+		uint8_t kind = *(const uint8_t *) k.mv_data;
+		memcpy(&n, v.mv_data, sizeof(n));
+		seen[kind] = true;
+		if (n != c->kinds[kind]) {
+			problem(c,
+			    "kind_counts: %s counts %" PRIu64 " unit(s), but there are %" PRIu64,
+			    kind_name(kind, kb, sizeof(kb)), n, c->kinds[kind]);
+		}
+	}
+	mdb_cursor_close(cur);
+	for (int kind = 0; kind < 256; kind++) {
+		if (!seen[kind] && c->kinds[kind] != 0) {
+			problem(c,
+			    "kind_counts: no count for %s, but there are %" PRIu64 " unit(s)",
+			    kind_name(kind, kb, sizeof(kb)), c->kinds[kind]);
+		}
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void
+check_office_entry(struct ck *c, const MDB_val *k, const MDB_val *v)
+{
+	char sh[SHOWBUF], sh2[SHOWBUF], kb[32], kb2[32];
+	const char *cc = show(k->mv_data, k->mv_size, sh, sizeof(sh));
+	if (k->mv_size != 2) {
+		problem(c, "country_units: key '%s' is not a two-letter country code", cc);
+	}
+	if (v->mv_size < 2 || v->mv_size > 1 + OD_ID_MAX) {
+		problem(c, "country_units: an entry under '%s' is %zu bytes (not kind + id)", cc,
+		    v->mv_size);
+		return;
+	}
+	int kind = *(const uint8_t *) v->mv_data;
+	const char *idp = (const char *) v->mv_data + 1;
+	const char *id = show(idp, v->mv_size - 1, sh2, sizeof(sh2));
+	MDB_val uk = {v->mv_size - 1, (void *) idp};
+	MDB_val raw;
+	if (mdb_get(c->txn, c->s->units, &uk, &raw) != 0) {
+		problem(c, "country_units: entry under %s names unit '%s', which does not exist",
+		    cc, id);
+		return;
+	}
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&c->a.pb, raw.mv_size, raw.mv_data);
+	if (u == NULL) {
+		return; /* reported by the unit pass */
+	}
+	const char *ucc = cc_of(u);
+	if (!expects_office_entry(u) || strlen(ucc) != k->mv_size ||
+	    memcmp(ucc, k->mv_data, k->mv_size) != 0 || kind != (int) u->kind) {
+		char sh3[SHOWBUF];
+		problem(c,
+		    "country_units: unit '%s' is listed under %s as %s, but it is %s in '%s'%s", id,
+		    cc, kind_name(kind, kb, sizeof(kb)), kind_name(u->kind, kb2, sizeof(kb2)),
+		    show(ucc, strlen(ucc), sh3, sizeof(sh3)),
+		    od_kind_is_office(u->kind) ? "" : " (not an office kind)");
+	}
+}
+
+static int
+check_country_units(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->country_units, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		c->rep->country_units++;
+		check_office_entry(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- country records ---------------------------------------------------------------------- */
+
+static void
+check_country(struct ck *c, const MDB_val *k, const MDB_val *v)
+{
+	char sh[SHOWBUF], sh2[SHOWBUF], kb[32];
+	const char *code = show(k->mv_data, k->mv_size, sh, sizeof(sh));
+	const uint8_t *kp = k->mv_data;
+	bool key_ok =
+	    k->mv_size == 2 && kp[0] >= 'A' && kp[0] <= 'Z' && kp[1] >= 'A' && kp[1] <= 'Z';
+	char alpha2[3] = "";
+	if (!key_ok) {
+		problem(c, "countries: key '%s' is not an upper-case two-letter code", code);
+	} else {
+		memcpy(alpha2, kp, 2);
+		if (c->s->iso != NULL && od_iso3166_find(c->s->iso, alpha2) == NULL) {
+			problem(c, "country %s: not an ISO 3166-1 code", alpha2);
+		}
+	}
+	Orgdir__V1__Country *r = orgdir__v1__country__unpack(&c->a.pb, v->mv_size, v->mv_data);
+	if (r == NULL) {
+		problem(c, "country %s: the stored %zu bytes do not decode as orgdir.v1.Country",
+		    code, v->mv_size);
+		return;
+	}
+	if (r->code[0] != '\0' && (!key_ok || strcmp(r->code, alpha2) != 0)) {
+		problem(c, "country %s: the record holds code '%s'", code,
+		    show(r->code, strlen(r->code), sh2, sizeof(sh2)));
+	}
+	uint64_t etag;
+	if (r->etag[0] != '\0' && !parse_rev(r->etag, &etag)) {
+		problem(c, "country %s: etag '%s' is not a revision", code,
+		    show(r->etag, strlen(r->etag), sh2, sizeof(sh2)));
+	} else if (r->etag[0] != '\0' && etag > c->rep->revision) {
+		problem(c,
+		    "country %s: etag %" PRIu64 " is later than the store's revision %" PRIu64,
+		    code, etag, c->rep->revision);
+	}
+	const char *reg = r->region_unit_id;
+	if (reg[0] == '\0') {
+		return;
+	}
+	const char *regs = show(reg, strlen(reg), sh2, sizeof(sh2));
+	if (strlen(reg) > OD_ID_MAX || !od_id_valid(reg)) {
+		problem(c, "country %s: region '%s' is not a unit id", code, regs);
+		return;
+	}
+	MDB_val uk = {strlen(reg), (void *) reg};
+	MDB_val raw;
+	if (mdb_get(c->txn, c->s->units, &uk, &raw) != 0) {
+		problem(c, "country %s: region unit '%s' does not exist", code, regs);
+		return;
+	}
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&c->a.pb, raw.mv_size, raw.mv_data);
+	if (u != NULL && u->kind != ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
+		problem(c, "country %s: region unit '%s' is %s, not a REGIONAL_OFFICE", code, regs,
+		    kind_name(u->kind, kb, sizeof(kb)));
+	}
+}
+
+static int
+check_countries(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->countries, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		c->rep->countries++;
+		check_country(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- the idempotency record ------------------------------------------------------------ */
+
+static const char *
+hex_key(const MDB_val *k, char *out /* 2 * REQUEST_KEY_MAX + 4 */)
+{
+	size_t n = k->mv_size > REQUEST_KEY_MAX ? REQUEST_KEY_MAX : k->mv_size;
+	od_hex_encode(k->mv_data, n, out);
+	if (n < k->mv_size) {
+		memcpy(out + 2 * n, "...", 4);
+	}
+	return out;
+}
+
+static int
+check_requests(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char hex[2 * REQUEST_KEY_MAX + 4];
+	uint64_t n_req = 0, n_log = 0, last = 0;
+	int rc = mdb_cursor_open(c->txn, c->s->requests, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		n_req++;
+		if (k.mv_size < REQUEST_KEY_MIN || k.mv_size > REQUEST_KEY_MAX) {
+			problem(c, "requests: request id %s is %zu bytes (not 8 to 64)",
+			    hex_key(&k, hex), k.mv_size);
+		}
+		Orgdir__V1__Response *r =
+		    orgdir__v1__response__unpack(&c->a.pb, v.mv_size, v.mv_data);
+		if (r == NULL) {
+			problem(c, "requests: the reply recorded for request %s does not decode",
+			    hex_key(&k, hex));
+		}
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = mdb_cursor_open(c->txn, c->s->request_log, &cur)) != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		n_log++;
+		if (k.mv_size != 8) {
+			problem(
+			    c, "request_log: a %zu-byte key (sequence numbers are 8)", k.mv_size);
+			continue;
+		}
+		last = 0;
+		for (int i = 0; i < 8; i++) {
+			last = last << 8 | ((const uint8_t *) k.mv_data)[i];
+		}
+		MDB_val rv;
+		if (mdb_get(c->txn, c->s->requests, &v, &rv) != 0) {
+			problem(c, "request_log: entry %" PRIu64 " names request %s, not recorded",
+			    last, hex_key(&v, hex));
+		}
+	}
+	mdb_cursor_close(cur);
+	c->rep->requests = n_req;
+	if (n_req != n_log) {
+		problem(c,
+		    "requests: %" PRIu64 " recorded replies, but the log has %" PRIu64 " entries",
+		    n_req, n_log);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- entry points ------------------------------------------------------------------------ */
+
+orgdir_code
+od_store_check(struct od_store *s, od_check_report *rep, orgdir_status *st)
+{
+	od_reader *r;
+	od_txn *t;
+	memset(rep, 0, sizeof(*rep));
+	orgdir_code code = od_reader_new(s, &r, st);
+	if (code != ORGDIR_OK) {
+		return code;
+	}
+	if ((code = od_reader_begin(r, &t, st)) != ORGDIR_OK) {
+		od_reader_free(r);
+		return code;
+	}
+	struct ck *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		od_reader_free(r);
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	c->t = t;
+	c->txn = t->txn;
+	c->s = s;
+	c->rep = rep;
+	od_arena_init(&c->a, ARENA_CAP);
+	check_meta(c);
+	int rc = check_units(c);
+	const char *what = "units";
+	if (rc == 0) {
+		rc = check_children(c);
+		what = "children index";
+	}
+	if (rc == 0) {
+		rc = check_kind_counts(c);
+		what = "kind counts";
+	}
+	if (rc == 0) {
+		rc = check_country_units(c);
+		what = "country office index";
+	}
+	if (rc == 0) {
+		rc = check_countries(c);
+		what = "countries";
+	}
+	if (rc == 0) {
+		rc = check_requests(c);
+		what = "requests";
+	}
+	od_arena_destroy(&c->a);
+	free(c);
+	od_reader_free(r);
+	if (rc != 0) {
+		return od_mdb_status(NULL, rc, what, st);
+	}
+	if (rep->problems > 0) {
+		return od_status_set(st, ORGDIR_DATA_LOSS,
+		    "the store has %" PRIu64 " consistency problem(s)", rep->problems);
+	}
+	od_status_ok(st);
+	return ORGDIR_OK;
+}
+
+void
+od_check_report_print(const od_check_report *rep, FILE *f)
+{
+	fprintf(f,
+	    "check: revision %" PRIu64 ", %" PRIu64 " units, %" PRIu64 " children entries, %" PRIu64
+	    " country office entries, %" PRIu64 " country records, %" PRIu64
+	    " recorded requests: %" PRIu64 " problem(s)\n",
+	    rep->revision, rep->units, rep->children, rep->country_units, rep->countries,
+	    rep->requests, rep->problems);
+	for (size_t i = 0; i < rep->n_kept; i++) {
+		fprintf(f, "problem: %s\n", rep->problem[i]);
+	}
+	if (rep->problems > rep->n_kept) {
+		fprintf(f, "problem: ... and %" PRIu64 " more\n", rep->problems - rep->n_kept);
+	}
+}

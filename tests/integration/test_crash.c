@@ -1,0 +1,159 @@
+/*
+ * test_crash.c - crash safety: orgdird is killed with SIGKILL at random
+ * moments while 4 clients write, many times over on the same data
+ * directory. After each kill, `orgdird --check` must find the store
+ * consistent, and every write a client saw acknowledged must be there.
+ * (ORGDIR_CRASH_ROUNDS, default 12.)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <nng/nng.h>
+
+#include "harness.h"
+#include "od.h"
+#include "testutil.h"
+
+#define WRITERS 4
+#define ACKED_MAX 200000
+
+static od_test_server srv;
+static char (*acked)[40];
+static size_t n_acked;
+static pthread_mutex_t acked_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct writer {
+	int round, index;
+	int ok;
+};
+
+static void *
+writer_main(void *p)
+{
+	struct writer *w = p;
+	orgdir_options o = {.timeout_ms = 1500};
+	orgdir_client *c = od_test_client(&srv, &o);
+	char id[40];
+	for (int i = 0;; i++) {
+		Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+		Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+		Orgdir__V1__LocalizedString *names[] = {&n};
+		snprintf(id, sizeof(id), "k%d-w%d-%d", w->round, w->index, i);
+		n.lang = "en";
+		n.text = id;
+		u.id = id;
+		u.parent_id = "crash-root";
+		u.kind = ORGDIR__V1__UNIT__KIND__UNIT;
+		u.name = names;
+		u.n_name = 1;
+		orgdir_reply *r;
+		Orgdir__V1__Unit *out;
+		orgdir_status st;
+		if (orgdir_unit_create(c, &u, &r, &out, &st) != ORGDIR_OK) {
+			break; /* the server is gone */
+		}
+		orgdir_reply_free(r);
+		pthread_mutex_lock(&acked_mu);
+		if (n_acked < ACKED_MAX) {
+			od_strlcpy(acked[n_acked++], id, sizeof(acked[0]));
+		}
+		pthread_mutex_unlock(&acked_mu);
+		w->ok++;
+	}
+	orgdir_client_close(c);
+	return NULL;
+}
+
+static int
+run_check(void)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "'%s' --check --data '%s' >>'%s' 2>&1", getenv("ORGDIRD"),
+	    srv.data, srv.log);
+	int rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void
+test_sigkill_during_writes(void **state)
+{
+	(void) state;
+	const char *env = getenv("ORGDIR_CRASH_ROUNDS");
+	int rounds = env != NULL ? (int) strtol(env, NULL, 10) : 12;
+	acked = calloc(ACKED_MAX, sizeof(*acked));
+	srand((unsigned) time(NULL));
+	od_test_server_start(&srv, NULL);
+	{
+		orgdir_client *c = od_test_client(&srv, NULL);
+		Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+		Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+		Orgdir__V1__LocalizedString *names[] = {&n};
+		n.lang = "en";
+		n.text = "Crash root";
+		u.id = "crash-root";
+		u.kind = ORGDIR__V1__UNIT__KIND__ORGANIZATION;
+		u.name = names;
+		u.n_name = 1;
+		orgdir_reply *r;
+		Orgdir__V1__Unit *out;
+		orgdir_status st;
+		assert_int_equal(orgdir_unit_create(c, &u, &r, &out, &st), ORGDIR_OK);
+		orgdir_reply_free(r);
+		orgdir_client_close(c);
+	}
+	int total_ok = 0;
+	for (int round = 0; round < rounds; round++) {
+		pthread_t th[WRITERS];
+		struct writer w[WRITERS];
+		for (int i = 0; i < WRITERS; i++) {
+			w[i] = (struct writer){.round = round, .index = i};
+			pthread_create(&th[i], NULL, writer_main, &w[i]);
+		}
+		struct timespec ts = {0, (50 + rand() % 400) * 1000000L};
+		nanosleep(&ts, NULL);
+		od_test_server_kill(&srv); /* SIGKILL, mid-write */
+		for (int i = 0; i < WRITERS; i++) {
+			pthread_join(th[i], NULL);
+			total_ok += w[i].ok;
+		}
+		assert_int_equal(run_check(), 0);
+		od_test_server_start(&srv, NULL);
+		/* Every acknowledged write survived. */
+		orgdir_client *c = od_test_client(&srv, NULL);
+		for (size_t i = 0; i < n_acked; i++) {
+			orgdir_reply *r;
+			Orgdir__V1__Unit *u;
+			orgdir_status st;
+			orgdir_code code = orgdir_unit_get(c, acked[i], &r, &u, &st);
+			if (code != ORGDIR_OK) {
+				fprintf(stderr,
+				    "acknowledged unit %s is missing after round %d: %s\n",
+				    acked[i], round, st.message);
+			}
+			assert_int_equal(code, ORGDIR_OK);
+			orgdir_reply_free(r);
+		}
+		orgdir_client_close(c);
+	}
+	fprintf(stderr, "crash test: %d rounds, %d acknowledged writes, all present\n", rounds,
+	    total_ok);
+	assert_true(total_ok > rounds); /* the kills did land among real writes */
+	assert_int_equal(od_test_server_stop(&srv), 0);
+	od_test_server_cleanup(&srv);
+	free(acked);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sigkill_during_writes),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	nng_fini();
+	return rc;
+}

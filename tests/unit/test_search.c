@@ -1,0 +1,391 @@
+/* test_search.c - the search index over real ISO 3166-1 data and a small
+ * fixed organisation: accents, case, apostrophes, ligatures, French and
+ * Spanish, ranking, filters, pages, and the index following renames, moves
+ * and deletes in the same transactions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iso3166.h"
+#include "store.h"
+#include "testutil.h"
+
+struct fx {
+	char *dir;
+	od_iso3166 *iso;
+	struct od_store *s;
+	od_arena a;
+};
+
+static Orgdir__V1__LocalizedString *
+ls(od_arena *a, const char *lang, const char *text)
+{
+	Orgdir__V1__LocalizedString *s = od_arena_alloc(a, sizeof(*s));
+	orgdir__v1__localized_string__init(s);
+	s->lang = (char *) lang;
+	s->text = (char *) text;
+	return s;
+}
+
+static orgdir_code
+add(struct fx *f, const char *id, const char *parent, int kind, const char *acronym, const char *en,
+    const char *fr, const char *es)
+{
+	orgdir_status st;
+	od_txn *t;
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__LocalizedString *names[3];
+	size_t n = 0;
+	names[n++] = ls(&f->a, "en", en);
+	if (fr) {
+		names[n++] = ls(&f->a, "fr", fr);
+	}
+	if (es) {
+		names[n++] = ls(&f->a, "es", es);
+	}
+	u.id = (char *) id;
+	u.parent_id = (char *) parent;
+	u.kind = kind;
+	u.acronym = (char *) (acronym ? acronym : "");
+	u.name = names;
+	u.n_name = n;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	orgdir_code c = od_unit_create(t, &f->a, &u, NULL, &st);
+	if (c != ORGDIR_OK) {
+		od_txn_abort(t);
+		return c;
+	}
+	return od_txn_commit(t, &st);
+}
+
+static int
+setup(void **state)
+{
+	orgdir_status st;
+	struct fx *f = calloc(1, sizeof(*f));
+	f->dir = test_mkdtemp("search");
+	assert_int_equal(od_iso3166_load(NULL, NULL, &f->iso, &st), ORGDIR_OK);
+	od_store_opts o = {.path = f->dir, .no_sync = true, .iso = f->iso};
+	assert_int_equal(od_store_open(&o, &f->s, &st), ORGDIR_OK);
+	od_arena_init(&f->a, 256u << 20);
+	/* iom ─ dg ─ ddg-ops, ddg-mgmt ─ oeuvres ; ocos ; dg has head title */
+	assert_int_equal(add(f, "iom", "", ORGDIR__V1__UNIT__KIND__ORGANIZATION, "IOM",
+	                     "International Organization for Migration",
+	                     "Organisation internationale pour les migrations",
+	                     "Organización Internacional para las Migraciones"),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "dg", "iom", ORGDIR__V1__UNIT__KIND__EXECUTIVE_OFFICE, "DG",
+	                     "Director General", "Directrice générale", "Directora General"),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "ddg-ops", "dg", ORGDIR__V1__UNIT__KIND__DEPUTY_OFFICE, "DDG",
+	                     "Deputy Director General for Operations",
+	                     "Directrice Générale Adjointe chargée des opérations", NULL),
+	    ORGDIR_OK);
+	assert_int_equal(
+	    add(f, "ddg-mgmt", "dg", ORGDIR__V1__UNIT__KIND__DEPUTY_OFFICE, NULL,
+	        "Deputy Director General for Management and Reform",
+	        "Directrice générale adjointe chargée de la gestion et des réformes", NULL),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "ocos", "dg", ORGDIR__V1__UNIT__KIND__OFFICE, "OCOS",
+	                     "Office of the Chief of Staff", "Bureau du Chef de Cabinet",
+	                     "Oficina del Jefe de Gabinete"),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "oeuvres", "ddg-mgmt", ORGDIR__V1__UNIT__KIND__UNIT, NULL,
+	                     "Welfare works", "Œuvres sociales", "Obras sociales"),
+	    ORGDIR_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	od_store_close(f->s);
+	od_iso3166_free(f->iso);
+	od_arena_destroy(&f->a);
+	test_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Runs a search; returns the hit ids ("u:id" / "c:CC") joined by spaces. */
+static orgdir_code
+search(struct fx *f, const char *query, int kind, const char *under, const char *lang, char *ids,
+    size_t cap, Orgdir__V1__SearchResponse **out)
+{
+	od_reader *r;
+	od_txn *t;
+	orgdir_status st;
+	Orgdir__V1__SearchRequest req = ORGDIR__V1__SEARCH_REQUEST__INIT;
+	Orgdir__V1__SearchRequest__Kind kinds[1] = {(Orgdir__V1__SearchRequest__Kind) kind};
+	Orgdir__V1__SearchResponse *resp = NULL;
+	req.query = (char *) query;
+	if (kind != 0) {
+		req.kinds = kinds;
+		req.n_kinds = 1;
+	}
+	req.under_unit_id = (char *) (under ? under : "");
+	req.lang = (char *) (lang ? lang : "");
+	req.page_size = 100;
+	od_reader_new(f->s, &r, &st);
+	od_reader_begin(r, &t, &st);
+	orgdir_code c = od_search(t, &f->a, &req, &resp, &st);
+	ids[0] = 0;
+	if (c == ORGDIR_OK) {
+		for (size_t i = 0; i < resp->n_hits; i++) {
+			size_t n = strlen(ids);
+			snprintf(ids + n, cap - n, "%s%s:%s", n ? " " : "",
+			    resp->hits[i]->unit ? "u" : "c",
+			    resp->hits[i]->unit ? resp->hits[i]->unit->id
+			                        : resp->hits[i]->country->code);
+		}
+		if (out != NULL) {
+			/* Copy out of the snapshot. */
+			size_t n = orgdir__v1__search_response__get_packed_size(resp);
+			uint8_t *buf = od_arena_alloc(&f->a, n + 1);
+			orgdir__v1__search_response__pack(resp, buf);
+			*out = orgdir__v1__search_response__unpack(&f->a.pb, n, buf);
+		}
+	}
+	od_reader_end(r);
+	od_reader_free(r);
+	return c;
+}
+
+#define UNITS ORGDIR__V1__SEARCH_REQUEST__KIND__UNITS
+#define COUNTRIES ORGDIR__V1__SEARCH_REQUEST__KIND__COUNTRIES
+
+static void
+test_accents_case_and_prefixes(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	Orgdir__V1__SearchResponse *r;
+	assert_int_equal(
+	    search(f, "generale", UNITS, NULL, NULL, ids, sizeof(ids), NULL), ORGDIR_OK);
+	assert_string_equal(ids, "u:dg u:ddg-mgmt u:ddg-ops");
+	char a[2048], b[2048], c[2048];
+	search(f, "Directrice Générale Adjointe", UNITS, NULL, NULL, a, sizeof(a), NULL);
+	search(f, "DIRECTRICE GENERALE ADJOINTE", UNITS, NULL, NULL, b, sizeof(b), NULL);
+	search(f, "directrice generale adjointe", UNITS, NULL, NULL, c, sizeof(c), NULL);
+	assert_string_equal(a, b);
+	assert_string_equal(b, c);
+	/* Both prefix-match, at the same depth: by id. */
+	assert_string_equal(a, "u:ddg-mgmt u:ddg-ops");
+	assert_int_equal(
+	    search(f, "chef de cabinet", UNITS, NULL, NULL, ids, sizeof(ids), &r), ORGDIR_OK);
+	assert_string_equal(ids, "u:ocos");
+	assert_int_equal(r->hits[0]->field, ORGDIR__V1__SEARCH_HIT__FIELD__NAME);
+	assert_string_equal(r->hits[0]->lang, "fr");
+	search(f, "strat", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	search(f, "organizacion migr", UNITS, NULL, NULL, ids, sizeof(ids), &r); /* Spanish */
+	assert_string_equal(ids, "u:iom");
+	assert_string_equal(r->hits[0]->lang, "es");
+	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), NULL); /* Œ ligature */
+	assert_string_equal(ids, "u:oeuvres");
+	search(f, "l'organisation", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:iom");
+}
+
+static void
+test_ranking_exact_whole_prefix_depth(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	Orgdir__V1__SearchResponse *r;
+	/* "DDG" is ddg-ops's acronym (exact), and prefixes ddg-mgmt's id words. */
+	search(f, "DDG", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:ddg-ops u:ddg-mgmt");
+	assert_int_equal(r->hits[0]->match, ORGDIR__V1__SEARCH_HIT__MATCH__EXACT);
+	assert_int_equal(r->hits[0]->field, ORGDIR__V1__SEARCH_HIT__FIELD__ACRONYM);
+	assert_int_equal(r->hits[1]->match, ORGDIR__V1__SEARCH_HIT__MATCH__WORD_PREFIX);
+	/* Exact id beats whole name beats prefix; then depth. */
+	search(f, "director general", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:dg u:ddg-mgmt u:ddg-ops");
+	assert_int_equal(r->hits[0]->match, ORGDIR__V1__SEARCH_HIT__MATCH__WHOLE_NAME);
+	assert_int_equal(r->hits[0]->depth, 1);
+	assert_int_equal(r->hits[1]->depth, 2);
+	search(f, "dg", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:dg");
+	assert_int_equal(r->hits[0]->match, ORGDIR__V1__SEARCH_HIT__MATCH__EXACT);
+	/* A preferred language decides among equals. */
+	search(f, "gen", UNITS, NULL, "fr", ids, sizeof(ids), &r);
+	assert_string_equal(r->hits[0]->lang, "fr");
+}
+
+static void
+test_countries_and_kinds(void **state)
+{
+	struct fx *f = *state;
+	char ids[4096];
+	search(f, "cote divoire", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "c:CI");
+	search(f, "cote d ivoire", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "c:CI");
+	search(f, "ivoire", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "c:CI");
+	search(f, "Côte d'Ivoire", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "c:CI");
+	Orgdir__V1__SearchResponse *r;
+	search(f, "fra", COUNTRIES, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(r->hits[0]->country->code, "FR"); /* alpha-3, exact */
+	assert_int_equal(r->hits[0]->match, ORGDIR__V1__SEARCH_HIT__MATCH__EXACT);
+	search(f, "allemagne", 0, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "c:DE");
+	assert_string_equal(r->hits[0]->lang, "fr");
+	/* Kinds: units only, countries only, both. */
+	search(f, "migr", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:iom");
+	search(f, "iom", 0, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:iom");
+}
+
+static void
+test_under_and_bad_queries(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	search(f, "dir", UNITS, "ddg-mgmt", NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:ddg-mgmt");
+	search(f, "sociales", UNITS, "dg", NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:oeuvres");
+	search(f, "sociales", UNITS, "ocos", NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	assert_int_equal(
+	    search(f, "x", UNITS, "nope", NULL, ids, sizeof(ids), NULL), ORGDIR_NOT_FOUND);
+	assert_int_equal(
+	    search(f, "", 0, NULL, NULL, ids, sizeof(ids), NULL), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    search(f, " '-!? ", 0, NULL, NULL, ids, sizeof(ids), NULL), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(
+	    search(f, "caf\xc3", 0, NULL, NULL, ids, sizeof(ids), NULL), ORGDIR_INVALID_ARGUMENT);
+	char *big = malloc(10001);
+	memset(big, 'a', 10000);
+	big[10000] = 0;
+	assert_int_equal(
+	    search(f, big, 0, NULL, NULL, ids, sizeof(ids), NULL), ORGDIR_INVALID_ARGUMENT);
+	free(big);
+	assert_int_equal(search(f, "a b c d e f g h i", 0, NULL, NULL, ids, sizeof(ids), NULL),
+	    ORGDIR_INVALID_ARGUMENT);
+}
+
+static orgdir_code
+write_op(struct fx *f, int op, const char *id, const char *arg)
+{
+	orgdir_status st;
+	od_txn *t;
+	orgdir_code c;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	if (op == 0) { /* rename (en) */
+		Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+		Orgdir__V1__LocalizedString *names[] = {ls(&f->a, "en", arg)};
+		char *paths[] = {"name"};
+		Google__Protobuf__FieldMask m = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+		u.id = (char *) id;
+		u.name = names;
+		u.n_name = 1;
+		m.paths = paths;
+		m.n_paths = 1;
+		c = od_unit_update(t, &f->a, &u, &m, NULL, &st);
+	} else if (op == 1) {
+		c = od_unit_move(t, &f->a, id, arg, NULL, NULL, &st);
+	} else {
+		uint32_t n;
+		c = od_unit_delete(t, &f->a, id, true, NULL, &n, &st);
+	}
+	if (c != ORGDIR_OK) {
+		od_txn_abort(t);
+		return c;
+	}
+	return od_txn_commit(t, &st);
+}
+
+static void
+test_index_follows_writes(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	Orgdir__V1__SearchResponse *r;
+	assert_int_equal(write_op(f, 0, "ocos", "Cabinet Office"), ORGDIR_OK);
+	search(f, "chief staff", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, ""); /* the old English name is gone */
+	search(f, "cabinet office", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:ocos");
+	/* Moving oeuvres under ocos: the subtree filter and depth follow. */
+	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_int_equal(r->hits[0]->depth, 3);
+	assert_int_equal(write_op(f, 1, "oeuvres", "ocos"), ORGDIR_OK);
+	search(f, "oeuvres", UNITS, "ocos", NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:oeuvres");
+	assert_int_equal(r->hits[0]->depth, 3);
+	assert_int_equal(write_op(f, 1, "ocos", ""), ORGDIR_OK); /* ocos becomes a root */
+	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_int_equal(r->hits[0]->depth, 1);
+	/* A force delete takes the subtree out of the index. */
+	assert_int_equal(write_op(f, 2, "ocos", NULL), ORGDIR_OK);
+	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	search(f, "cabinet", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+}
+
+static void
+test_pages_without_gaps(void **state)
+{
+	struct fx *f = *state;
+	char id[32], name[64];
+	for (int i = 0; i < 45; i++) {
+		snprintf(id, sizeof(id), "pg-%02d", i);
+		snprintf(name, sizeof(name), "Paging Office %d", i);
+		assert_int_equal(add(f, id, i % 3 ? "dg" : "iom", ORGDIR__V1__UNIT__KIND__OFFICE,
+		                     NULL, name, NULL, NULL),
+		    ORGDIR_OK);
+	}
+	char token[256] = "";
+	int seen[45] = {0};
+	int total = 0;
+	for (int page = 0; page < 20; page++) {
+		od_reader *rd;
+		od_txn *t;
+		orgdir_status st;
+		Orgdir__V1__SearchRequest req = ORGDIR__V1__SEARCH_REQUEST__INIT;
+		Orgdir__V1__SearchResponse *resp;
+		req.query = "paging off";
+		req.page_size = 7;
+		req.page_token = token;
+		od_reader_new(f->s, &rd, &st);
+		od_reader_begin(rd, &t, &st);
+		assert_int_equal(od_search(t, &f->a, &req, &resp, &st), ORGDIR_OK);
+		assert_int_equal(resp->total_size, 45);
+		for (size_t i = 0; i < resp->n_hits; i++) {
+			int k = atoi(resp->hits[i]->unit->id + 3);
+			assert_int_equal(seen[k], 0);
+			seen[k] = 1;
+			total++;
+		}
+		od_strlcpy(token, resp->next_page_token, sizeof(token));
+		od_reader_end(rd);
+		od_reader_free(rd);
+		if (token[0] == 0) {
+			break;
+		}
+	}
+	assert_int_equal(total, 45);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_accents_case_and_prefixes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ranking_exact_whole_prefix_depth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_countries_and_kinds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_under_and_bad_queries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_index_follows_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_without_gaps, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

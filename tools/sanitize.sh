@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds with clang, AddressSanitizer + UndefinedBehaviorSanitizer and
+# warnings as errors into build-asan, and runs the whole test suite there.
+# Any memory error, leak (LeakSanitizer) or undefined behaviour aborts the
+# process that hit it, so its test fails.
+#   tools/sanitize.sh            # CI
+#   BUILD=/tmp/asan tools/sanitize.sh -R test_store
+#                                # other build dir; extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build-asan}
+
+tools/install-deps.sh
+need=()
+for p in clang libclang-rt-14-dev; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DORGDIR_SANITIZE=ON -DORGDIR_WERROR=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+
+# Every process a test starts (orgdird, orgctl, examples) inherits these.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
+# `install` is left out: it builds the examples with plain cc against the
+# installed (here instrumented) liborgdir, which cannot link without the
+# sanitizer runtime; it checks packaging, and runs in the normal build.
+ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" -E '^install$' "$@"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Runs the black-box integration tests once under valgrind memcheck: the
+# test program itself (the liborgdir client), every orgdird it starts and
+# every orgctl it runs. Fails when a test fails or when valgrind reports any
+# error in any of those processes: invalid reads or writes, uses of
+# uninitialised values, bad frees, definite leaks.
+#
+# Uses the normal build (BUILD, default build, as tools/test.sh leaves it;
+# configured and built here when missing). The tests and their environment
+# are taken from ctest; only ORGDIRD and ORGCTL are replaced by wrappers
+# that exec valgrind. VALGRIND_TESTS (a ctest -R regex) picks the tests.
+#   tools/valgrind.sh
+#   VALGRIND_TESTS='^cli$' tools/valgrind.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+TESTS=${VALGRIND_TESTS:-^(test_integration|cli.*)$}
+
+tools/install-deps.sh
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGDIR_WERROR=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/orgdir-valgrind.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/logs" "$work/bin"
+# Each process writes its own log; with -q a log holds only errors.
+# --fair-sched=yes: without it a thread woken by another (the server's
+# writer, nng's workers) can wait seconds for valgrind's lock.
+# VALGRIND_OPTS adds options, e.g. --track-origins=yes (twice as slow).
+vg=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
+	--errors-for-leak-kinds=definite --fair-sched=yes --num-callers=30
+	"--log-file=$work/logs/%q{OD_VG_NAME}.%p.log")
+for prog in orgdird orgctl; do
+	{
+		echo '#!/bin/sh'
+		echo "OD_VG_NAME=$prog; export OD_VG_NAME"
+		printf 'exec'
+		printf ' %q' "${vg[@]}" "$PWD/$BUILD/bin/$prog"
+		echo ' "$@"'
+	} >"$work/bin/$prog"
+	chmod +x "$work/bin/$prog"
+done
+
+# The ctest definitions (command, environment, timeout) of the chosen tests.
+ctest --test-dir "$BUILD" --show-only=json-v1 -R "$TESTS" >"$work/tests.json"
+export OD_VG_WORK=$work OD_VG_CMD="${vg[*]}"
+python3 - "$work/tests.json" <<'PY'
+import concurrent.futures, json, os, shlex, subprocess, sys, time
+
+work = os.environ["OD_VG_WORK"]
+vg = shlex.split(os.environ["OD_VG_CMD"])
+tests = [t for t in json.load(open(sys.argv[1]))["tests"] if t.get("command")]
+if not tests:
+    sys.exit("valgrind: no test matches")
+
+def run(t):
+    props = {p["name"]: p["value"] for p in t.get("properties", [])}
+    env = dict(os.environ)
+    for kv in props.get("ENVIRONMENT", []):
+        k, _, v = kv.partition("=")
+        env[k] = v
+    env["ORGDIRD"] = f"{work}/bin/orgdird"
+    env["ORGCTL"] = f"{work}/bin/orgctl"
+    cmd = t["command"]
+    if not cmd[0].endswith("sh"):  # a C test program: the client runs under valgrind too
+        env["OD_VG_NAME"] = t["name"]
+        cmd = vg + cmd
+    # valgrind is 10-50x slower: give each test ten times its ctest timeout.
+    limit = 10 * float(props.get("TIMEOUT", 120))
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(cmd, env=env, cwd=props.get("WORKING_DIRECTORY"),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=limit)
+        rc, out = r.returncode, r.stdout.decode(errors="replace")
+    except subprocess.TimeoutExpired as e:
+        rc, out = "timeout", (e.stdout or b"").decode(errors="replace")
+    return t["name"], rc, out, time.monotonic() - t0
+
+# The tests are independent (own temporary directories and sockets): run
+# as many at once as there are cores.
+failed = []
+with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+    for name, rc, out, dt in pool.map(run, tests):
+        print(f"valgrind: {name}: exit {rc} in {dt:.0f} s", flush=True)
+        if rc != 0:
+            failed.append(name)
+            print(out[-6000:], flush=True)
+errors = []
+for f in sorted(os.listdir(f"{work}/logs")):
+    text = open(f"{work}/logs/{f}", errors="replace").read()
+    if text.strip():
+        errors.append(f)
+        print(f"valgrind: errors in {f}:\n{text[:8000]}", flush=True)
+n = len(os.listdir(f"{work}/logs"))
+print(f"valgrind: {len(tests)} test(s), {n} process(es) checked, "
+      f"{len(failed)} test(s) failed, {len(errors)} process(es) with errors")
+sys.exit(1 if failed or errors else 0)
+PY
