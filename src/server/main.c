@@ -1,6 +1,7 @@
 /* main.c - orgdird: options, signals, start and stop. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -166,6 +167,11 @@ main(int argc, char **argv)
 	if (n_listen == 0) {
 		listen[n_listen++] = "tcp://127.0.0.1:7470";
 	}
+
+	/* Large buffers (a subtree, a search's hits) come from mmap and go back
+	 * to the system when freed; glibc's default threshold rises after the
+	 * first such free and then keeps them in the heap for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* Signals are taken by sigwait below; every thread inherits the mask. */
 	sigset_t sigs;

@@ -194,7 +194,19 @@ unindex(od_txn *t, const char *doc, size_t doclen)
  * Doc value: [ver=1][depth][kind][0][n_words u16] (len u8, word)...
  *            [n_whole u16] (field u8, langlen u8, lang, len u16, text)...
  *            [n_exact u8] (len u8, key)...
+ *
+ * Written as a difference against what is stored: postings of words the
+ * record lost are deleted, postings that did not change are not written
+ * again, so renaming one field rewrites a few entries, not all of them.
  */
+static int
+word_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	size_t n = al < bl ? al : bl;
+	int c = memcmp(a, b, n);
+	return c != 0 ? c : (int) al - (int) bl;
+}
+
 static int
 write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder *b, uint8_t depth,
     uint8_t kind, const char *const *exact, size_t n_exact)
@@ -214,6 +226,21 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 	if (val == NULL) {
 		return ENOMEM;
 	}
+	/* The stored doc, copied: its words are what may have to go. */
+	const uint8_t *old = NULL;
+	size_t old_len = 0, old_off = 6, old_nw = 0, old_i = 0;
+	MDB_val dk = {doclen, (void *) doc};
+	MDB_val dv;
+	if (mdb_get(t->txn, t->s->search_docs, &dk, &dv) == 0 && dv.mv_size >= 6) {
+		uint8_t *copy = od_arena_alloc(a, dv.mv_size);
+		if (copy == NULL) {
+			return ENOMEM;
+		}
+		memcpy(copy, dv.mv_data, dv.mv_size);
+		old = copy;
+		old_len = dv.mv_size;
+		old_nw = (size_t) old[4] << 8 | old[5];
+	}
 	size_t off = 6, nw = 0;
 	val[0] = 1;
 	val[1] = depth;
@@ -222,7 +249,29 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 	uint8_t key[KEY_MAX];
 	uint8_t post[POSTING_MAX];
 	int rc = 0;
-	for (size_t i = 0; i < b->n_occ && rc == 0;) {
+	for (size_t i = 0; i <= b->n_occ && rc == 0;) {
+		const struct occ *o = i < b->n_occ ? &b->occ[i] : NULL;
+		/* Old words sorted before this one are gone from the record. */
+		while (old != NULL && old_i < old_nw && old_off < old_len && rc == 0) {
+			size_t wl = old[old_off];
+			const uint8_t *w = old + old_off + 1;
+			if (old_off + 1 + wl > old_len ||
+			    (o != NULL &&
+			        word_cmp(w, wl, (const uint8_t *) o->word, o->len) >= 0)) {
+				break;
+			}
+			memcpy(key, w, wl);
+			key[wl] = 0;
+			memcpy(key + wl + 1, doc, doclen);
+			MDB_val pk = {wl + 1 + doclen, key};
+			rc = mdb_del(t->txn, t->s->search, &pk, NULL);
+			rc = rc == MDB_NOTFOUND ? 0 : rc;
+			old_off += 1 + wl;
+			old_i++;
+		}
+		if (o == NULL) {
+			break;
+		}
 		/* One posting per distinct word: every field/language it is in. */
 		size_t j = i, plen = 0;
 		for (; j < b->n_occ && occ_cmp(&b->occ[i], &b->occ[j]) == 0; j++) {
@@ -240,16 +289,31 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 				plen += 2 + ll;
 			}
 		}
-		const struct occ *o = &b->occ[i];
+		/* The same word in the old doc: skip it there. */
+		if (old != NULL && old_i < old_nw && old_off < old_len &&
+		    word_cmp(old + old_off + 1, old[old_off], (const uint8_t *) o->word, o->len) ==
+		        0) {
+			old_off += 1 + old[old_off];
+			old_i++;
+		}
 		memcpy(key, o->word, o->len);
 		key[o->len] = 0;
 		memcpy(key + o->len + 1, doc, doclen);
-		rc = od_mdb_put(t, t->s->search, key, o->len + 1 + doclen, post, plen, 0);
+		MDB_val pk = {o->len + 1 + doclen, key};
+		MDB_val pv;
+		bool same = mdb_get(t->txn, t->s->search, &pk, &pv) == 0 && pv.mv_size == plen &&
+		    memcmp(pv.mv_data, post, plen) == 0;
+		if (!same) {
+			rc = od_mdb_put(t, t->s->search, key, o->len + 1 + doclen, post, plen, 0);
+		}
 		val[off++] = o->len;
 		memcpy(val + off, o->word, o->len);
 		off += o->len;
 		nw++;
 		i = j;
+	}
+	if (rc != 0) {
+		return rc;
 	}
 	val[4] = (uint8_t) (nw >> 8);
 	val[5] = (uint8_t) nw;
@@ -276,7 +340,10 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 		memcpy(val + off, exact[i], el);
 		off += el;
 	}
-	return rc != 0 ? rc : od_mdb_put(t, t->s->search_docs, doc, doclen, val, off, 0);
+	if (old != NULL && old_len == off && memcmp(old, val, off) == 0) {
+		return 0; /* nothing searchable changed */
+	}
+	return od_mdb_put(t, t->s->search_docs, doc, doclen, val, off, 0);
 }
 
 static const char *
@@ -292,15 +359,15 @@ normalized(od_arena *a, const char *s)
 }
 
 int
-od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth)
+od_search_index_unit(od_txn *t, od_arena *caller, const Orgdir__V1__Unit *u, uint32_t depth)
 {
 	char doc[DOC_MAX];
 	size_t dl = doc_key('u', u->id, doc);
-	int rc = unindex(t, doc, dl);
-	if (rc != 0) {
-		return rc;
-	}
-	struct builder b = {.a = a};
+	/* A scratch arena per call: imports index many units in one request. */
+	od_arena a;
+	(void) caller;
+	od_arena_init(&a, (size_t) 64 << 20);
+	struct builder b = {.a = &a};
 	add_text(&b, u->id, F_ID, NULL, false);
 	add_text(&b, u->acronym, F_ACRONYM, NULL, false);
 	for (size_t i = 0; i < u->n_name; i++) {
@@ -317,12 +384,14 @@ od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t
 		}
 		add_text(&b, u->head->name, F_HEAD_NAME, NULL, true);
 	}
-	if (b.oom) {
-		return ENOMEM;
+	int rc = ENOMEM;
+	if (!b.oom) {
+		const char *exact[2] = {normalized(&a, u->id), normalized(&a, u->acronym)};
+		rc = write_doc(t, &a, doc, dl, &b, depth > 255 ? 255 : (uint8_t) depth,
+		    (uint8_t) u->kind, exact, u->acronym[0] ? 2 : 1);
 	}
-	const char *exact[2] = {normalized(a, u->id), normalized(a, u->acronym)};
-	return write_doc(t, a, doc, dl, &b, depth > 255 ? 255 : (uint8_t) depth, (uint8_t) u->kind,
-	    exact, u->acronym[0] ? 2 : 1);
+	od_arena_destroy(&a);
+	return rc;
 }
 
 int
@@ -363,25 +432,26 @@ od_search_set_depth(od_txn *t, const char *id, uint32_t depth)
 }
 
 int
-od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c)
+od_search_index_country(od_txn *t, od_arena *caller, const Orgdir__V1__Country *c)
 {
 	char doc[DOC_MAX];
 	size_t dl = doc_key('c', c->code, doc);
-	int rc = unindex(t, doc, dl);
-	if (rc != 0) {
-		return rc;
-	}
-	struct builder b = {.a = a};
+	od_arena a;
+	(void) caller;
+	od_arena_init(&a, (size_t) 16 << 20);
+	struct builder b = {.a = &a};
 	add_text(&b, c->code, F_COUNTRY_CODE, NULL, false);
 	add_text(&b, c->alpha3, F_COUNTRY_CODE, NULL, false);
 	for (size_t i = 0; i < c->n_name; i++) {
 		add_text(&b, c->name[i]->text, F_COUNTRY_NAME, c->name[i]->lang, true);
 	}
-	if (b.oom) {
-		return ENOMEM;
+	int rc = ENOMEM;
+	if (!b.oom) {
+		const char *exact[2] = {normalized(&a, c->code), normalized(&a, c->alpha3)};
+		rc = write_doc(t, &a, doc, dl, &b, 0, 0, exact, 2);
 	}
-	const char *exact[2] = {normalized(a, c->code), normalized(a, c->alpha3)};
-	return write_doc(t, a, doc, dl, &b, 0, 0, exact, 2);
+	od_arena_destroy(&a);
+	return rc;
 }
 
 /* Indexes every country once (and again when the iso-codes data changed). */

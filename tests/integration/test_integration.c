@@ -42,8 +42,9 @@ group_teardown(void **state)
 
 /* --- helpers ---------------------------------------------------------------------- */
 
-static Orgdir__V1__LocalizedString en_name, fr_name;
-static Orgdir__V1__LocalizedString *names[2];
+/* Per thread: several tests build units from many threads at once. */
+static _Thread_local Orgdir__V1__LocalizedString en_name, fr_name;
+static _Thread_local Orgdir__V1__LocalizedString *names[2];
 
 static Orgdir__V1__Unit
 unit(const char *id, const char *parent, int32_t order, const char *en, const char *fr)
@@ -503,6 +504,9 @@ writer_thread(void *p)
 		snprintf(id, sizeof(id), "cw-%d-%d", a->base, i);
 		if (add(a->c, id, "page-root", i, &st) == ORGDIR_OK) {
 			a->ok++;
+		} else {
+			fprintf(stderr, "writer %s: %s: %s\n", id, orgdir_code_name(st.code),
+			    st.message);
 		}
 	}
 	return NULL;
