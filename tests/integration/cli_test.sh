@@ -301,6 +301,19 @@ if [[ -n "$ORGDIR_EXAMPLE" && -f "$ORGDIR_EXAMPLE" ]]; then
 		if grep -q '^├── \|^└── ' "$tmp/out"; then ok; else bad "example tree connectors"; fi
 		ctl_at "$sock2" unit tree --json
 		expect_json "example tree --json" 'len(d["nodes"]) > 10 and d["nodes"][0].get("depth", 0) == 0'
+		# Search: accents, case and apostrophes ignored, paths shown.
+		ctl_at "$sock2" --lang fr search chef de cabinet
+		expect_rc "search chef de cabinet" 0
+		expect_out "search finds the Office of the Chief of Staff" "Bureau du Chef de Cabinet"
+		expect_out "search shows the path" "Directrice générale"
+		ctl_at "$sock2" search "COTE DIVOIRE" --kind country --json
+		expect_json "search cote divoire" 'd["hits"][0]["country"]["code"] == "CI" and d["totalSize"] == 1'
+		ctl_at "$sock2" search dakar --json
+		expect_json "search dakar" 'd["hits"][0]["unit"]["id"] == "ro-dakar"'
+		ctl_at "$sock2" search "'!?"
+		expect_rc "search with no letters" 13
+		ctl_at "$sock2" search
+		expect_rc "search without a query" 2
 	else
 		failed=$((failed + 1))
 	fi

@@ -63,6 +63,9 @@ const struct od_ctl_optdef od_ctl_opts[OD_CTL_OPT_COUNT] = {
     [OD_CTL_OPT_TTL] = {"ttl", "DURATION",
         "expire after DURATION: seconds, or 90m, 12h, 30d (default: never)"},
     [OD_CTL_OPT_SINCE] = {"since", "REV", "only changes after revision REV"},
+    [OD_CTL_OPT_UNDER] = {"under", "UNIT", "only units in UNIT's subtree"},
+    [OD_CTL_OPT_TLS_CA] = {"tls-ca", "FILE",
+        "CA certificate(s) for a tls+tcp:// server (env ORGDIR_TLS_CA)"},
     [OD_CTL_OPT_WAIT] = {"wait", "MS", "longest wait of one poll (100-60000; default 2000)"},
 };
 
@@ -345,7 +348,8 @@ od_ctl_client(struct od_ctl *c)
 	if (rc != 0) {
 		return rc;
 	}
-	orgdir_options o = {.timeout_ms = c->timeout_ms, .token = c->token};
+	orgdir_options o = {
+	    .timeout_ms = c->timeout_ms, .token = c->token, .tls_ca_file = c->tls_ca};
 	orgdir_status st = {0};
 	if (orgdir_client_open(c->server, &o, &c->client, &st) != ORGDIR_OK) {
 		c->client = NULL;

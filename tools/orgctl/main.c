@@ -31,6 +31,7 @@ static const struct od_ctl_noun *const nouns[] = {
     &od_ctl_noun_log,
     &od_ctl_noun_watch,
     &od_ctl_noun_stats,
+    &od_ctl_noun_search,
     &od_ctl_noun_health,
     &od_ctl_noun_info,
 };
@@ -278,6 +279,12 @@ apply_globals(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	if ((s = getenv("ORGDIR_DATA")) != NULL && *s != '\0') {
 		c->data_dir = s;
+	}
+	if ((s = getenv("ORGDIR_TLS_CA")) != NULL && *s != '\0') {
+		c->tls_ca = s;
+	}
+	if ((s = od_ctl_args_last(a, OD_CTL_OPT_TLS_CA)) != NULL) {
+		c->tls_ca = s;
 	}
 	if ((s = getenv("ORGDIR_LANG")) != NULL && *s != '\0') {
 		c->lang = s;

@@ -39,6 +39,7 @@ enum od_ctl_opt {
 	OD_CTL_OPT_JSON,
 	OD_CTL_OPT_LANG,
 	OD_CTL_OPT_HELP,
+	OD_CTL_OPT_TLS_CA,
 	/* per command */
 	OD_CTL_OPT_IDS,
 	OD_CTL_OPT_DEPTH,
@@ -75,6 +76,7 @@ enum od_ctl_opt {
 	OD_CTL_OPT_TTL,
 	OD_CTL_OPT_SINCE,
 	OD_CTL_OPT_WAIT,
+	OD_CTL_OPT_UNDER,
 	OD_CTL_OPT_COUNT
 };
 
@@ -133,6 +135,7 @@ struct od_ctl {
 	const char *token_arg; /* --token (may be "": explicitly none) */
 	const char *token_file; /* --token-file */
 	const char *data_dir; /* --data, ORGDIR_DATA or the default */
+	const char *tls_ca; /* --tls-ca or ORGDIR_TLS_CA: for tls+tcp:// servers */
 	char token_path[4200]; /* DIR/admin.token when that was used */
 	char token_buf[OD_CTL_TOKEN_MAX + 1]; /* a token read from a file; wiped at exit */
 	int timeout_ms; /* 0 = library default */
@@ -168,6 +171,7 @@ extern const struct od_ctl_noun od_ctl_noun_token;
 extern const struct od_ctl_noun od_ctl_noun_log;
 extern const struct od_ctl_noun od_ctl_noun_watch;
 extern const struct od_ctl_noun od_ctl_noun_stats;
+extern const struct od_ctl_noun od_ctl_noun_search;
 extern const struct od_ctl_noun od_ctl_noun_health;
 extern const struct od_ctl_noun od_ctl_noun_info;
 
