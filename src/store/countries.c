@@ -391,7 +391,9 @@ od_country_list(od_txn *t, od_arena *a, const Orgdir__V1__ListCountriesRequest *
 			n++;
 		}
 	}
-	qsort(e, n, sizeof(*e), entry_cmp);
+	if (n > 1) {
+		qsort(e, n, sizeof(*e), entry_cmp);
+	}
 
 	/* Token: hex of query hash (4 bytes), key, NUL, code. */
 	uint32_t qh = query_hash(r, lang);

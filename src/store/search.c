@@ -211,7 +211,9 @@ static int
 write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder *b, uint8_t depth,
     uint8_t kind, const char *const *exact, size_t n_exact)
 {
-	qsort(b->occ, b->n_occ, sizeof(*b->occ), occ_cmp);
+	if (b->n_occ > 1) {
+		qsort(b->occ, b->n_occ, sizeof(*b->occ), occ_cmp);
+	}
 	size_t cap = 16;
 	for (size_t i = 0; i < b->n_occ; i++) {
 		cap += 1 + b->occ[i].len;
@@ -279,13 +281,15 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 			bool dup = false;
 			for (size_t q = 0; q < plen && !dup;) {
 				dup = post[q] == b->occ[j].field && post[q + 1] == ll &&
-				    memcmp(post + q + 2, b->occ[j].lang, ll) == 0;
+				    (ll == 0 || memcmp(post + q + 2, b->occ[j].lang, ll) == 0);
 				q += 2 + post[q + 1];
 			}
 			if (!dup && plen + 2 + ll <= sizeof(post)) {
 				post[plen] = b->occ[j].field;
 				post[plen + 1] = (uint8_t) ll;
-				memcpy(post + plen + 2, b->occ[j].lang, ll);
+				if (ll > 0) { /* lang is NULL for ids and codes */
+					memcpy(post + plen + 2, b->occ[j].lang, ll);
+				}
 				plen += 2 + ll;
 			}
 		}
@@ -325,7 +329,9 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t doclen, struct builder
 		size_t ll = w->lang ? strlen(w->lang) : 0;
 		val[off++] = w->field;
 		val[off++] = (uint8_t) ll;
-		memcpy(val + off, w->lang, ll);
+		if (ll > 0) {
+			memcpy(val + off, w->lang, ll);
+		}
 		off += ll;
 		val[off++] = (uint8_t) (w->len >> 8);
 		val[off++] = (uint8_t) w->len;
@@ -925,7 +931,9 @@ od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *r,
 		n_hits++;
 	}
 	mdb_cursor_close(c);
-	qsort(hits, n_hits, sizeof(*hits), hit_cmp);
+	if (n_hits > 1) {
+		qsort(hits, n_hits, sizeof(*hits), hit_cmp);
+	}
 
 	/* Pages resume after the last hit returned: [fingerprint u32][hit key]. */
 	uint32_t fp = query_fingerprint(r);
