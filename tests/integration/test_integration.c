@@ -456,6 +456,56 @@ test_oversized_messages(void **state)
 	orgdir_client_close(c);
 }
 
+static int
+ipc_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	od_strlcpy(sa.sun_path, srv.url + strlen("ipc://"), sizeof(sa.sun_path));
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Peers that send nothing, half a handshake, half a message, or something
+ * that is not SP at all tie up no context: calls keep being answered. */
+static void
+test_idle_half_and_non_sp_peers(void **state)
+{
+	(void) state;
+	enum { PEERS = 300 };
+	int fds[PEERS];
+	const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	for (int i = 0; i < PEERS; i++) {
+		fds[i] = ipc_connect();
+		switch (i % 4) {
+		case 0: /* silent */
+			break;
+		case 1: /* half a handshake */
+			assert_int_equal(write(fds[i], hello, 4), 4);
+			break;
+		case 2: { /* handshake, then the start of a 100-byte message */
+			uint8_t head[9] = {1, 0, 0, 0, 0, 0, 0, 0, 100};
+			assert_int_equal(write(fds[i], hello, 8), 8);
+			assert_int_equal(write(fds[i], head, 9), 9);
+			assert_int_equal(write(fds[i], "\x80\0\0\1partial", 11), 11);
+			break;
+		}
+		default: /* not SP: an HTTP request */
+			(void) !write(fds[i], "GET / HTTP/1.1\r\n\r\n", 18);
+			break;
+		}
+	}
+	/* 300 stuck peers > 128 contexts: the server must still answer. */
+	for (int k = 0; k < 20; k++) {
+		expect_alive();
+	}
+	for (int i = 0; i < PEERS; i++) {
+		close(fds[i]);
+	}
+	expect_alive();
+}
+
 static void
 test_resent_write_applied_once(void **state)
 {
@@ -995,6 +1045,7 @@ main(void)
 	    cmocka_unit_test(test_list_pagination),
 	    cmocka_unit_test(test_garbage_and_truncation),
 	    cmocka_unit_test(test_oversized_messages),
+	    cmocka_unit_test(test_idle_half_and_non_sp_peers),
 	    cmocka_unit_test(test_resent_write_applied_once),
 	    cmocka_unit_test(test_concurrent_writers_share_a_client),
 	    cmocka_unit_test(test_server_info_and_health),
