@@ -98,12 +98,23 @@ spawn_server(const ob_cli *o, ob_env *s, char *err, size_t errlen)
 	                                   : max;
 	snprintf(maxmsg, sizeof(maxmsg), "%zu", max);
 	char *argv[] = {(char *) bin, "--listen", s->server_url, "--data", data, "--seed", json,
-	    "--max-message-bytes", maxmsg, NULL, NULL, NULL};
+	    "--max-message-bytes", maxmsg, NULL, NULL, NULL, NULL, NULL};
+	size_t next = 9;
 	if (max > ((size_t) 256 << 20)) {
 		/* Beyond orgdird's default reply cap; servers before that option
 		 * never sent replies this large anyway. */
-		argv[9] = "--max-reply-bytes";
-		argv[10] = maxmsg;
+		argv[next++] = "--max-reply-bytes";
+		argv[next++] = maxmsg;
+	}
+	/* The map sized up front for large organisations: with the search
+	 * index, seeding 100,000 units into the default map fails when the
+	 * map grows mid-seed ("index unit: Cannot allocate memory";
+	 * docs/PERFORMANCE.md, server problem 8). 20 KiB per unit. */
+	char mapsize[32];
+	if (o->units >= 50000) {
+		snprintf(mapsize, sizeof(mapsize), "%zu", (o->units * 20 + 1023) / 1024 + 256);
+		argv[next++] = "--map-size";
+		argv[next++] = mapsize;
 	}
 	if (ob_spawn(argv, log, &s->server_pid, err, errlen) != 0) {
 		return -1;
