@@ -62,4 +62,13 @@ orgdir_code od_client_call_ex(orgdir_client *client, const char *method,
     const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
     uint32_t extra_ms, orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status);
 
+/* units.c: shared by the typed wrappers. A NULL argument: *reply is
+ * cleared and INVALID_ARGUMENT names it. */
+orgdir_code od_client_null_arg(
+    orgdir_reply **reply, orgdir_status *st, const char *fn, const char *arg);
+/* Fills *mask from paths (n = 0: no mask at all) and points *set at it. */
+orgdir_code od_client_mask(const char *fn, const char *const *paths, size_t n,
+    Google__Protobuf__FieldMask *mask, Google__Protobuf__FieldMask **set, orgdir_reply **reply,
+    orgdir_status *st);
+
 #endif

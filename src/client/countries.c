@@ -8,21 +8,6 @@
 
 #include "client_int.h"
 
-/* Clears *reply before reporting a NULL argument (each wrapper clears its
- * *out first), so "on failure *reply and *out are NULL" holds on every
- * path. */
-static orgdir_code
-null_arg(orgdir_reply **reply, orgdir_status *st, const char *fn, const char *arg)
-{
-	if (reply != NULL) {
-		*reply = NULL;
-	}
-	if (st != NULL) {
-		st->revision = 0;
-	}
-	return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: %s must not be NULL", fn, arg);
-}
-
 orgdir_code
 orgdir_country_get(orgdir_client *client, const char *code, orgdir_reply **reply,
     Orgdir__V1__Country **out, orgdir_status *status)
@@ -34,7 +19,7 @@ orgdir_country_get(orgdir_client *client, const char *code, orgdir_reply **reply
 		*out = NULL;
 	}
 	if (code == NULL) {
-		return null_arg(reply, status, "orgdir_country_get", "code");
+		return od_client_null_arg(reply, status, "orgdir_country_get", "code");
 	}
 	/* Sent as given: the server knows ISO 3166-1 and the case rules. */
 	r.code = (char *) code;
@@ -56,7 +41,7 @@ orgdir_country_list(orgdir_client *client, const Orgdir__V1__ListCountriesReques
 		*out = NULL;
 	}
 	if (request == NULL) {
-		return null_arg(reply, status, "orgdir_country_list", "request");
+		return od_client_null_arg(reply, status, "orgdir_country_list", "request");
 	}
 	orgdir_code c = orgdir_client_call(client, "ListCountries", &request->base,
 	    &orgdir__v1__list_countries_response__descriptor, reply, out != NULL ? &m : NULL,
@@ -80,25 +65,14 @@ orgdir_country_update(orgdir_client *client, const Orgdir__V1__Country *country,
 		*out = NULL;
 	}
 	if (country == NULL) {
-		return null_arg(reply, status, "orgdir_country_update", "country");
+		return od_client_null_arg(reply, status, "orgdir_country_update", "country");
 	}
-	if (n_paths > 0 && mask_paths == NULL) {
-		return null_arg(
-		    reply, status, "orgdir_country_update", "mask_paths (with n_paths > 0)");
-	}
-	for (size_t i = 0; i < n_paths; i++) {
-		if (mask_paths[i] == NULL) {
-			return null_arg(reply, status, "orgdir_country_update", "a mask path");
-		}
+	orgdir_code mc = od_client_mask(
+	    "orgdir_country_update", mask_paths, n_paths, &mask, &r.update_mask, reply, status);
+	if (mc != ORGDIR_OK) {
+		return mc;
 	}
 	r.country = (Orgdir__V1__Country *) country;
-	/* No mask at all for "every field": the same meaning as an empty one,
-	 * and nothing on the wire. */
-	if (n_paths > 0) {
-		mask.n_paths = n_paths;
-		mask.paths = (char **) mask_paths;
-		r.update_mask = &mask;
-	}
 	orgdir_code c = orgdir_client_call(client, "UpdateCountry", &r.base,
 	    &orgdir__v1__country__descriptor, reply, out != NULL ? &m : NULL, status);
 	if (out != NULL) {

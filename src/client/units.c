@@ -6,11 +6,8 @@
 
 #include "client_int.h"
 
-/* Clears *reply before reporting a NULL argument (each wrapper clears its
- * *out first), so "on failure *reply and *out are NULL" holds on every
- * path. */
-static orgdir_code
-null_arg(orgdir_reply **reply, orgdir_status *st, const char *fn, const char *arg)
+orgdir_code
+od_client_null_arg(orgdir_reply **reply, orgdir_status *st, const char *fn, const char *arg)
 {
 	if (reply != NULL) {
 		*reply = NULL;
@@ -19,6 +16,31 @@ null_arg(orgdir_reply **reply, orgdir_status *st, const char *fn, const char *ar
 		st->revision = 0;
 	}
 	return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: %s must not be NULL", fn, arg);
+}
+
+orgdir_code
+od_client_mask(const char *fn, const char *const *paths, size_t n,
+    Google__Protobuf__FieldMask *mask, Google__Protobuf__FieldMask **set, orgdir_reply **reply,
+    orgdir_status *st)
+{
+	if (n > 0 && paths == NULL) {
+		return od_client_null_arg(reply, st, fn, "mask_paths (with n_paths > 0)");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (paths[i] == NULL) {
+			return od_client_null_arg(reply, st, fn, "a mask path");
+		}
+	}
+	/* No mask at all for "every field": the same meaning as an empty one,
+	 * and nothing on the wire. */
+	google__protobuf__field_mask__init(mask);
+	*set = NULL;
+	if (n > 0) {
+		mask->n_paths = n;
+		mask->paths = (char **) paths;
+		*set = mask;
+	}
+	return ORGDIR_OK;
 }
 
 /* "" for NULL, for the arguments documented as "NULL = empty". */
@@ -39,7 +61,7 @@ orgdir_unit_get(orgdir_client *client, const char *id, orgdir_reply **reply, Org
 		*out = NULL;
 	}
 	if (id == NULL) {
-		return null_arg(reply, status, "orgdir_unit_get", "id");
+		return od_client_null_arg(reply, status, "orgdir_unit_get", "id");
 	}
 	r.id = (char *) id;
 	orgdir_code code = orgdir_client_call(client, "GetUnit", &r.base,
@@ -103,7 +125,7 @@ orgdir_unit_ancestors(orgdir_client *client, const char *id, orgdir_reply **repl
 		*out = NULL;
 	}
 	if (id == NULL) {
-		return null_arg(reply, status, "orgdir_unit_ancestors", "id");
+		return od_client_null_arg(reply, status, "orgdir_unit_ancestors", "id");
 	}
 	r.id = (char *) id;
 	orgdir_code code = orgdir_client_call(client, "GetAncestors", &r.base,
@@ -126,7 +148,7 @@ orgdir_unit_create(orgdir_client *client, const Orgdir__V1__Unit *unit, orgdir_r
 		*out = NULL;
 	}
 	if (unit == NULL) {
-		return null_arg(reply, status, "orgdir_unit_create", "unit");
+		return od_client_null_arg(reply, status, "orgdir_unit_create", "unit");
 	}
 	r.unit = (Orgdir__V1__Unit *) unit;
 	orgdir_code code = orgdir_client_call(client, "CreateUnit", &r.base,
@@ -150,25 +172,14 @@ orgdir_unit_update(orgdir_client *client, const Orgdir__V1__Unit *unit,
 		*out = NULL;
 	}
 	if (unit == NULL) {
-		return null_arg(reply, status, "orgdir_unit_update", "unit");
+		return od_client_null_arg(reply, status, "orgdir_unit_update", "unit");
 	}
-	if (n_paths > 0 && mask_paths == NULL) {
-		return null_arg(
-		    reply, status, "orgdir_unit_update", "mask_paths (with n_paths > 0)");
-	}
-	for (size_t i = 0; i < n_paths; i++) {
-		if (mask_paths[i] == NULL) {
-			return null_arg(reply, status, "orgdir_unit_update", "a mask path");
-		}
+	orgdir_code mc = od_client_mask(
+	    "orgdir_unit_update", mask_paths, n_paths, &mask, &r.update_mask, reply, status);
+	if (mc != ORGDIR_OK) {
+		return mc;
 	}
 	r.unit = (Orgdir__V1__Unit *) unit;
-	/* No mask at all for "every mutable field": the same meaning as an empty
-	 * one, and nothing on the wire. */
-	if (n_paths > 0) {
-		mask.n_paths = n_paths;
-		mask.paths = (char **) mask_paths;
-		r.update_mask = &mask;
-	}
 	orgdir_code code = orgdir_client_call(client, "UpdateUnit", &r.base,
 	    &orgdir__v1__unit__descriptor, reply, out != NULL ? &m : NULL, status);
 	if (out != NULL) {
@@ -188,12 +199,12 @@ orgdir_unit_move(orgdir_client *client, const char *id, const char *new_parent_i
 		*out = NULL;
 	}
 	if (id == NULL) {
-		return null_arg(reply, status, "orgdir_unit_move", "id");
+		return od_client_null_arg(reply, status, "orgdir_unit_move", "id");
 	}
 	/* NULL is refused rather than read as "make it a root": a forgotten
 	 * argument must not move a unit to the top of the organisation. */
 	if (new_parent_id == NULL) {
-		return null_arg(reply, status, "orgdir_unit_move",
+		return od_client_null_arg(reply, status, "orgdir_unit_move",
 		    "new_parent_id (use \"\" to make the unit a root)");
 	}
 	r.id = (char *) id;
@@ -219,7 +230,7 @@ orgdir_unit_delete(orgdir_client *client, const char *id, int force, const char 
 		*deleted = 0;
 	}
 	if (id == NULL) {
-		return null_arg(NULL, status, "orgdir_unit_delete", "id");
+		return od_client_null_arg(NULL, status, "orgdir_unit_delete", "id");
 	}
 	r.id = (char *) id;
 	r.force = force != 0;
