@@ -624,6 +624,14 @@ test_restart_keeps_data(void **state)
 	orgdir_status st;
 	orgdir_reply *r;
 	Orgdir__V1__Unit *u;
+	/* Where a watcher stood before the restart. */
+	orgdir_client *before = od_test_client(&srv, NULL);
+	Orgdir__V1__ServerInfoResponse *info;
+	assert_int_equal(orgdir_server_info(before, &r, &info, &st), ORGDIR_OK);
+	uint64_t rev = info->revision;
+	orgdir_reply_free(r);
+	orgdir_client_close(before);
+	assert_true(rev > 3);
 	assert_int_equal(od_test_server_stop(&srv), 0);
 	FILE *f = fopen(srv.log, "r");
 	char line[1024];
@@ -643,6 +651,15 @@ test_restart_keeps_data(void **state)
 	assert_string_equal(u->acronym, "DG");
 	orgdir_reply_free(r);
 	assert_int_equal(orgdir_unit_get(c, "page-042", &r, &u, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	/* A watcher resumes across the restart: the last three revisions come
+	 * back, in order, and nothing after them. */
+	Orgdir__V1__WatchChangesResponse *w;
+	assert_int_equal(orgdir_changes_watch(c, rev - 3, 0, 0, &r, &w, &st), ORGDIR_OK);
+	assert_true(w->n_changes >= 3);
+	assert_int_equal(w->changes[0]->revision, rev - 2);
+	assert_int_equal(w->changes[w->n_changes - 1]->revision, rev);
+	assert_int_equal(w->next_since_revision, rev);
 	orgdir_reply_free(r);
 	orgdir_client_close(c);
 }
