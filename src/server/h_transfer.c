@@ -194,9 +194,7 @@ run_import(od_call *c, const uint8_t *data, size_t len, const Orgdir__V1__Import
 	od_arena a;
 	od_import_result res;
 	od_arena_init(&a, len * DOC_ARENA_FACTOR + DOC_ARENA_EXTRA);
-	uint64_t T0 = od_mono_ms();
 	Orgdir__V1__Directory *doc = orgdir__v1__directory__unpack(&a.pb, len, data);
-	od_log("debug", "TIMING unpack %llu ms", (unsigned long long) (od_mono_ms() - T0));
 	orgdir_code code;
 	if (doc == NULL) {
 		code = a.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,

@@ -47,9 +47,13 @@ int
 od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags)
 {
+	int rc;
+	if (t->deferred != NULL && flags == 0 && od_deferred_put(t, dbi, k, kl, v, vl, &rc)) {
+		return rc; /* an import: written in key order later (defer.c) */
+	}
 	MDB_val key = {kl, (void *) k};
 	MDB_val val = {vl, (void *) v};
-	int rc = mdb_put(t->txn, dbi, &key, &val, flags);
+	rc = mdb_put(t->txn, dbi, &key, &val, flags);
 	if (rc == MDB_MAP_FULL) {
 		od_mdb_status(t, rc, "put", NULL);
 	}

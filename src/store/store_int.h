@@ -52,6 +52,9 @@ struct od_txn {
 	 * document carries are stored as they are. */
 	bool one_revision;
 	bool keep_times;
+	/* Set by an import while it creates units: puts to the databases it
+	 * names are held back and written in key order (defer.c). */
+	struct od_deferred *deferred;
 };
 
 struct od_reader {
@@ -95,5 +98,17 @@ int od_changes_set_floor(od_txn *t, uint64_t f);
 
 int od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
+
+/* defer.c: puts an import holds back, then writes in key order. */
+struct od_deferred;
+struct od_deferred *od_deferred_new(void);
+void od_deferred_free(struct od_deferred *d);
+/* Puts to dbi (flags 0) are held back from now on. */
+bool od_deferred_add_db(struct od_deferred *d, MDB_dbi dbi, bool dupsort);
+/* For od_mdb_put: true when the put was taken (*rc its status). */
+bool od_deferred_put(
+    od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, int *rc);
+/* Writes what t->deferred holds; an LMDB status. */
+int od_deferred_flush(od_txn *t);
 
 #endif

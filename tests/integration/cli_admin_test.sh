@@ -67,10 +67,15 @@ start_watch() {
 stop_watch() {
 	local name=$1 sig=$2 killer
 	kill "-$sig" "$wpid"
+	# The timer takes its sleep with it when stopped: a stray sleep would
+	# hold the test's output open (ctest waits for it).
 	(
-		sleep 60
+		trap 'kill "$t" 2>/dev/null; exit 0' TERM
+		sleep 60 &
+		t=$!
+		wait "$t"
 		kill -KILL "$wpid" 2>/dev/null
-	) &
+	) >/dev/null 2>&1 &
 	killer=$!
 	wait "$wpid"
 	rc=$?

@@ -32,6 +32,9 @@ static const struct od_ctl_noun *const nouns[] = {
     &od_ctl_noun_watch,
     &od_ctl_noun_stats,
     &od_ctl_noun_search,
+    &od_ctl_noun_export,
+    &od_ctl_noun_import,
+    &od_ctl_noun_backup,
     &od_ctl_noun_health,
     &od_ctl_noun_info,
 };

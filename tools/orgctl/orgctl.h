@@ -77,6 +77,9 @@ enum od_ctl_opt {
 	OD_CTL_OPT_SINCE,
 	OD_CTL_OPT_WAIT,
 	OD_CTL_OPT_UNDER,
+	OD_CTL_OPT_REPLACE,
+	OD_CTL_OPT_MERGE,
+	OD_CTL_OPT_DRY_RUN,
 	OD_CTL_OPT_COUNT
 };
 
@@ -172,6 +175,9 @@ extern const struct od_ctl_noun od_ctl_noun_log;
 extern const struct od_ctl_noun od_ctl_noun_watch;
 extern const struct od_ctl_noun od_ctl_noun_stats;
 extern const struct od_ctl_noun od_ctl_noun_search;
+extern const struct od_ctl_noun od_ctl_noun_export;
+extern const struct od_ctl_noun od_ctl_noun_import;
+extern const struct od_ctl_noun od_ctl_noun_backup;
 extern const struct od_ctl_noun od_ctl_noun_health;
 extern const struct od_ctl_noun od_ctl_noun_info;
 

@@ -1,0 +1,355 @@
+/* defer.c - puts held back and written in key order.
+ *
+ * An import creates its units one by one through units.c, and each new unit
+ * adds entries to indexes keyed far apart (its parent's children, its
+ * change-log entry by resource, a few dozen search words). Put at once,
+ * each lands on a random page of a large transaction; held back here and
+ * written sorted, neighbouring entries share pages, and entries beyond the
+ * end of a database are appended (MDB_APPEND). Only databases nothing
+ * reads back during the import are held back (import.c chooses them). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define DBS_MAX 8
+/* Written in key order per chunk: 4M entries (an import of ~150,000 units
+ * with their search words) take ~100 MB here. */
+#define CHUNK_ENTRIES ((size_t) 1 << 22)
+#define DATA_MAX ((size_t) 1 << 30)
+
+struct dput {
+	uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
+	uint32_t off; /* key then value, in data */
+	uint16_t kl, vl;
+	uint32_t seq; /* the order of the puts: a later put of a key wins */
+	uint8_t db;
+	bool dup;
+};
+
+struct od_deferred {
+	MDB_dbi dbi[DBS_MAX];
+	bool dup[DBS_MAX];
+	size_t n_dbi;
+	struct dput *e, *tmp;
+	size_t n, cap;
+	uint32_t seq;
+	uint8_t *data;
+	size_t data_len, data_cap;
+};
+
+struct od_deferred *
+od_deferred_new(void)
+{
+	return calloc(1, sizeof(struct od_deferred));
+}
+
+void
+od_deferred_free(struct od_deferred *d)
+{
+	if (d != NULL) {
+		free(d->e);
+		free(d->tmp);
+		free(d->data);
+		free(d);
+	}
+}
+
+bool
+od_deferred_add_db(struct od_deferred *d, MDB_dbi dbi, bool dupsort)
+{
+	if (d->n_dbi == DBS_MAX) {
+		return false;
+	}
+	d->dbi[d->n_dbi] = dbi;
+	d->dup[d->n_dbi++] = dupsort;
+	return true;
+}
+
+static int
+memn(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+	return c != 0 ? c : (an < bn ? -1 : an > bn);
+}
+
+/* LMDB's default order (memcmp, then length) on keys, then on values for
+ * DUPSORT databases; otherwise the later put last. */
+static int
+dput_cmp(const uint8_t *data, const struct dput *x, const struct dput *y)
+{
+	if (x->db != y->db) {
+		return x->db < y->db ? -1 : 1;
+	}
+	if (x->prefix != y->prefix) {
+		return x->prefix < y->prefix ? -1 : 1;
+	}
+	int c = memn(data + x->off, x->kl, data + y->off, y->kl);
+	if (c == 0 && x->dup) {
+		c = memn(data + x->off + x->kl, x->vl, data + y->off + y->kl, y->vl);
+	}
+	return c != 0 ? c : (x->seq < y->seq ? -1 : x->seq > y->seq);
+}
+
+/* Insertion sort of a run that shares (db, prefix): short in practice. */
+static void
+sort_run(const uint8_t *data, struct dput *e, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct dput x = e[i];
+		size_t j = i;
+		while (j > 0 && dput_cmp(data, &x, &e[j - 1]) < 0) {
+			e[j] = e[j - 1];
+			j--;
+		}
+		e[j] = x;
+	}
+}
+
+/* Natural merge sort of a long run, through tmp (as long as the run): the
+ * puts of one word arrive mostly in order already (units are created by
+ * depth, then id), so the run is a few ascending runs, merged pairwise. */
+static void
+sort_long_run(const uint8_t *data, struct dput *e, struct dput *tmp, size_t n)
+{
+	struct dput *from = e, *to = tmp;
+	for (;;) {
+		size_t runs = 0;
+		for (size_t lo = 0; lo < n;) {
+			size_t mid = lo + 1;
+			while (mid < n && dput_cmp(data, &from[mid - 1], &from[mid]) <= 0) {
+				mid++;
+			}
+			size_t hi = mid < n ? mid + 1 : n;
+			while (hi < n && dput_cmp(data, &from[hi - 1], &from[hi]) <= 0) {
+				hi++;
+			}
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi) {
+				to[k++] =
+				    dput_cmp(data, &from[j], &from[i]) < 0 ? from[j++] : from[i++];
+			}
+			while (i < mid) {
+				to[k++] = from[i++];
+			}
+			while (j < hi) {
+				to[k++] = from[j++];
+			}
+			runs++;
+			lo = hi;
+		}
+		struct dput *t = from;
+		from = to;
+		to = t;
+		if (runs <= 1) {
+			break;
+		}
+	}
+	if (from != e) {
+		memcpy(e, from, n * sizeof(*e));
+	}
+}
+
+/* Sorts by (db, prefix) with an LSD radix sort on 16-bit digits (stable:
+ * the puts' order is kept among equals; a digit all entries share is
+ * skipped), then each run of equal (db, prefix) by whole key. */
+static bool
+sort_all(struct od_deferred *d)
+{
+	struct dput *a = d->e, *b = d->tmp;
+	size_t *count = malloc(65536 * sizeof(*count));
+	if (count == NULL) {
+		return false;
+	}
+	for (int pass = 0; pass < 5; pass++) {
+		memset(count, 0, 65536 * sizeof(*count));
+		for (size_t i = 0; i < d->n; i++) {
+			count[pass < 4 ? (uint16_t) (a[i].prefix >> (16 * pass)) : a[i].db]++;
+		}
+		size_t first = pass < 4 ? (uint16_t) (a[0].prefix >> (16 * pass)) : a[0].db;
+		if (count[first] == d->n) {
+			continue; /* one value: nothing moves */
+		}
+		size_t sum = 0;
+		for (size_t k = 0; k < 65536; k++) {
+			size_t c = count[k];
+			count[k] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < d->n; i++) {
+			b[count[pass < 4 ? (uint16_t) (a[i].prefix >> (16 * pass)) : a[i].db]++] =
+			    a[i];
+		}
+		struct dput *t = a;
+		a = b;
+		b = t;
+	}
+	free(count);
+	d->e = a;
+	d->tmp = b;
+	for (size_t i = 0; i < d->n;) {
+		size_t j = i + 1;
+		while (j < d->n && a[j].prefix == a[i].prefix && a[j].db == a[i].db) {
+			j++;
+		}
+		if (j - i > 32) {
+			sort_long_run(d->data, a + i, d->tmp + i, j - i);
+		} else if (j - i > 1) {
+			sort_run(d->data, a + i, j - i);
+		}
+		i = j;
+	}
+	return true;
+}
+
+/* Writes one database's entries (sorted), appending past its last key. */
+static int
+flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size_t n)
+{
+	MDB_cursor *c;
+	MDB_val lk, lv;
+	uint8_t last_k[512], last_v[512];
+	size_t last_kl = 0, last_vl = 0;
+	bool empty = true;
+	int rc = mdb_cursor_open(t->txn, d->dbi[db], &c);
+	if (rc != 0) {
+		return rc;
+	}
+	/* Keys (and, in a DUPSORT database, values) are at most 511 bytes. */
+	if (mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) {
+		empty = false;
+		if (lk.mv_size <= sizeof(last_k) && (!d->dup[db] || lv.mv_size <= sizeof(last_v))) {
+			memcpy(last_k, lk.mv_data, lk.mv_size);
+			last_kl = lk.mv_size;
+			if (d->dup[db]) {
+				memcpy(last_v, lv.mv_data, lv.mv_size);
+				last_vl = lv.mv_size;
+			}
+		} else {
+			last_kl = sizeof(last_k) + 1; /* cannot compare: never append */
+		}
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const uint8_t *ek = d->data + e[i].off;
+		const uint8_t *ev = ek + e[i].kl;
+		MDB_val k = {e[i].kl, (void *) ek};
+		MDB_val v = {e[i].vl, (void *) ev};
+		unsigned flags = 0;
+		if (last_kl <= sizeof(last_k)) {
+			int kc = empty ? 1 : memn(ek, e[i].kl, last_k, last_kl);
+			if (kc > 0) {
+				flags = MDB_APPEND;
+			} else if (kc == 0 && d->dup[db] &&
+			    memn(ev, e[i].vl, last_v, last_vl) > 0) {
+				flags = MDB_APPENDDUP;
+			}
+		}
+		rc = mdb_cursor_put(c, &k, &v, flags);
+		if (rc == MDB_KEYEXIST && flags != 0) {
+			rc = mdb_cursor_put(c, &k, &v, 0); /* not past the end after all */
+		} else if (rc == 0 && flags != 0) {
+			empty = false;
+			memcpy(last_k, ek, e[i].kl);
+			last_kl = e[i].kl;
+			if (d->dup[db]) {
+				memcpy(last_v, ev, e[i].vl);
+				last_vl = e[i].vl;
+			}
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_MAP_FULL) {
+		od_mdb_status(t, rc, "deferred put", NULL);
+	}
+	return rc;
+}
+
+int
+od_deferred_flush(od_txn *t)
+{
+	struct od_deferred *d = t->deferred;
+	int rc = 0;
+	if (d == NULL || d->n == 0) {
+		return 0;
+	}
+	if (!sort_all(d)) {
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < d->n && rc == 0;) {
+		size_t j = i;
+		while (j < d->n && d->e[j].db == d->e[i].db) {
+			j++;
+		}
+		rc = flush_db(t, d, d->e[i].db, d->e + i, j - i);
+		i = j;
+	}
+	d->n = 0;
+	d->data_len = 0;
+	return rc;
+}
+
+bool
+od_deferred_put(od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, int *rc)
+{
+	struct od_deferred *d = t->deferred;
+	size_t db = 0;
+	while (db < d->n_dbi && d->dbi[db] != dbi) {
+		db++;
+	}
+	if (db == d->n_dbi || kl == 0 || kl > 511 || vl > 0xFFFF || (d->dup[db] && vl > 511)) {
+		return false;
+	}
+	if (d->n == CHUNK_ENTRIES) {
+		if ((*rc = od_deferred_flush(t)) != 0) {
+			return true;
+		}
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 4096;
+		struct dput *ne = realloc(d->e, cap * sizeof(*ne));
+		if (ne != NULL) {
+			d->e = ne;
+		}
+		struct dput *nt = realloc(d->tmp, cap * sizeof(*nt));
+		if (nt != NULL) {
+			d->tmp = nt;
+		}
+		if (ne == NULL || nt == NULL) {
+			return false; /* put it now instead */
+		}
+		d->cap = cap;
+	}
+	if (kl + vl > d->data_cap - d->data_len) {
+		size_t cap = d->data_cap ? d->data_cap * 2 : (size_t) 1 << 20;
+		while (cap - d->data_len < kl + vl) {
+			cap *= 2;
+		}
+		uint8_t *nd = cap <= DATA_MAX ? realloc(d->data, cap) : NULL;
+		if (nd == NULL) {
+			return false;
+		}
+		d->data = nd;
+		d->data_cap = cap;
+	}
+	uint8_t *p = d->data + d->data_len;
+	memcpy(p, k, kl);
+	if (vl > 0) {
+		memcpy(p + kl, v, vl);
+	}
+	struct dput *e = &d->e[d->n++];
+	uint64_t prefix = 0;
+	for (size_t i = 0; i < 8; i++) {
+		prefix = prefix << 8 | (i < kl ? p[i] : 0);
+	}
+	*e = (struct dput){.prefix = prefix,
+	    .off = (uint32_t) d->data_len,
+	    .kl = (uint16_t) kl,
+	    .vl = (uint16_t) vl,
+	    .seq = d->seq++,
+	    .db = (uint8_t) db,
+	    .dup = d->dup[db]};
+	d->data_len += kl + vl;
+	*rc = 0;
+	return true;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# cli_transfer_test.sh - orgctl export, import and backup end to end: the
+# example organisation exported, imported into an empty server and exported
+# again gives the same units and countries; a broken document changes
+# nothing and names its problems; a backup starts a server of its own.
+set -u
+
+OD_TEST_NAME=cli-transfer
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+a="ipc://$tmp/a.sock"
+b="ipc://$tmp/b.sock"
+c="ipc://$tmp/c.sock"
+start_server "$a" "$tmp/a" --seed "$ORGDIR_EXAMPLE" || exit 1
+start_server "$b" "$tmp/b" || exit 1
+
+ctl_at "$a" export
+expect_rc "export" 0
+cp "$tmp/out" "$tmp/export-a.json"
+expect_json "export holds the example" 'len(d["units"]) >= 50 and len(d["countries"]) >= 10 and "etag" not in d["units"][0]'
+
+ctl_at "$b" import "$tmp/export-a.json" --dry-run
+expect_rc "import --dry-run" 0
+expect_out "dry run says so" "dry run, nothing written"
+ctl_at "$b" stats --json
+expect_json "dry run wrote nothing" 'int(d.get("totalUnits", "0")) == 0'
+
+ctl_at "$b" import "$tmp/export-a.json"
+expect_rc "import" 0
+ctl_at "$b" export
+expect_rc "export of the import" 0
+cp "$tmp/out" "$tmp/export-b.json"
+if python3 - "$tmp/export-a.json" "$tmp/export-b.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d.pop("revision", None)
+sys.exit(0 if a == b else 1)
+PY
+then ok; else bad "export -> import -> export gives the same units and countries"; fi
+
+# A broken document: every problem reported, nothing written.
+python3 - "$tmp/export-a.json" "$tmp/broken.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["units"].append({"id": "orphan", "parentId": "nowhere", "kind": "OFFICE",
+                   "name": [{"lang": "en", "text": "Orphan"}]})
+d["units"].append({"id": "bad-country", "kind": "COUNTRY_OFFICE", "parentId": "iom",
+                   "name": [{"lang": "en", "text": "X"}], "location": {"countryCode": "ZZ"}})
+json.dump(d, open(sys.argv[2], "w"))
+PY
+ctl_at "$b" import "$tmp/broken.json" --replace
+expect_rc "broken import" 19
+expect_err "broken import names the unknown parent" "nowhere"
+expect_err "broken import names the country" "ZZ"
+ctl_at "$b" unit get orphan
+expect_rc "nothing of the broken import landed" 15
+
+# Backup (admin), then a server on the copy.
+ctl_at "$a" backup "$tmp/backup"
+expect_rc "backup" 0
+start_server "$c" "$tmp/backup" || exit 1
+ctl_at "$c" unit get dg
+expect_rc "the backup serves" 0
+ctl_at "$a" backup "$tmp/backup"
+expect_rc "backup into a non-empty directory" 19
+ctl_at "$a" --token '' backup "$tmp/backup2"
+expect_rc "backup without a token" 26
+
+finish

@@ -1,0 +1,10 @@
+# Export, import and backup against real orgdird processes (issue 5),
+# including kill -9 during an import's commit.
+od_add_cmocka_test(test_transfer TIMEOUT 600
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_transfer.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
+          ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
+  LIBS orgdir_static od_common nng::nng Threads::Threads)
+target_include_directories(test_transfer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+set_property(TEST test_transfer APPEND PROPERTY ENVIRONMENT
+  "ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json")

@@ -1,0 +1,168 @@
+/*
+ * cmd_transfer.c - `orgctl export`, `orgctl import FILE` and
+ * `orgctl backup DIR`: the whole directory as one proto3 JSON document, loaded
+ * back in one transaction, and a hot copy of the server's LMDB environment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "orgctl.h"
+#include "pbjson.h"
+
+/* An export can be far larger than the default 4 MiB reply cap. */
+#define EXPORT_MAX_BYTES (256u << 20)
+
+static int
+run_export(struct od_ctl *c, const struct od_ctl_args *a)
+{
+	(void) a;
+	orgdir_options o = {.timeout_ms = c->timeout_ms ? c->timeout_ms : 120000,
+	    .max_message_bytes = EXPORT_MAX_BYTES};
+	int rc = od_ctl_token_resolve(c);
+	if (rc != 0) {
+		return rc;
+	}
+	o.token = c->token;
+	o.tls_ca_file = c->tls_ca;
+	orgdir_client *cl = NULL;
+	orgdir_status st = {0};
+	if (orgdir_client_open(c->server, &o, &cl, &st) != ORGDIR_OK) {
+		return od_ctl_fail(&st);
+	}
+	orgdir_reply *reply = NULL;
+	Orgdir__V1__Directory *dir = NULL;
+	if (orgdir_directory_export(cl, &reply, &dir, &st) != ORGDIR_OK) {
+		orgdir_client_close(cl);
+		return od_ctl_fail(&st);
+	}
+	rc = od_ctl_print_json(&dir->base);
+	orgdir_reply_free(reply);
+	orgdir_client_close(cl);
+	return rc;
+}
+
+static int
+run_import(struct od_ctl *c, const struct od_ctl_args *a)
+{
+	const char *path = a->pos[0];
+	bool replace = od_ctl_args_has(a, OD_CTL_OPT_REPLACE);
+	bool merge = od_ctl_args_has(a, OD_CTL_OPT_MERGE);
+	if (replace && merge) {
+		return od_ctl_usage(c, "--replace and --merge are exclusive");
+	}
+	json_error_t jerr;
+	json_t *doc = strcmp(path, "-") == 0 ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr)
+	                                     : json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		fprintf(stderr, "orgctl: %s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
+		return orgdir_code_exit(ORGDIR_INVALID_ARGUMENT);
+	}
+	char err[512];
+	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_to_message(
+	    &orgdir__v1__directory__descriptor, doc, NULL, err, sizeof(err));
+	json_decref(doc);
+	if (dir == NULL) {
+		fprintf(stderr, "orgctl: %s: %s\n", path, err);
+		return orgdir_code_exit(ORGDIR_INVALID_ARGUMENT);
+	}
+	int rc = od_ctl_client(c);
+	if (rc != 0) {
+		protobuf_c_message_free_unpacked(&dir->base, NULL);
+		return rc;
+	}
+	orgdir_reply *reply = NULL;
+	Orgdir__V1__ImportDirectoryResponse *r = NULL;
+	orgdir_status st = {0};
+	int mode = replace ? ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE
+	                   : ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__MERGE;
+	orgdir_code code = orgdir_directory_import(
+	    c->client, dir, mode, od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN), &reply, &r, &st);
+	protobuf_c_message_free_unpacked(&dir->base, NULL);
+	if (code != ORGDIR_OK) {
+		return od_ctl_fail(&st);
+	}
+	if (c->json) {
+		rc = od_ctl_print_json(&r->base);
+	} else if (r->n_problems > 0) {
+		fprintf(
+		    stderr, "orgctl: %s: %zu problem(s), nothing imported:\n", path, r->n_problems);
+		for (size_t i = 0; i < r->n_problems; i++) {
+			fprintf(
+			    stderr, "  %s: %s\n", r->problems[i]->path, r->problems[i]->message);
+		}
+	} else {
+		printf(
+		    "%s%u unit(s) created, %u updated, %u deleted; %u country record(s) updated; "
+		    "revision %llu\n",
+		    od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN) ? "dry run, nothing written: " : "",
+		    r->units_created, r->units_updated, r->units_deleted, r->countries_updated,
+		    (unsigned long long) r->revision);
+	}
+	if (r->n_problems > 0) {
+		rc = orgdir_code_exit(ORGDIR_FAILED_PRECONDITION);
+	}
+	orgdir_reply_free(reply);
+	return rc;
+}
+
+static int
+run_backup(struct od_ctl *c, const struct od_ctl_args *a)
+{
+	int rc = od_ctl_client(c);
+	if (rc != 0) {
+		return rc;
+	}
+	orgdir_reply *reply = NULL;
+	Orgdir__V1__BackupResponse *r = NULL;
+	orgdir_status st = {0};
+	if (orgdir_backup(c->client, a->pos[0], &reply, &r, &st) != ORGDIR_OK) {
+		return od_ctl_fail(&st);
+	}
+	if (c->json) {
+		rc = od_ctl_print_json(&r->base);
+	} else {
+		printf("backup of revision %llu in %s (%llu bytes); start a server on it with "
+		       "orgdird --data %s\n",
+		    (unsigned long long) r->revision, a->pos[0], (unsigned long long) r->bytes,
+		    a->pos[0]);
+	}
+	orgdir_reply_free(reply);
+	return rc;
+}
+
+static const int no_opts[] = {OD_CTL_OPT_END};
+static const int import_opts[] = {
+    OD_CTL_OPT_REPLACE, OD_CTL_OPT_MERGE, OD_CTL_OPT_DRY_RUN, OD_CTL_OPT_END};
+
+static const struct od_ctl_verb export_verbs[] = {
+    {NULL, run_export, "", "write the whole directory as one JSON document on stdout",
+        "Units (parents first), country records and the revision, as an\n"
+        "orgdir.v1.Directory in the proto3 JSON mapping: the format of\n"
+        "orgctl import and orgdird --seed.",
+        no_opts, 0, 0, NULL},
+};
+static const struct od_ctl_verb import_verbs[] = {
+    {NULL, run_import, "FILE|-", "load a Directory JSON document in one transaction (admin)",
+        "Every problem (unknown parent, cycle, duplicate id, invalid country...) is\n"
+        "reported with its place in the document before anything is written;\n"
+        "then all of the document lands or none of it. --merge (default) adds and\n"
+        "replaces units; --replace makes the directory exactly the document.",
+        import_opts, 1, 1, NULL},
+};
+static const struct od_ctl_verb backup_verbs[] = {
+    {NULL, run_backup, "DIR", "hot copy of the server's data into DIR, on the server (admin)",
+        "DIR is a path on the server's machine, absent or empty. The server keeps\n"
+        "serving reads and writes during the copy; orgdird --data DIR starts\n"
+        "from it.",
+        no_opts, 1, 1, NULL},
+};
+
+const struct od_ctl_noun od_ctl_noun_export = {"export",
+    "write the whole directory as one JSON document", export_verbs, OD_ARRAY_LEN(export_verbs)};
+const struct od_ctl_noun od_ctl_noun_import = {
+    "import", "load a JSON document in one transaction", import_verbs, OD_ARRAY_LEN(import_verbs)};
+const struct od_ctl_noun od_ctl_noun_backup = {
+    "backup", "hot copy of the server's data directory", backup_verbs, OD_ARRAY_LEN(backup_verbs)};
