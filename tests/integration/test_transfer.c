@@ -636,6 +636,8 @@ test_multipart_import_lands_at_once(void **state)
 	assert_int_equal(out->units_created, 20000);
 	assert_int_equal(out->revision, 1); /* one revision for the whole import */
 	assert_string_not_equal(out->session, "");
+	char done_session[80];
+	od_strlcpy(done_session, out->session, sizeof(done_session));
 	orgdir_reply_free(r);
 
 	Orgdir__V1__Directory *d;
@@ -656,7 +658,16 @@ test_multipart_import_lands_at_once(void **state)
 	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
 	    ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "unknown or has expired"));
-	q.session = out->session; /* freed with r: compared by value only */
+	Orgdir__V1__Directory one = ORGDIR__V1__DIRECTORY__INIT;
+	one.units = g.pu;
+	one.n_units = 1;
+	q.session = done_session;
+	q.commit = false;
+	q.part = &one;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "committed already"));
 	Orgdir__V1__ImportDirectoryRequest empty = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
 	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &empty.base,
 	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
