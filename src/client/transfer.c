@@ -126,9 +126,9 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
 	size_t u = 0, c = 0;
 	while (u < nu || c < nc) {
 		size_t bytes = 0;
-		part.units = doc->units + u;
+		part.units = u < nu ? doc->units + u : NULL;
 		part.n_units = 0;
-		part.countries = doc->countries + c;
+		part.countries = c < nc ? doc->countries + c : NULL;
 		part.n_countries = 0;
 		/* At least one item per part; then as many as fit. */
 		while (u < nu &&

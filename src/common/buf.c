@@ -113,6 +113,9 @@ od_pb_put_message(od_buf *b, uint32_t field, const ProtobufCMessage *m)
 			return false;
 		}
 	}
+	if (n == 0) {
+		return true; /* an empty message: b->data may still be NULL */
+	}
 	if (!od_buf_reserve(b, n)) {
 		return false;
 	}

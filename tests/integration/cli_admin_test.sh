@@ -417,7 +417,8 @@ expect_err "watch OUT_OF_RANGE: the server's message" "ahead of this server"
 is_elf() { [[ "$(head -c 4 "$1" 2>/dev/null | tr -d '\0')" == $'\x7fELF' ]]; }
 if ! command -v valgrind >/dev/null; then
 	echo "note: valgrind not installed: skipping the valgrind checks"
-elif ! is_elf "$ORGCTL" || ldd "$ORGCTL" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+elif [ -n "${ORGDIR_SANITIZED:-}" ] || ! is_elf "$ORGCTL" ||
+	ldd "$ORGCTL" 2>/dev/null | grep -q 'libasan\|libubsan'; then
 	echo "note: ORGCTL is a wrapper or a sanitizer build: skipping the valgrind checks"
 else
 	vg=(valgrind -q --error-exitcode=99 --leak-check=full

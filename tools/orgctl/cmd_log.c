@@ -186,6 +186,15 @@ run_log(struct od_ctl *c, const struct od_ctl_args *a)
 	if (country != NULL && a->n_pos > 0) {
 		return od_ctl_usage(c, "give a unit ID or --country CC, not both");
 	}
+	/* Refuse a malformed code before connecting: nng 1.5 can leak a dialer
+	 * when a socket is closed while its first connection is being made. */
+	if (country != NULL &&
+	    (strlen(country) < 2 || strlen(country) > 3 ||
+	        strspn(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+	            strlen(country))) {
+		return od_ctl_usage(
+		    c, "--country: '%s' is not an ISO 3166-1 code such as FR or FRA", country);
+	}
 	int rc = od_ctl_client(c);
 	if (rc != 0) {
 		return rc;
