@@ -257,10 +257,12 @@ orgdir_code orgdir_changes_list(orgdir_client *client, uint64_t since_revision,
  * (at most 60,000) for one when there are none yet. The call's timeout is
  * extended by wait_ms. OUT_OF_RANGE when the log no longer reaches back to
  * since_revision: re-read the directory, then watch from its revision.
- * Continue with out->next_since_revision. */
-orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, uint32_t wait_ms,
-    int max_changes, orgdir_reply **reply, Orgdir__V1__WatchChangesResponse **out,
-    orgdir_status *status);
+ * Continue with out->next_since_revision and out->next_page_token (set only
+ * when one revision had more than max_changes changes; NULL or "" for the
+ * first call). */
+orgdir_code orgdir_changes_watch(orgdir_client *client, uint64_t since_revision,
+    const char *page_token, uint32_t wait_ms, int max_changes, orgdir_reply **reply,
+    Orgdir__V1__WatchChangesResponse **out, orgdir_status *status);
 
 /* --- transfer: export, import, backup ------------------------------------------------ */
 

@@ -77,8 +77,8 @@ orgdir_changes_list(orgdir_client *client, uint64_t since_revision, const char *
 }
 
 orgdir_code
-orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, uint32_t wait_ms,
-    int max_changes, orgdir_reply **reply, Orgdir__V1__WatchChangesResponse **out,
+orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, const char *page_token,
+    uint32_t wait_ms, int max_changes, orgdir_reply **reply, Orgdir__V1__WatchChangesResponse **out,
     orgdir_status *status)
 {
 	Orgdir__V1__WatchChangesRequest r = ORGDIR__V1__WATCH_CHANGES_REQUEST__INIT;
@@ -87,6 +87,7 @@ orgdir_changes_watch(orgdir_client *client, uint64_t since_revision, uint32_t wa
 		wait_ms = WATCH_WAIT_MAX_MS;
 	}
 	r.since_revision = since_revision;
+	r.page_token = (char *) (page_token != NULL ? page_token : "");
 	r.wait_ms = wait_ms;
 	r.max_changes = max_changes;
 	orgdir_code code = od_client_call_ex(client, "WatchChanges", &r.base,

@@ -68,6 +68,7 @@ od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 	}
 	lr.since_revision = r->since_revision;
 	lr.page_size = r->max_changes;
+	lr.page_token = r->page_token; /* checked by od_changes_list */
 	orgdir_code code = od_changes_list(c->txn, c->arena, &lr, &found, st);
 	if (code != ORGDIR_OK) {
 		return code;
@@ -82,8 +83,9 @@ od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 	resp.n_changes = found->n_changes;
 	resp.next_since_revision =
 	    found->n_changes > 0 ? found->changes[found->n_changes - 1]->revision : now;
-	/* A page that ended mid-revision continues from the revision before. */
 	if (found->next_page_token[0] != '\0' && found->n_changes > 0) {
+		/* The page ended inside a revision: answer up to the revision
+		 * before, so that next_since_revision alone resumes exactly... */
 		uint64_t last = resp.next_since_revision;
 		size_t i = found->n_changes;
 		while (i > 0 && found->changes[i - 1]->revision == last) {
@@ -92,6 +94,11 @@ od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 		if (i > 0) {
 			resp.n_changes = i;
 			resp.next_since_revision = found->changes[i - 1]->revision;
+		} else {
+			/* ...unless the whole page is that one revision (a large
+			 * force delete or an import): then the token resumes it. */
+			resp.next_since_revision = last - 1;
+			resp.next_page_token = found->next_page_token;
 		}
 	}
 	return reply(c, &resp.base, st);

@@ -655,7 +655,7 @@ test_restart_keeps_data(void **state)
 	/* A watcher resumes across the restart: the last three revisions come
 	 * back, in order, and nothing after them. */
 	Orgdir__V1__WatchChangesResponse *w;
-	assert_int_equal(orgdir_changes_watch(c, rev - 3, 0, 0, &r, &w, &st), ORGDIR_OK);
+	assert_int_equal(orgdir_changes_watch(c, rev - 3, NULL, 0, 0, &r, &w, &st), ORGDIR_OK);
 	assert_true(w->n_changes >= 3);
 	assert_int_equal(w->changes[0]->revision, rev - 2);
 	assert_int_equal(w->changes[w->n_changes - 1]->revision, rev);
@@ -859,7 +859,7 @@ watch_thread(void *p)
 	Orgdir__V1__WatchChangesResponse *resp;
 	orgdir_status st;
 	uint64_t t0 = od_mono_ms();
-	w->code = orgdir_changes_watch(c, w->since, 10000, 0, &r, &resp, &st);
+	w->code = orgdir_changes_watch(c, w->since, NULL, 10000, 0, &r, &resp, &st);
 	w->waited_ms = od_mono_ms() - t0;
 	if (w->code == ORGDIR_OK) {
 		w->got = (int) resp->n_changes;
@@ -883,13 +883,13 @@ test_watch_long_poll(void **state)
 	uint64_t now = info->revision;
 	orgdir_reply_free(r);
 	/* Nothing new and no wait: an empty answer at once. */
-	assert_int_equal(orgdir_changes_watch(c, now, 0, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(orgdir_changes_watch(c, now, NULL, 0, 0, &r, &resp, &st), ORGDIR_OK);
 	assert_int_equal(resp->n_changes, 0);
 	assert_int_equal(resp->next_since_revision, now);
 	orgdir_reply_free(r);
 	/* A wait that runs out: empty, after about the wait. */
 	uint64_t t0 = od_mono_ms();
-	assert_int_equal(orgdir_changes_watch(c, now, 300, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(orgdir_changes_watch(c, now, NULL, 300, 0, &r, &resp, &st), ORGDIR_OK);
 	assert_int_equal(resp->n_changes, 0);
 	assert_true(od_mono_ms() - t0 >= 250);
 	orgdir_reply_free(r);
@@ -912,12 +912,70 @@ test_watch_long_poll(void **state)
 		assert_true(w[i].waited_ms < 5000); /* woken by the write, not the timeout */
 	}
 	/* Resume where it stopped: nothing lost, nothing repeated. */
-	assert_int_equal(orgdir_changes_watch(c, now, 0, 0, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(orgdir_changes_watch(c, now, NULL, 0, 0, &r, &resp, &st), ORGDIR_OK);
 	assert_int_equal(resp->n_changes, 1);
 	assert_int_equal(resp->next_since_revision, wrote);
 	orgdir_reply_free(r);
 	assert_int_equal(
-	    orgdir_changes_watch(c, wrote + 100, 0, 0, &r, &resp, &st), ORGDIR_OUT_OF_RANGE);
+	    orgdir_changes_watch(c, wrote + 100, NULL, 0, 0, &r, &resp, &st), ORGDIR_OUT_OF_RANGE);
+	orgdir_client_close(c);
+}
+
+/* A force delete of 7 units is one revision with 7 changes; a watcher
+ * asking for 3 at a time gets all 7, in order, each once, then resumes after
+ * the revision (regression: the rest of the revision was skipped). */
+static void
+test_watch_revision_larger_than_an_answer(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__WatchChangesResponse *resp;
+	uint32_t deleted = 0;
+	assert_int_equal(add(c, "big-rev", "", 0, &st), ORGDIR_OK);
+	for (int i = 0; i < 6; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "big-rev-%d", i);
+		assert_int_equal(add(c, id, "big-rev", i, &st), ORGDIR_OK);
+	}
+	uint64_t before = st.revision;
+	assert_int_equal(orgdir_unit_delete(c, "big-rev", 1, NULL, &deleted, &st), ORGDIR_OK);
+	assert_int_equal(deleted, 7);
+	uint64_t rev = st.revision;
+	assert_int_equal(rev, before + 1);
+
+	uint64_t since = before;
+	char token[64] = "";
+	char seen[7][32];
+	int n_seen = 0, answers = 0;
+	while (n_seen < 7 && answers < 10) {
+		assert_int_equal(
+		    orgdir_changes_watch(c, since, token, 0, 3, &r, &resp, &st), ORGDIR_OK);
+		answers++;
+		assert_true(resp->n_changes >= 1 && resp->n_changes <= 3);
+		for (size_t i = 0; i < resp->n_changes; i++) {
+			assert_int_equal(resp->changes[i]->revision, rev);
+			for (int j = 0; j < n_seen; j++) {
+				assert_string_not_equal(seen[j], resp->changes[i]->resource_id);
+			}
+			snprintf(
+			    seen[n_seen++], sizeof(seen[0]), "%s", resp->changes[i]->resource_id);
+		}
+		since = resp->next_since_revision;
+		snprintf(token, sizeof(token), "%s", resp->next_page_token);
+		orgdir_reply_free(r);
+	}
+	assert_int_equal(n_seen, 7);
+	assert_int_equal(answers, 3);
+	assert_int_equal(since, rev); /* the revision is done: no token */
+	assert_string_equal(token, "");
+	assert_int_equal(orgdir_changes_watch(c, since, "", 0, 3, &r, &resp, &st), ORGDIR_OK);
+	assert_int_equal(resp->n_changes, 0);
+	orgdir_reply_free(r);
+	/* A token that is not one is refused. */
+	assert_int_equal(
+	    orgdir_changes_watch(c, before, "zz", 0, 3, &r, &resp, &st), ORGDIR_INVALID_ARGUMENT);
 	orgdir_client_close(c);
 }
 
@@ -1069,6 +1127,7 @@ main(void)
 	    cmocka_unit_test(test_roles_against_writes),
 	    cmocka_unit_test(test_change_log),
 	    cmocka_unit_test(test_watch_long_poll),
+	    cmocka_unit_test(test_watch_revision_larger_than_an_answer),
 	    cmocka_unit_test(test_concurrent_editors_one_wins),
 	    cmocka_unit_test(test_search_over_rpc),
 	    cmocka_unit_test(test_restart_keeps_data),

@@ -394,11 +394,12 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 	fprintf(stderr, "orgctl: watching the changes after r%" PRIu64 "; Ctrl-C to stop\n", next);
 	bool answered = false; /* the server has answered once: outages are waited out */
 	bool down = false;
+	char token[64] = ""; /* inside a revision larger than one answer */
 	while (stop_signal == 0) {
 		orgdir_reply *reply = NULL;
 		Orgdir__V1__WatchChangesResponse *r = NULL;
-		if (orgdir_changes_watch(c->client, next, (uint32_t) wait, 0, &reply, &r, &st) !=
-		    ORGDIR_OK) {
+		if (orgdir_changes_watch(
+		        c->client, next, token, (uint32_t) wait, 0, &reply, &r, &st) != ORGDIR_OK) {
 			if (stop_signal != 0) {
 				break;
 			}
@@ -421,10 +422,12 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 		}
 		answered = true;
 		rc = print_batch(c, r);
-		/* Never go back: a server behind us answers OUT_OF_RANGE. */
-		if (r->next_since_revision > next) {
+		/* Never go back (a server behind us answers OUT_OF_RANGE), except
+		 * to finish a revision that came in parts. */
+		if (r->next_since_revision > next || r->next_page_token[0] != '\0') {
 			next = r->next_since_revision;
 		}
+		snprintf(token, sizeof(token), "%s", r->next_page_token);
 		orgdir_reply_free(reply);
 		if (rc != 0) {
 			break;
