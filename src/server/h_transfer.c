@@ -382,15 +382,16 @@ od_h_backup(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 	b->dir = dir;
 	pthread_attr_t attr;
 	pthread_t tid;
+	od_call_defer(c); /* before the thread can finish */
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	int rc = pthread_create(&tid, &attr, backup_main, b);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		od_call_undefer(c);
 		atomic_fetch_sub(&srv->backups, 1);
 		return od_status_set(st, ORGDIR_UNAVAILABLE, "Backup: cannot start a thread");
 	}
-	od_call_defer(c);
 	return ORGDIR_OK;
 }
 

@@ -152,24 +152,46 @@ authorize(
 	return ORGDIR_OK;
 }
 
-/* Runs a read method on a fresh snapshot; false when the call parked. */
+/*
+ * Runs a read method on a fresh snapshot; false when the answer comes later
+ * from another thread. A parked or deferred call is handed over only here,
+ * once this thread has ended its snapshot: from then on another thread may
+ * answer, and the context (reader, arena, reply buffer) is theirs.
+ */
 static bool
 run_read(struct od_ctx *c, orgdir_status *st, uint64_t *revision)
 {
-	od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out, .ctx = c};
-	od_buf_reset(&c->out);
-	if (!(c->m->flags & OD_M_NOSTORE)) {
-		if (od_reader_begin(c->reader, &call.txn, st) != ORGDIR_OK) {
+	for (;;) {
+		od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out, .ctx = c};
+		od_buf_reset(&c->out);
+		if (!(c->m->flags & OD_M_NOSTORE)) {
+			if (od_reader_begin(c->reader, &call.txn, st) != ORGDIR_OK) {
+				return true;
+			}
+			*revision = od_txn_revision(call.txn);
+		}
+		c->parked_at_rev = *revision;
+		c->m->handler(&call, c->body, st);
+		if (call.txn != NULL) {
+			od_reader_end(c->reader);
+		}
+		if (call.deferred) {
+			/* Whoever of this thread and the finisher comes second answers. */
+			if (atomic_fetch_sub(&c->handoff, 1) != 1) {
+				return false;
+			}
+			*st = c->finished;
+			*revision = c->finished_rev;
 			return true;
 		}
-		*revision = od_txn_revision(call.txn);
+		if (!call.parked || od_watch_enqueue(c)) {
+			return !call.parked;
+		}
+		/* The watch thread stopped between the park and now: answer at
+		 * once with what there is. */
+		c->expired = true;
+		*st = (orgdir_status){ORGDIR_OK, "", 0};
 	}
-	c->parked_at_rev = *revision;
-	c->m->handler(&call, c->body, st);
-	if (call.txn != NULL) {
-		od_reader_end(c->reader);
-	}
-	return !call.parked;
 }
 
 static void
@@ -229,13 +251,24 @@ handle(struct od_ctx *c)
 void
 od_call_defer(od_call *call)
 {
-	call->parked = true;
+	call->deferred = true;
+	atomic_store(&call->ctx->handoff, 2);
+}
+
+void
+od_call_undefer(od_call *call)
+{
+	call->deferred = false;
 }
 
 void
 od_ctx_finish(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 {
-	send_reply(c, st, revision);
+	c->finished = *st;
+	c->finished_rev = revision;
+	if (atomic_fetch_sub(&c->handoff, 1) == 1) {
+		send_reply(c, &c->finished, c->finished_rev);
+	}
 }
 
 void

@@ -30,6 +30,7 @@ typedef struct od_call {
 	uint64_t revision; /* set by write handlers: revision committed */
 	struct od_ctx *ctx; /* reads: the context, for od_call_park */
 	bool parked; /* set by od_call_park: the reply comes later */
+	bool deferred; /* set by od_call_defer: another thread answers */
 } od_call;
 
 typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
@@ -163,6 +164,11 @@ struct od_ctx {
 	uint64_t parked_at_rev;
 	bool expired;
 	bool wake_now; /* a commit came: run again, not expired */
+	/* A deferred call (od_call_defer): the handler's thread and the
+	 * finisher each count down once; the second one sends the answer. */
+	atomic_int handoff;
+	orgdir_status finished;
+	uint64_t finished_rev;
 };
 
 orgdir_code od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st);
@@ -175,18 +181,24 @@ void od_writer_free(struct od_writer *w);
 /* server.c: called by the writer when a job is done (any thread). */
 void od_ctx_write_done(struct od_ctx *ctx);
 /* server.c: a read handler that finishes its work on another thread calls
- * od_call_defer, returns, and later (from that thread) writes the reply
- * body into ctx->out and calls od_ctx_finish exactly once. The context's
- * arena stays valid until then. */
+ * od_call_defer before it starts that thread (od_call_undefer if it could
+ * not), returns, and later (from that thread) writes the reply body into
+ * ctx->out and calls od_ctx_finish exactly once. The context's arena stays
+ * valid until then; the answer goes out once both have happened. */
 void od_call_defer(od_call *call);
+void od_call_undefer(od_call *call);
 void od_ctx_finish(struct od_ctx *ctx, orgdir_status *st, uint64_t revision);
 /* server.c: runs the context's method again on a fresh snapshot (a parked
  * long poll woken by a commit); it may park again. */
 void od_ctx_rerun(struct od_ctx *ctx);
 
 /* watch.c: long polls. od_call_park keeps the call until the next commit
- * or until wait_ms pass, then runs the handler again with `expired` set. */
+ * or until wait_ms pass, then runs the handler again with `expired` set.
+ * The context joins the waiting list in od_watch_enqueue, which server.c
+ * calls once the handler's thread is done with it; false when the watch
+ * has stopped (answer at once). */
 void od_call_park(od_call *c, uint32_t wait_ms);
+bool od_watch_enqueue(struct od_ctx *c);
 /* The writer calls this after each commit. */
 void od_watch_notify(struct od_server *srv, uint64_t revision);
 /* Wakes every parked call (shutdown). */

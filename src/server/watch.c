@@ -38,19 +38,32 @@ od_call_park(od_call *call, uint32_t wait_ms)
 		wait_ms = WAIT_MAX_MS;
 	}
 	pthread_mutex_lock(&srv->watch_mu);
-	if (srv->watch_stop || wait_ms == 0) {
-		pthread_mutex_unlock(&srv->watch_mu);
+	bool stopped = srv->watch_stop;
+	pthread_mutex_unlock(&srv->watch_mu);
+	if (stopped || wait_ms == 0) {
 		return; /* not parked: the handler answers now */
 	}
 	call->parked = true;
 	c->expired = false;
 	c->wake_at_ms = od_mono_ms() + wait_ms;
+}
+
+bool
+od_watch_enqueue(struct od_ctx *c)
+{
+	struct od_server *srv = c->srv;
+	pthread_mutex_lock(&srv->watch_mu);
+	if (srv->watch_stop) {
+		pthread_mutex_unlock(&srv->watch_mu);
+		return false;
+	}
 	/* A commit between the handler's snapshot and now: run again at once. */
 	c->wake_now = srv->committed > c->parked_at_rev;
 	c->next_watcher = srv->watchers;
 	srv->watchers = c;
 	pthread_cond_signal(&srv->watch_cv);
 	pthread_mutex_unlock(&srv->watch_mu);
+	return true;
 }
 
 void
