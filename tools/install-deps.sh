@@ -5,7 +5,7 @@ pkgs=(
   build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
   libnng-dev liblmdb-dev libutf8proc-dev libjansson-dev libcmocka-dev
-  iso-codes lmdb-utils nng-utils python3 valgrind clang-format git openssl clang libclang-rt-14-dev
+  iso-codes lmdb-utils nng-utils python3 valgrind clang-format git openssl clang libclang-rt-14-dev gdb
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -298,6 +298,8 @@ unsigned ob_thread_start(struct ob_run *run, pthread_t *threads, char *err, size
 int ob_spawn(char *const argv[], const char *log_path, pid_t *pid, char *err, size_t errlen);
 /* SIGTERM, then SIGKILL after timeout_ms; returns the exit status or -1. */
 int ob_child_stop(pid_t pid, int timeout_ms);
+/* The same without the SIGTERM: waits for an exit, KILL after timeout_ms. */
+int ob_child_stop_after(pid_t pid, int timeout_ms);
 /* True while the child has not exited; else reaps it and sets *exit_status. */
 bool ob_child_alive(pid_t pid, int *exit_status);
 /* VmRSS and RssAnon of a process in KiB; -1 when unknown. */
@@ -418,6 +420,10 @@ int ob_env_teardown(const ob_cli *o, ob_env *s, bool failed);
 bool ob_env_has_method(const ob_env *s, const char *method);
 /* True once the spawned server has exited (its status is kept). */
 bool ob_env_server_gone(ob_env *s);
+/* After calls went unanswered: 0 when the server answers a new connection
+ * (which then replaces the benchmark's), -1 when it does not (its stacks are
+ * printed when gdb is installed). */
+int ob_env_probe(ob_env *s);
 
 /* --- run.c / report.c ------------------------------------------------------ */
 int ob_run_main(int argc, char **argv);

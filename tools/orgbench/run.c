@@ -64,7 +64,10 @@ measure(const ob_cli *o, ob_env *s, ob_result *res, ob_arena_pool *pool)
 					ob_rss(s->server_pid, &x->rss_kib, &x->anon_kib);
 				}
 				failures += x->errors > 0 || x->calls == 0;
-				if (!o->quiet) {
+				bool unanswered = x->errors > 0 &&
+				    strncmp(x->first_error, "no answer", 9) == 0 &&
+				    r->workload != OB_W_ECHO;
+				if (!o->quiet || unanswered) {
 					fprintf(stderr,
 					    "orgbench: %-8s c=%-3u round %u/%u: %9.0f calls/s  p50 "
 					    "%8.1f us  "
@@ -72,6 +75,13 @@ measure(const ob_cli *o, ob_env *s, ob_result *res, ob_arena_pool *pool)
 					    ob_workload_info_of(r->workload)->name, r->concurrency,
 					    round + 1, o->rounds, x->calls_per_s, x->lat.p50,
 					    x->errors);
+				}
+				if (unanswered) {
+					fprintf(
+					    stderr, "orgbench: first error: %s\n", x->first_error);
+					if (ob_env_probe(s) != 0) {
+						return -1;
+					}
 				}
 			}
 		}

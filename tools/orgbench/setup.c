@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "orgbench.h"
+
+extern char **environ;
 
 #define RECV_MAX ((size_t) (1u << 30) + (64u << 10))
 
@@ -213,6 +217,56 @@ ob_env_server_gone(ob_env *s)
 		s->server_reaped = true;
 	}
 	return s->server_reaped;
+}
+
+/* Prints the threads' stacks of a hung process when gdb is installed. */
+static void
+dump_stacks(pid_t pid)
+{
+	static const char gdb[] = "/usr/bin/gdb";
+	char spid[32];
+	char *argv[] = {(char *) gdb, "-p", spid, "-batch", "-ex", "thread apply all bt 12", NULL};
+	pid_t child;
+	if (access(gdb, X_OK) != 0) {
+		fprintf(stderr, "orgbench: (install gdb to see where it hangs)\n");
+		return;
+	}
+	snprintf(spid, sizeof(spid), "%ld", (long) pid);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	int rc = posix_spawn(&child, gdb, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc == 0) {
+		fprintf(stderr, "--- the stacks of orgdird (pid %ld) ---\n", (long) pid);
+		ob_child_stop_after(child, 60000);
+	}
+}
+
+int
+ob_env_probe(ob_env *s)
+{
+	nng_socket fresh;
+	char err[OB_ERR_MAX];
+	if (ob_socket_open(&fresh, s->server_url, RECV_MAX, err, sizeof(err)) != 0) {
+		fprintf(stderr, "orgbench: %s\n", err);
+		return -1;
+	}
+	if (ob_wait_serving(fresh, 5000, err, sizeof(err)) == 0) {
+		fprintf(stderr,
+		    "orgbench: orgdird answers a new connection: calls were lost on the "
+		    "benchmark's; going on with the new one\n");
+		nng_close(s->server_sock);
+		s->server_sock = fresh;
+		return 0;
+	}
+	nng_close(fresh);
+	fprintf(stderr, "orgbench: orgdird at %s does not answer a new connection either (%s)\n",
+	    s->server_url, err);
+	if (s->server_child && !ob_env_server_gone(s)) {
+		dump_stacks(s->server_pid);
+	}
+	return -1;
 }
 
 int

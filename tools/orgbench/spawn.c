@@ -48,8 +48,14 @@ ob_child_alive(pid_t pid, int *exit_status)
 int
 ob_child_stop(pid_t pid, int timeout_ms)
 {
-	int status;
 	kill(pid, SIGTERM);
+	return ob_child_stop_after(pid, timeout_ms);
+}
+
+int
+ob_child_stop_after(pid_t pid, int timeout_ms)
+{
+	int status;
 	uint64_t end = ob_now_ns() + (uint64_t) timeout_ms * 1000000u;
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
