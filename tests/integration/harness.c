@@ -23,20 +23,27 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-const char *
-od_test_admin_token(od_test_server *srv)
+/* The admin token orgdird wrote on its first start ("" before). */
+static void
+read_token(const od_test_server *srv, char *out, size_t n)
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/admin.token", srv->data);
 	FILE *f = fopen(path, "r");
-	srv->token[0] = '\0';
+	out[0] = '\0';
 	if (f != NULL) {
-		if (fgets(srv->token, sizeof(srv->token), f) == NULL) {
-			srv->token[0] = '\0';
+		if (fgets(out, (int) n, f) == NULL) {
+			out[0] = '\0';
 		}
 		fclose(f);
 	}
-	srv->token[strcspn(srv->token, "\n")] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+const char *
+od_test_admin_token(od_test_server *srv)
+{
+	read_token(srv, srv->token, sizeof(srv->token));
 	return srv->token;
 }
 
@@ -46,11 +53,15 @@ od_test_client(od_test_server *srv, const orgdir_options *opts)
 	orgdir_options o = {.timeout_ms = 5000};
 	orgdir_client *c = NULL;
 	orgdir_status st;
+	char token[sizeof(srv->token)];
 	if (opts != NULL) {
 		o = *opts;
 	}
 	if (o.token == NULL) {
-		o.token = od_test_admin_token(srv); /* empty before the first start */
+		/* Into a buffer of this call's own: test threads open clients on
+		 * one server at the same time (srv is shared, read-only here). */
+		read_token(srv, token, sizeof(token)); /* empty before the first start */
+		o.token = token;
 	} else if (o.token[0] == '\0') {
 		o.token = NULL; /* explicitly anonymous */
 	}
