@@ -155,6 +155,16 @@ open_dbs(struct od_store *s, orgdir_status *st)
 			}
 			od_arena_destroy(&a);
 		}
+		if (rc == 0 && s->schema == 4) {
+			/* 4 -> 5: the search index keyed by depth (search.c). */
+			od_txn t = {.s = s, .txn = txn, .write = true};
+			od_arena a;
+			od_arena_init(&a, (size_t) 1 << 34);
+			if ((rc = od_search_reindex_all(&t, &a)) == 0) {
+				s->schema = 5;
+			}
+			od_arena_destroy(&a);
+		}
 		if (rc == 0 && s->schema != ver_before) {
 			uint32_t ver = s->schema;
 			MDB_val nv = {sizeof(ver), &ver};

@@ -20,7 +20,7 @@
 
 struct od_iso3166;
 
-#define OD_SCHEMA_VERSION 4
+#define OD_SCHEMA_VERSION 5
 
 struct od_store;
 typedef struct od_txn od_txn;

@@ -90,6 +90,17 @@ int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
 int od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c);
 int od_search_index_countries(od_txn *t, od_arena *a);
 int od_search_reindex_all(od_txn *t, od_arena *a);
+/* search.c, for check.c: are the `search` keys the search_docs record
+ * `rec` of doc (dl bytes) derives all stored, with their values? 0, EINVAL
+ * (rec is malformed), ENOENT (a key is missing), EACCES (a key holds other
+ * bytes) or an LMDB status; *n_keys = how many keys rec derives. */
+int od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, const void *rec,
+    size_t rec_len, size_t *n_keys);
+/* Is this `search` key derived by its doc's record? 0, ENOENT (no record,
+ * or the record does not derive it: a stale key), EINVAL (not a key of the
+ * index) or an LMDB status; *doc / *dl (into key) name the doc unless EINVAL. */
+int od_search_check_key(
+    od_txn *t, od_arena *a, const void *key, size_t klen, const uint8_t **doc, size_t *dl);
 /* units.c: levels above a unit (0 for a root). */
 uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
 

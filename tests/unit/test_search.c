@@ -376,6 +376,186 @@ test_pages_without_gaps(void **state)
 	assert_int_equal(total, 45);
 }
 
+/* Creates n units named "<name> <i>" (and "<fr> <i>" in French when fr is
+ * set and i % 3 == 0) under parent, ids "<prefix>-<i>", in one write. */
+static void
+add_many(
+    struct fx *f, const char *prefix, const char *parent, int n, const char *name, const char *fr)
+{
+	orgdir_status st;
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	for (int i = 0; i < n; i++) {
+		char id[64], en[128], frn[128];
+		Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+		Orgdir__V1__LocalizedString *names[2];
+		snprintf(id, sizeof(id), "%s-%05d", prefix, i);
+		snprintf(en, sizeof(en), "%s %d", name, i);
+		names[0] = ls(&f->a, "en", od_arena_strndup(&f->a, en, strlen(en)));
+		u.n_name = 1;
+		if (fr != NULL && i % 3 == 0) {
+			snprintf(frn, sizeof(frn), "%s %d", fr, i);
+			names[1] = ls(&f->a, "fr", od_arena_strndup(&f->a, frn, strlen(frn)));
+			u.n_name = 2;
+		}
+		u.id = od_arena_strndup(&f->a, id, strlen(id));
+		u.parent_id = (char *) parent;
+		u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+		u.acronym = "";
+		u.name = names;
+		assert_int_equal(od_unit_create(t, &f->a, &u, NULL, &st), ORGDIR_OK);
+	}
+	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+}
+
+/* One page of a search; *token in and out. */
+static Orgdir__V1__SearchResponse *
+page(struct fx *f, const char *query, const char *under, const char *lang, int size, char *token,
+    size_t cap)
+{
+	od_reader *rd;
+	od_txn *t;
+	orgdir_status st;
+	Orgdir__V1__SearchRequest req = ORGDIR__V1__SEARCH_REQUEST__INIT;
+	Orgdir__V1__SearchResponse *resp, *copy;
+	req.query = (char *) query;
+	req.under_unit_id = (char *) (under ? under : "");
+	req.lang = (char *) (lang ? lang : "");
+	req.page_size = size;
+	req.page_token = token;
+	od_reader_new(f->s, &rd, &st);
+	od_reader_begin(rd, &t, &st);
+	assert_int_equal(od_search(t, &f->a, &req, &resp, &st), ORGDIR_OK);
+	size_t n = orgdir__v1__search_response__get_packed_size(resp);
+	uint8_t *buf = od_arena_alloc(&f->a, n + 1);
+	orgdir__v1__search_response__pack(resp, buf);
+	copy = orgdir__v1__search_response__unpack(&f->a.pb, n, buf);
+	od_reader_end(rd);
+	od_reader_free(rd);
+	od_strlcpy(token, copy->next_page_token, cap);
+	return copy;
+}
+
+/* Pages stop as soon as they are full: the next page must go on exactly
+ * where the last one stopped, across depths and the preferred-language
+ * pass, and total_size must still count every hit. */
+static void
+test_pages_across_early_stop(void **state)
+{
+	struct fx *f = *state;
+	const char *parents[3] = {"iom", "dg", "ddg-mgmt"}; /* depths 1, 2, 3 */
+	for (int p = 0; p < 3; p++) {
+		char prefix[16];
+		snprintf(prefix, sizeof(prefix), "es%d", p);
+		add_many(f, prefix, parents[p], 20, "Early Stop Office", "Bureau Early Stop");
+	}
+	char token[512] = "";
+	char last[80] = "";
+	int last_rank = -1, total = 0, seen[3][20] = {{0}};
+	for (int n = 0; n < 40; n++) {
+		Orgdir__V1__SearchResponse *r =
+		    page(f, "early sto", NULL, "fr", 7, token, sizeof(token));
+		assert_int_equal(r->total_size, 60);
+		for (size_t i = 0; i < r->n_hits; i++) {
+			const Orgdir__V1__Unit *u = r->hits[i]->unit;
+			int p = u->id[2] - '0', k = atoi(u->id + 4);
+			assert_int_equal(seen[p][k], 0);
+			seen[p][k] = 1;
+			total++;
+			/* (French first, depth, id) never goes back. */
+			int rank = (k % 3 == 0 ? 0 : 1) * 100 + (int) r->hits[i]->depth;
+			assert_string_equal(r->hits[i]->lang, k % 3 == 0 ? "fr" : "en");
+			assert_int_equal(r->hits[i]->depth, p + 1);
+			assert_true(
+			    rank > last_rank || (rank == last_rank && strcmp(u->id, last) > 0));
+			last_rank = rank;
+			od_strlcpy(last, u->id, sizeof(last));
+		}
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_int_equal(total, 60);
+	/* A page as large as everything: the same hits, and no token. */
+	Orgdir__V1__SearchResponse *r = page(f, "early sto", NULL, "fr", 100, token, sizeof(token));
+	assert_int_equal(r->n_hits, 60);
+	assert_string_equal(token, "");
+}
+
+/* Ties: equal tier, language and depth go by id; a whole name in two
+ * languages is one hit. */
+static void
+test_ranking_ties(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	Orgdir__V1__SearchResponse *r;
+	assert_int_equal(add(f, "tie-b", "dg", ORGDIR__V1__UNIT__KIND__OFFICE, NULL, "Tie Office",
+	                     "Tie Office", NULL),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "tie-a", "dg", ORGDIR__V1__UNIT__KIND__OFFICE, NULL,
+	                     "Tie Office Annex", NULL, NULL),
+	    ORGDIR_OK);
+	assert_int_equal(add(f, "tie-c", "dg", ORGDIR__V1__UNIT__KIND__OFFICE, NULL,
+	                     "Tie Office Annex", NULL, NULL),
+	    ORGDIR_OK);
+	search(f, "tie office", UNITS, NULL, "fr", ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:tie-b u:tie-a u:tie-c");
+	assert_int_equal(r->total_size, 3);
+	assert_int_equal(r->hits[0]->match, ORGDIR__V1__SEARCH_HIT__MATCH__WHOLE_NAME);
+	assert_string_equal(r->hits[0]->lang, "fr");
+	assert_int_equal(r->hits[1]->match, ORGDIR__V1__SEARCH_HIT__MATCH__WORD_PREFIX);
+	/* A rename keeps exactly one entry per doc. */
+	assert_int_equal(write_op(f, 0, "tie-c", "Tie Office"), ORGDIR_OK);
+	search(f, "tie office", UNITS, NULL, NULL, ids, sizeof(ids), &r);
+	assert_string_equal(ids, "u:tie-b u:tie-c u:tie-a");
+}
+
+/* A query whose candidates are more than one call may examine: pages come
+ * back short (even empty) with a token, and going on finds every hit once. */
+static void
+test_query_beyond_the_work_cap(void **state)
+{
+	struct fx *f = *state;
+	/* 10,000 units at depth 3 that match but are outside the subtree, then
+	 * the subtree's 5 at the same depth, sorted after them. */
+	add_many(f, "cap", "ddg-mgmt", 10000, "Capped Unit", NULL);
+	assert_int_equal(add(f, "zz-root", "ocos", ORGDIR__V1__UNIT__KIND__OFFICE, NULL,
+	                     "Capped Unit Root", NULL, NULL),
+	    ORGDIR_OK);
+	add_many(f, "zz", "zz-root", 5, "Capped Unit", NULL);
+	char token[512] = "";
+	int found = 0, short_pages = 0, pages = 0;
+	bool seen_root = false;
+	int seen[5] = {0};
+	for (; pages < 100; pages++) {
+		Orgdir__V1__SearchResponse *r =
+		    page(f, "capped unit", "zz-root", NULL, 3, token, sizeof(token));
+		short_pages += r->n_hits < 3 && token[0] != '\0';
+		for (size_t i = 0; i < r->n_hits; i++) {
+			const char *id = r->hits[i]->unit->id;
+			if (strcmp(id, "zz-root") == 0) {
+				assert_false(seen_root);
+				seen_root = true;
+			} else {
+				int k = atoi(id + 3);
+				assert_true(strncmp(id, "zz-", 3) == 0 && k >= 0 && k < 5);
+				assert_int_equal(seen[k], 0);
+				seen[k] = 1;
+			}
+			found++;
+		}
+		assert_true(r->total_size >= found);
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_true(seen_root);
+	assert_int_equal(found, 6);
+	assert_true(short_pages > 0); /* the cap was reached */
+	assert_true(pages < 100);
+}
+
 int
 main(void)
 {
@@ -386,6 +566,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_under_and_bad_queries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_index_follows_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages_without_gaps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_across_early_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ranking_ties, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_query_beyond_the_work_cap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,20 +73,45 @@ run_search(struct od_ctl *c, const struct od_ctl_args *a)
 	    !od_ctl_parse_long(s, 1, 100, &limit)) {
 		return od_ctl_usage(c, "--limit: '%s' is not a number from 1 to 100", s);
 	}
-	req.page_size = (int32_t) limit;
 	int rc = od_ctl_client(c);
 	if (rc != 0) {
 		return rc;
 	}
-	orgdir_reply *reply = NULL;
+	/* A page may come back short when the server's work cap per call ran
+	 * out first: follow the tokens until `limit` hits (a few calls). */
+	enum { PAGES_MAX = 16 };
+	orgdir_reply *replies[PAGES_MAX] = {NULL};
+	const Orgdir__V1__SearchHit *hits[100];
+	size_t n_pages = 0, n_hits = 0;
 	Orgdir__V1__SearchResponse *r = NULL;
 	orgdir_status st = {0};
-	if (orgdir_search(c->client, &req, &reply, &r, &st) != ORGDIR_OK) {
-		return od_ctl_fail(&st);
-	}
+	char token[256] = "";
+	do {
+		req.page_token = token;
+		req.page_size = (int32_t) (limit - (long) n_hits);
+		if (orgdir_search(c->client, &req, &replies[n_pages], &r, &st) != ORGDIR_OK) {
+			for (size_t i = 0; i < n_pages; i++) {
+				orgdir_reply_free(replies[i]);
+			}
+			return od_ctl_fail(&st);
+		}
+		n_pages++;
+		for (size_t i = 0; i < r->n_hits && n_hits < (size_t) limit; i++) {
+			hits[n_hits++] = r->hits[i];
+		}
+		snprintf(token, sizeof(token), "%s", r->next_page_token);
+	} while (token[0] != '\0' && n_hits < (size_t) limit && n_pages < PAGES_MAX);
+	/* The hits of every page as one answer (the last page's token and
+	 * total, which count the earlier pages). */
+	Orgdir__V1__SearchResponse all = *r;
+	all.hits = (Orgdir__V1__SearchHit **) hits;
+	all.n_hits = n_hits;
+	r = &all;
 	if (c->json) {
 		rc = od_ctl_print_json(&r->base);
-		orgdir_reply_free(reply);
+		for (size_t i = 0; i < n_pages; i++) {
+			orgdir_reply_free(replies[i]);
+		}
 		return rc;
 	}
 	static const char *const headers[] = {"KIND", "ID", "NAME", "MATCHED", "PATH"};
@@ -121,8 +146,12 @@ run_search(struct od_ctl *c, const struct od_ctl_args *a)
 	if (r->total_size > (int32_t) r->n_hits) {
 		fprintf(stderr, "(%zu of %d hits shown; --limit up to 100)\n", r->n_hits,
 		    r->total_size);
+	} else if (r->next_page_token[0] != '\0') {
+		fprintf(stderr, "(%zu hits shown, more match; --limit up to 100)\n", r->n_hits);
 	}
-	orgdir_reply_free(reply);
+	for (size_t i = 0; i < n_pages; i++) {
+		orgdir_reply_free(replies[i]);
+	}
 	return rc;
 }
 
