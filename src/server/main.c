@@ -41,7 +41,10 @@ static const char usage[] =
     "  --max-reply-bytes N     largest reply (default 268435456; clients may ask\n"
     "                          for less)\n"
     "  --check                 check the data directory's consistency and exit\n"
-    "                          (0 = clean, 1 = problems found, 2 = cannot check)\n"
+    "                          (0 = clean, 1 = problems found, 2 = cannot check;\n"
+    "                          a store that cannot be opened exits with its\n"
+    "                          status's code: 19 = FAILED_PRECONDITION when DIR\n"
+    "                          holds no store, for --check creates nothing)\n"
     "  --version, --help\n"
     "\n"
     "On first start orgdird creates the token 'admin' and writes its secret to\n"
@@ -193,10 +196,16 @@ main(int argc, char **argv)
 	    .no_sync = no_sync,
 	    .max_readers = (unsigned) contexts + 64,
 	    .iso = iso,
-	    .retain_revisions = retain};
+	    .retain_revisions = retain,
+	    .must_exist = check};
 	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
-		od_log("error", "cannot start: %s", st.message);
 		od_iso3166_free(iso);
+		if (check) {
+			/* FAILED_PRECONDITION (19) when there is no store to check. */
+			fprintf(stderr, "orgdird: cannot check %s: %s\n", data, st.message);
+			return orgdir_code_exit(st.code);
+		}
+		od_log("error", "cannot start: %s", st.message);
 		return 1;
 	}
 	if (check) {

@@ -1,5 +1,6 @@
 /* env.c - the LMDB environment: open, schema, transactions, map growth. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -189,6 +190,28 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	return od_mdb_status(NULL, rc, "open databases", st);
 }
 
+/* For must_exist: a directory holding an LMDB data file. Checked before
+ * mdb_env_open, which would create both the data and the lock file. */
+static orgdir_code
+existing_store(const char *path, orgdir_status *st)
+{
+	struct stat sb;
+	char file[sizeof(((struct od_store *) 0)->path) + 16];
+	if (stat(path, &sb) != 0) {
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+		    "no data directory %s: %s (nothing was created)", path, strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "%s is not a directory", path);
+	}
+	snprintf(file, sizeof(file), "%s/data.mdb", path);
+	if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+		    "%s holds no orgdir store (no LMDB data.mdb; nothing was created)", path);
+	}
+	return ORGDIR_OK;
+}
+
 orgdir_code
 od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 {
@@ -196,7 +219,12 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	if (strlen(o->path) >= sizeof(((struct od_store *) 0)->path)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "data directory path too long");
 	}
-	if (mkdir(o->path, 0700) != 0 && errno != EEXIST) {
+	if (o->must_exist) {
+		orgdir_code c = existing_store(o->path, st);
+		if (c != ORGDIR_OK) {
+			return c;
+		}
+	} else if (mkdir(o->path, 0700) != 0 && errno != EEXIST) {
 		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 		    "cannot create data directory %s: %s", o->path, strerror(errno));
 	}

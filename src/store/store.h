@@ -32,7 +32,7 @@ typedef struct od_val {
 } od_val;
 
 typedef struct od_store_opts {
-	const char *path; /* data directory; created if missing */
+	const char *path; /* data directory; created if missing (unless must_exist) */
 	size_t map_size; /* initial map size in bytes; 0 = 256 MiB */
 	unsigned max_readers; /* 0 = 512 */
 	bool no_sync; /* tests only: MDB_NOSYNC */
@@ -41,8 +41,15 @@ typedef struct od_store_opts {
 	const struct od_iso3166 *iso;
 	/* Revisions of change log kept; 0 = all (the default). */
 	uint64_t retain_revisions;
+	/* Open an existing store only (orgdird --check): the directory and its
+	 * LMDB data file must be there already; nothing is created. */
+	bool must_exist;
 } od_store_opts;
 
+/* Opens (creating when needed) the store in opts->path. *out is the
+ * caller's to od_store_close; NULL on failure. FAILED_PRECONDITION when the
+ * directory cannot be used, or with must_exist when it holds no store;
+ * DATA_LOSS when the store is corrupt. */
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
 void od_store_close(struct od_store *s);
 
