@@ -1,6 +1,7 @@
 /* check.c - the store's consistency check. Each database is read once in
  * key order; cross-references are looked up with mdb_get (the map is in
  * memory), so the check needs no memory proportional to the store. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #define META_SCHEMA "schema_version"
 #define META_REVISION "revision"
+#define META_LOG_FLOOR "log_floor"
 #define ARENA_CAP ((size_t) 64 << 20) /* one decoded record at a time */
 #define SHOW_MAX 96 /* bytes of a key shown in a problem */
 #define REQUEST_KEY_MIN 8
@@ -657,6 +659,508 @@ check_requests(struct ck *c)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* --- the change log ----------------------------------------------------------------------- */
+
+static uint64_t
+be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/* The changes_by_res key of a resource: "u:<id>" or "c:<CC>". */
+static size_t
+res_key(int type, const char *id, char *out /* 2 + OD_ID_MAX + 1 */)
+{
+	size_t n = strnlen(id, OD_ID_MAX);
+	out[0] = type == ORGDIR__V1__CHANGE__RESOURCE_TYPE__COUNTRY ? 'c' : 'u';
+	out[1] = ':';
+	memcpy(out + 2, id, n);
+	return n + 2;
+}
+
+static bool
+country_code_valid(const char *s, size_t n)
+{
+	return n == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z';
+}
+
+/* One decoded change: what it names agrees with its key and its kind. */
+static void
+check_change_record(struct ck *c, uint64_t rev, uint32_t seq, const Orgdir__V1__Change *ch)
+{
+	char sh[SHOWBUF];
+	const char *id = show(ch->resource_id, strlen(ch->resource_id), sh, sizeof(sh));
+	if (ch->revision != rev || ch->seq != seq) {
+		problem(c,
+		    "change log: revision %" PRIu64 " seq %" PRIu32 " holds the change of revision "
+		    "%" PRIu64 " seq %" PRIu32,
+		    rev, seq, ch->revision, ch->seq);
+	}
+	const char *before, *after;
+	bool has_before, has_after;
+	if (ch->resource_type == ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT) {
+		if (strlen(ch->resource_id) > OD_ID_MAX || !od_id_valid(ch->resource_id)) {
+			problem(c,
+			    "change log: revision %" PRIu64 " seq %" PRIu32
+			    " names unit '%s', not a unit id",
+			    rev, seq, id);
+			return;
+		}
+		has_before = ch->unit_before != NULL;
+		has_after = ch->unit_after != NULL;
+		before = has_before ? ch->unit_before->id : "";
+		after = has_after ? ch->unit_after->id : "";
+	} else if (ch->resource_type == ORGDIR__V1__CHANGE__RESOURCE_TYPE__COUNTRY) {
+		if (!country_code_valid(ch->resource_id, strlen(ch->resource_id))) {
+			problem(c,
+			    "change log: revision %" PRIu64 " seq %" PRIu32
+			    " names country '%s', not an alpha-2 code",
+			    rev, seq, id);
+			return;
+		}
+		has_before = ch->country_before != NULL;
+		has_after = ch->country_after != NULL;
+		/* A country record may leave its code out (it is the key). */
+		before = has_before && ch->country_before->code[0] ? ch->country_before->code
+		                                                   : ch->resource_id;
+		after = has_after && ch->country_after->code[0] ? ch->country_after->code
+		                                                : ch->resource_id;
+	} else {
+		problem(c,
+		    "change log: revision %" PRIu64 " seq %" PRIu32
+		    " changes '%s' of unknown resource type %d",
+		    rev, seq, id, (int) ch->resource_type);
+		return;
+	}
+	const char *what =
+	    ch->resource_type == ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT ? "unit" : "country";
+	if (!has_before && !has_after) {
+		problem(c,
+		    "change log: revision %" PRIu64 " seq %" PRIu32
+		    " (%s '%s') has neither a before nor an after",
+		    rev, seq, what, id);
+	} else if ((has_before && strcmp(before, ch->resource_id) != 0) ||
+	    (has_after && strcmp(after, ch->resource_id) != 0)) {
+		problem(c,
+		    "change log: revision %" PRIu64 " seq %" PRIu32
+		    " (%s '%s') holds another %s's record",
+		    rev, seq, what, id, what);
+	}
+	char rk[2 + OD_ID_MAX + 1];
+	uint8_t key[12];
+	for (int i = 0; i < 8; i++) {
+		key[i] = (uint8_t) (rev >> (56 - 8 * i));
+	}
+	key[8] = (uint8_t) (seq >> 24);
+	key[9] = (uint8_t) (seq >> 16);
+	key[10] = (uint8_t) (seq >> 8);
+	key[11] = (uint8_t) seq;
+	if (!has_dup(c, c->s->changes_by_res, rk, res_key(ch->resource_type, ch->resource_id, rk),
+	        key, sizeof(key))) {
+		problem(c,
+		    "change log: revision %" PRIu64 " seq %" PRIu32
+		    " (%s '%s') is missing from the changes_by_res index",
+		    rev, seq, what, id);
+	}
+}
+
+/* Reports revisions from..to (inclusive) as missing. */
+static void
+missing_revisions(struct ck *c, uint64_t from, uint64_t to, uint64_t floor)
+{
+	if (from == to) {
+		problem(c,
+		    "change log: revision %" PRIu64 " is missing (the log holds every change after "
+		    "revision %" PRIu64 ")",
+		    from, floor);
+	} else {
+		problem(c,
+		    "change log: revisions %" PRIu64 " to %" PRIu64
+		    " are missing (the log holds every change after revision %" PRIu64 ")",
+		    from, to, floor);
+	}
+}
+
+/*
+ * Every change after the floor is kept: revisions floor+1 .. the store's
+ * revision each have changes numbered from seq 0 without a gap. Changes at
+ * or below the floor are left-overs pruning has not reached yet (it takes
+ * a few per write) and are only checked for form.
+ */
+static int
+check_changes(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t floor = 0;
+	MDB_val fk = {strlen(META_LOG_FLOOR), META_LOG_FLOOR};
+	if (mdb_get(c->txn, c->s->meta, &fk, &v) == 0) {
+		if (v.mv_size != sizeof(floor)) {
+			problem(c, "meta: the change log floor is %zu bytes, not 8", v.mv_size);
+		} else {
+			memcpy(&floor, v.mv_data, sizeof(floor));
+		}
+	}
+	uint64_t top = c->rep->revision;
+	if (floor > top) {
+		problem(c,
+		    "meta: the change log starts after revision %" PRIu64
+		    ", later than the store's revision %" PRIu64,
+		    floor, top);
+	}
+	uint64_t last_rev = floor; /* the last revision above the floor seen */
+	uint64_t prev_rev = 0;
+	uint32_t prev_seq = 0;
+	bool any = false;
+	int rc = mdb_cursor_open(c->txn, c->s->changes, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		char sh[SHOWBUF];
+		c->rep->changes++;
+		if (k.mv_size != 12) {
+			problem(c, "change log: key '%s' is %zu bytes, not revision + seq (12)",
+			    show(k.mv_data, k.mv_size, sh, sizeof(sh)), k.mv_size);
+			continue;
+		}
+		uint64_t rev = be64(k.mv_data);
+		uint32_t seq = be32((const uint8_t *) k.mv_data + 8);
+		Orgdir__V1__Change *ch = orgdir__v1__change__unpack(&c->a.pb, v.mv_size, v.mv_data);
+		if (ch == NULL) {
+			problem(c,
+			    "change log: revision %" PRIu64 " seq %" PRIu32
+			    ": the stored %zu bytes do not decode as orgdir.v1.Change%s",
+			    rev, seq, v.mv_size,
+			    c->a.exhausted ? " (larger than the check's memory)" : "");
+		} else {
+			check_change_record(c, rev, seq, ch);
+		}
+		od_arena_reset(&c->a);
+		if (rev > top) {
+			problem(c,
+			    "change log: revision %" PRIu64 " seq %" PRIu32
+			    " is later than the store's revision %" PRIu64,
+			    rev, seq, top);
+		}
+		bool same = any && rev == prev_rev;
+		any = true;
+		prev_rev = rev;
+		uint32_t want_seq = same ? prev_seq + 1 : 0;
+		prev_seq = seq;
+		if (rev <= floor) {
+			continue; /* a left-over below the retention start */
+		}
+		if (!same && rev > last_rev + 1) {
+			missing_revisions(c, last_rev + 1, rev - 1, floor);
+		}
+		last_rev = rev;
+		if (seq != want_seq) {
+			problem(c,
+			    "change log: revision %" PRIu64 " has seq %" PRIu32
+			    " where seq %" PRIu32 " should be (changes are missing)",
+			    rev, seq, want_seq);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	if (last_rev < top) {
+		missing_revisions(c, last_rev + 1, top, floor);
+	}
+	return 0;
+}
+
+/* Each changes_by_res entry names a change of that resource in the log. */
+static int
+check_changes_by_res(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->changes_by_res, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		char sh[SHOWBUF], sh2[SHOWBUF];
+		const char *res = show(k.mv_data, k.mv_size, sh, sizeof(sh));
+		if (v.mv_size != 12) {
+			problem(c, "changes_by_res: an entry of '%s' is %zu bytes, not 12", res,
+			    v.mv_size);
+			continue;
+		}
+		uint64_t rev = be64(v.mv_data);
+		uint32_t seq = be32((const uint8_t *) v.mv_data + 8);
+		MDB_val cv;
+		if (mdb_get(c->txn, c->s->changes, &v, &cv) != 0) {
+			problem(c,
+			    "changes_by_res: '%s' lists revision %" PRIu64 " seq %" PRIu32
+			    ", which is not in the change log",
+			    res, rev, seq);
+			continue;
+		}
+		Orgdir__V1__Change *ch =
+		    orgdir__v1__change__unpack(&c->a.pb, cv.mv_size, cv.mv_data);
+		char rk[2 + OD_ID_MAX + 1];
+		size_t rkl;
+		if (ch != NULL &&
+		    ((rkl = res_key(ch->resource_type, ch->resource_id, rk)) != k.mv_size ||
+		        memcmp(rk, k.mv_data, rkl) != 0)) {
+			problem(c,
+			    "changes_by_res: '%s' lists revision %" PRIu64 " seq %" PRIu32
+			    ", a change of '%s'",
+			    res, rev, seq, show(rk, rkl, sh2, sizeof(sh2)));
+		}
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- tokens ------------------------------------------------------------------------------ */
+
+static int
+check_tokens(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->tokens, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		char sh[SHOWBUF], sh2[SHOWBUF], name[OD_ID_MAX + 1];
+		const char *shown = show(k.mv_data, k.mv_size, sh, sizeof(sh));
+		struct od_token_rec rec;
+		c->rep->tokens++;
+		if (!id_of(&k, name)) {
+			problem(c, "token '%s': not a valid token name", shown);
+		}
+		if (v.mv_size != sizeof(rec)) {
+			problem(c, "token '%s': the stored %zu bytes are not a token record (%zu)",
+			    shown, v.mv_size, sizeof(rec));
+			continue;
+		}
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		if (rec.role < ORGDIR__V1__ROLE__READER || rec.role > ORGDIR__V1__ROLE__ADMIN) {
+			problem(c, "token '%s': unknown role %" PRIu32, shown, rec.role);
+		}
+		if (rec.expire_sec != 0 && rec.expire_sec <= rec.create_sec) {
+			problem(c,
+			    "token '%s': expires (%" PRId64 ") before it was created (%" PRId64 ")",
+			    shown, rec.expire_sec, rec.create_sec);
+		}
+		MDB_val hk = {sizeof(rec.hash), rec.hash};
+		MDB_val hv;
+		if (mdb_get(c->txn, c->s->token_hashes, &hk, &hv) != 0) {
+			problem(c, "token '%s': missing from the token_hashes index", shown);
+		} else if (hv.mv_size != k.mv_size ||
+		    memcmp(hv.mv_data, k.mv_data, k.mv_size) != 0) {
+			problem(c, "token '%s': its hash is indexed under token '%s'", shown,
+			    show(hv.mv_data, hv.mv_size, sh2, sizeof(sh2)));
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = mdb_cursor_open(c->txn, c->s->token_hashes, &cur)) != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		char sh[SHOWBUF];
+		const char *name = show(v.mv_data, v.mv_size, sh, sizeof(sh));
+		MDB_val tv;
+		if (k.mv_size != 32) {
+			problem(c,
+			    "token_hashes: an entry for token '%s' has a %zu-byte key, not 32",
+			    name, k.mv_size);
+		} else if (mdb_get(c->txn, c->s->tokens, &v, &tv) != 0) {
+			problem(c, "token_hashes: an entry names token '%s', which does not exist",
+			    name);
+		} else if (tv.mv_size == sizeof(struct od_token_rec)) {
+			struct od_token_rec rec; /* copied: LMDB values are not aligned */
+			memcpy(&rec, tv.mv_data, sizeof(rec));
+			if (memcmp(rec.hash, k.mv_data, sizeof(rec.hash)) != 0) {
+				problem(c,
+				    "token_hashes: an entry names token '%s', whose secret has "
+				    "another hash",
+				    name);
+			}
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* --- the search index ---------------------------------------------------------------------- */
+
+/*
+ * What a record's entries must be is what search.c's own indexer makes of
+ * it: od_search_index_unit/_country write a doc as a difference against
+ * what is stored. Run on this read-only snapshot they only read when the
+ * stored entries already match; when anything differs the first write is
+ * refused by LMDB with EACCES (nothing is written). So the check compares
+ * without a second copy of the key generation. It covers the doc (words,
+ * whole names, exact keys, kind, depth); whether each key of `search` is in
+ * place is search.c's to say and is not checked here yet (the layout of
+ * those keys is search.c's alone).
+ */
+#define SEARCH_DIFFERS EACCES
+
+/* A search_docs key: 'u' + unit id or 'c' + alpha-2. Names it in `label`
+ * ("unit 'x'", "country FR") and says whether the record exists; false for
+ * a key that is neither. */
+static bool
+doc_record(struct ck *c, const uint8_t *d, size_t n, char *label, size_t cap, bool *exists)
+{
+	char sh[SHOWBUF];
+	if (n >= 2 && d[0] == 'u') {
+		char id[OD_ID_MAX + 1];
+		MDB_val k = {n - 1, (void *) (d + 1)};
+		if (id_of(&k, id)) {
+			snprintf(label, cap, "unit '%s'", id);
+			*exists = od_unit_exists(c->t, id);
+			return true;
+		}
+	}
+	if (n == 3 && d[0] == 'c' && country_code_valid((const char *) d + 1, 2)) {
+		char cc[3] = {(char) d[1], (char) d[2], '\0'};
+		snprintf(label, cap, "country %s", cc);
+		*exists = c->s->iso == NULL || od_iso3166_find(c->s->iso, cc) != NULL;
+		return true;
+	}
+	snprintf(label, cap, "'%s'", show(d, n, sh, sizeof(sh)));
+	return false;
+}
+
+/* Every doc names an existing unit or ISO country. */
+static int
+check_search_docs(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->search_docs, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		char label[SHOWBUF + 16];
+		bool exists = false;
+		c->rep->search_docs++;
+		if (!doc_record(c, k.mv_data, k.mv_size, label, sizeof(label), &exists)) {
+			problem(c, "search_docs: key %s names neither a unit nor a country", label);
+		} else if (!exists) {
+			problem(
+			    c, "search_docs: %s is in the search index but does not exist", label);
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static bool
+has_doc(struct ck *c, char type, const char *id)
+{
+	char doc[2 + OD_ID_MAX];
+	size_t il = strlen(id);
+	MDB_val k = {1 + il, doc};
+	MDB_val v;
+	doc[0] = type;
+	memcpy(doc + 1, id, il);
+	return mdb_get(c->txn, c->s->search_docs, &k, &v) == 0;
+}
+
+static void
+search_differs(struct ck *c, const char *label, int rc, const char *what)
+{
+	if (rc == SEARCH_DIFFERS) {
+		problem(c, "%s: its search entries differ from what its %s gives", label, what);
+	} else if (rc != 0) {
+		problem(c, "%s: its search entries could not be computed (%s)", label,
+		    rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
+	}
+}
+
+/* A unit's search entries are what its record gives at its depth. */
+static void
+check_search_unit(struct ck *c, const MDB_val *k, const MDB_val *v)
+{
+	char id[OD_ID_MAX + 1], label[OD_ID_MAX + 16];
+	if (!id_of(k, id)) {
+		return; /* reported by the unit pass */
+	}
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&c->a.pb, v->mv_size, v->mv_data);
+	if (u == NULL || strcmp(u->id, id) != 0) {
+		return; /* reported by the unit pass */
+	}
+	if (!has_doc(c, 'u', id)) {
+		problem(c, "unit '%s': missing from the search index (no search doc)", id);
+		return;
+	}
+	uint32_t depth = od_unit_depth(c->t, u);
+	if ((u->parent_id[0] != '\0' && depth == 0) || depth > OD_TREE_DEPTH_MAX) {
+		return; /* no depth to index it at: the tree pass reports why */
+	}
+	snprintf(label, sizeof(label), "unit '%s'", id);
+	search_differs(c, label, od_search_index_unit(c->t, &c->a, u, depth),
+	    "record (words, names, acronym, kind) and depth");
+}
+
+static int
+check_search_units(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, c->s->units, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		check_search_unit(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every ISO 3166-1 country is searchable by its codes and names. */
+static void
+check_search_countries(struct ck *c)
+{
+	if (c->s->iso == NULL) {
+		return; /* countries are neither served nor indexed */
+	}
+	for (size_t i = 0; i < od_iso3166_count(c->s->iso); i++) {
+		const char *cc = od_iso3166_at(c->s->iso, i)->alpha2;
+		char label[16];
+		Orgdir__V1__Country *country;
+		orgdir_status st;
+		snprintf(label, sizeof(label), "country %s", cc);
+		if (!has_doc(c, 'c', cc)) {
+			problem(c, "country %s: missing from the search index (no search doc)", cc);
+		} else if (od_country_get(c->t, &c->a, cc, &country, &st) != ORGDIR_OK) {
+			problem(c, "country %s: cannot be read to check its search entries: %s", cc,
+			    st.message);
+		} else {
+			search_differs(c, label, od_search_index_country(c->t, &c->a, country),
+			    "codes and names");
+		}
+		od_arena_reset(&c->a);
+	}
+}
+
 /* --- entry points ------------------------------------------------------------------------ */
 
 orgdir_code
@@ -706,6 +1210,29 @@ od_store_check(struct od_store *s, od_check_report *rep, orgdir_status *st)
 		rc = check_requests(c);
 		what = "requests";
 	}
+	if (rc == 0) {
+		rc = check_changes(c);
+		what = "change log";
+	}
+	if (rc == 0) {
+		rc = check_changes_by_res(c);
+		what = "change log index";
+	}
+	if (rc == 0) {
+		rc = check_tokens(c);
+		what = "tokens";
+	}
+	if (rc == 0) {
+		rc = check_search_docs(c);
+		what = "search docs";
+	}
+	if (rc == 0) {
+		rc = check_search_units(c);
+		what = "search entries of units";
+	}
+	if (rc == 0) {
+		check_search_countries(c);
+	}
 	od_arena_destroy(&c->a);
 	free(c);
 	od_reader_free(r);
@@ -726,9 +1253,10 @@ od_check_report_print(const od_check_report *rep, FILE *f)
 	fprintf(f,
 	    "check: revision %" PRIu64 ", %" PRIu64 " units, %" PRIu64 " children entries, %" PRIu64
 	    " country office entries, %" PRIu64 " country records, %" PRIu64
-	    " recorded requests: %" PRIu64 " problem(s)\n",
+	    " recorded requests, %" PRIu64 " changes, %" PRIu64 " tokens, %" PRIu64
+	    " search docs: %" PRIu64 " problem(s)\n",
 	    rep->revision, rep->units, rep->children, rep->country_units, rep->countries,
-	    rep->requests, rep->problems);
+	    rep->requests, rep->changes, rep->tokens, rep->search_docs, rep->problems);
 	for (size_t i = 0; i < rep->n_kept; i++) {
 		fprintf(f, "problem: %s\n", rep->problem[i]);
 	}

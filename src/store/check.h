@@ -22,8 +22,22 @@
  *    its etag is no later than the revision, its region (if any) is an
  *    existing REGIONAL_OFFICE unit;
  *  - requests: each log entry names a recorded reply, every reply decodes,
- *    and there are as many replies as log entries.
- * Not checked (yet): tokens, the change log and the search index.
+ *    and there are as many replies as log entries;
+ *  - the change log: every change decodes under its (revision, seq) key and
+ *    names a valid unit or country; no revision is later than the store's;
+ *    every revision after the log's floor (the retention start) up to the
+ *    store's revision is there, its changes numbered from seq 0 without a
+ *    gap (changes at or below the floor are left-overs of pruning);
+ *    changes_by_res lists exactly the changes of each resource;
+ *  - tokens: each name is valid, each record has the stored size, a known
+ *    role and an expiry after its creation; token_hashes maps each hash to
+ *    its token and nothing else;
+ *  - the search index: every doc names an existing unit or ISO country;
+ *    every unit and every ISO country has its doc, and it is exactly what
+ *    search.c's indexer makes of the record at the unit's depth (run as a
+ *    dry run on the read snapshot: see check.c). Not checked yet: that each
+ *    key of `search` belongs to a doc that derives it (its layout is
+ *    search.c's; it needs a walk exported from there).
  */
 #ifndef OD_STORE_CHECK_H
 #define OD_STORE_CHECK_H
@@ -43,6 +57,9 @@ typedef struct od_check_report {
 	uint64_t country_units; /* entries of the country office index */
 	uint64_t countries; /* country records set by hand */
 	uint64_t requests; /* recorded write replies */
+	uint64_t changes; /* entries of the change log */
+	uint64_t tokens;
+	uint64_t search_docs; /* records in the search index */
 	uint64_t problems; /* found; the first OD_CHECK_PROBLEMS_KEPT are in `problem` */
 	size_t n_kept;
 	/* NUL-terminated, e.g. "unit 'x': parent 'y' does not exist". */

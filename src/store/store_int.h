@@ -18,7 +18,7 @@ struct od_store {
 	MDB_dbi countries; /* alpha-2 -> packed Country: the fields set by hand only */
 	MDB_dbi country_units; /* alpha-2 -> dup: kind byte + id of office units there */
 	MDB_dbi kind_counts; /* kind byte -> u64 number of units of that kind */
-	MDB_dbi tokens; /* token name -> struct token_rec */
+	MDB_dbi tokens; /* token name -> struct od_token_rec */
 	MDB_dbi token_hashes; /* SHA-256 of the secret -> token name */
 	MDB_dbi changes; /* be64 revision + be32 seq -> packed Change */
 	MDB_dbi changes_by_res; /* "u:<id>" / "c:<CC>" -> dup: be64 revision + be32 seq */
@@ -61,6 +61,15 @@ struct od_reader {
 	struct od_store *s;
 	struct od_txn t;
 	bool active;
+};
+
+/* Stored value of `tokens` (fixed layout, host byte order); tokens.c
+ * writes it, check.c reads it. */
+struct od_token_rec {
+	uint8_t hash[32]; /* SHA-256 of the secret, the key of token_hashes */
+	int64_t create_sec;
+	int64_t expire_sec; /* 0 = never */
+	uint32_t role; /* Orgdir__V1__Role: READER, EDITOR or ADMIN */
 };
 
 /* The key under which the roots are listed in the children index. */

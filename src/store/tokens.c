@@ -8,16 +8,8 @@
 #define SECRET_BYTES 32
 #define SECRET_PREFIX "odt_"
 
-/* Stored value of `tokens` (fixed layout, host byte order). */
-struct token_rec {
-	uint8_t hash[32];
-	int64_t create_sec;
-	int64_t expire_sec; /* 0 = never */
-	uint32_t role;
-};
-
 static bool
-get_rec(od_txn *t, const char *name, struct token_rec *out)
+get_rec(od_txn *t, const char *name, struct od_token_rec *out)
 {
 	MDB_val k = {strlen(name), (void *) name};
 	MDB_val v;
@@ -32,7 +24,7 @@ orgdir_code
 od_token_check(od_txn *t, const char *secret, od_token_auth *out, orgdir_status *st)
 {
 	uint8_t h[32];
-	struct token_rec rec;
+	struct od_token_rec rec;
 	size_t n = strlen(secret);
 	od_sha256(secret, n, h);
 	MDB_val k = {sizeof(h), h};
@@ -64,7 +56,7 @@ od_token_check(od_txn *t, const char *secret, od_token_auth *out, orgdir_status 
 }
 
 static Orgdir__V1__TokenInfo *
-info_of(od_arena *a, const char *name, size_t name_len, const struct token_rec *rec)
+info_of(od_arena *a, const char *name, size_t name_len, const struct od_token_rec *rec)
 {
 	Orgdir__V1__TokenInfo *i = od_arena_alloc(a, sizeof(*i));
 	Google__Protobuf__Timestamp *ts = od_arena_alloc(a, 2 * sizeof(*ts));
@@ -100,7 +92,7 @@ od_token_create(od_txn *t, od_arena *a, const char *name, int role, uint64_t ttl
 	if (ttl_seconds > (uint64_t) 100 * 366 * 86400) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "ttl_seconds is over 100 years");
 	}
-	struct token_rec rec;
+	struct od_token_rec rec;
 	if (get_rec(t, name, &rec)) {
 		return od_status_set(st, ORGDIR_ALREADY_EXISTS,
 		    "token '%s' already exists: delete it first to replace it", name);
@@ -140,7 +132,7 @@ od_token_create(od_txn *t, od_arena *a, const char *name, int role, uint64_t ttl
 orgdir_code
 od_token_delete(od_txn *t, const char *name, orgdir_status *st)
 {
-	struct token_rec rec;
+	struct od_token_rec rec;
 	orgdir_code c = od_check_id("token name", name, st);
 	if (c != ORGDIR_OK) {
 		return c;
@@ -174,7 +166,7 @@ od_token_list(od_txn *t, od_arena *a, Orgdir__V1__ListTokensResponse **out, orgd
 	for (int op = MDB_FIRST;
 	     r->tokens != NULL && n < ms.ms_entries && mdb_cursor_get(c, &k, &v, op) == 0;
 	     op = MDB_NEXT) {
-		struct token_rec rec;
+		struct od_token_rec rec;
 		if (v.mv_size != sizeof(rec)) {
 			continue;
 		}

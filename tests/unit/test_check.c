@@ -9,6 +9,7 @@
 #include "check.h"
 #include "iso3166.h"
 #include "store.h"
+#include "store_int.h" /* struct od_token_rec, to damage a token record */
 #include "testutil.h"
 
 struct fx {
@@ -17,13 +18,15 @@ struct fx {
 	struct od_store *s;
 	od_arena a;
 	od_check_report rep;
+	uint64_t retain; /* the store's retain_revisions */
 };
 
 static void
 open_store(struct fx *f)
 {
 	orgdir_status st;
-	od_store_opts o = {.path = f->dir, .no_sync = true, .iso = f->iso};
+	od_store_opts o = {
+	    .path = f->dir, .no_sync = true, .iso = f->iso, .retain_revisions = f->retain};
 	assert_int_equal(od_store_open(&o, &f->s, &st), ORGDIR_OK);
 }
 
@@ -141,6 +144,17 @@ do_record(od_txn *t, struct fx *f, void *arg, orgdir_status *st)
 	return od_request_record(t, &key, &resp, st);
 }
 
+static orgdir_code
+do_token(od_txn *t, struct fx *f, void *arg, orgdir_status *st)
+{
+	const char *name = arg;
+	Orgdir__V1__TokenInfo *info;
+	char *secret;
+	int role =
+	    strncmp(name, "editor", 6) == 0 ? ORGDIR__V1__ROLE__EDITOR : ORGDIR__V1__ROLE__READER;
+	return od_token_create(t, &f->a, name, role, 3600, &info, &secret, st);
+}
+
 /*
  * org (ORGANIZATION)
  *   ro-africa (REGIONAL_OFFICE, KE)     region of KE
@@ -150,7 +164,10 @@ do_record(od_txn *t, struct fx *f, void *arg, orgdir_status *st)
  *   div-hr (DIVISION, order 3; made an OFFICE of order 2 under dept-ops)
  *   cyc-a, cyc-b (UNIT)                 the cycle test's subjects
  * Then an update (order and kind), a move and a forced delete, so the
- * indexes have been maintained, not only appended to.
+ * indexes have been maintained, not only appended to. Revisions 1-10 are
+ * the creates, 11 the update, 12 the move, 13 the delete (seq 0 tmp, seq 1
+ * tmp-child), 14 KE's region; two request records and two tokens (reader-1,
+ * editor-1) change no revision.
  */
 static int
 setup(void **state)
@@ -179,6 +196,8 @@ setup(void **state)
 	assert_int_equal(write(f, do_region, "ro-africa"), ORGDIR_OK);
 	assert_int_equal(write(f, do_record, "request-0000001"), ORGDIR_OK);
 	assert_int_equal(write(f, do_record, "request-0000002"), ORGDIR_OK);
+	assert_int_equal(write(f, do_token, "reader-1"), ORGDIR_OK);
+	assert_int_equal(write(f, do_token, "editor-1"), ORGDIR_OK);
 	*state = f;
 	return 0;
 }
@@ -352,7 +371,11 @@ test_clean_store_passes(void **state)
 	assert_int_equal(f->rep.country_units, 3);
 	assert_int_equal(f->rep.countries, 1);
 	assert_int_equal(f->rep.requests, 2);
-	assert_true(f->rep.revision >= 14);
+	assert_int_equal(f->rep.revision, 14);
+	assert_int_equal(f->rep.changes, 15);
+	assert_int_equal(f->rep.tokens, 2);
+	/* A doc per unit and per ISO country. */
+	assert_int_equal(f->rep.search_docs, 8 + od_iso3166_count(f->iso));
 	assert_int_equal(f->rep.n_kept, 0);
 	/* Still clean after a reopen (nothing lives only in memory). */
 	od_store_close(f->s);
@@ -618,6 +641,315 @@ test_tree_too_deep(void **state)
 	assert_int_equal(f->rep.problems, 1);
 }
 
+/* --- the change log ---------------------------------------------------------------------- */
+
+static size_t
+change_key(uint64_t rev, uint32_t seq, uint8_t k[12])
+{
+	for (int i = 0; i < 8; i++) {
+		k[i] = (uint8_t) (rev >> (56 - 8 * i));
+	}
+	k[8] = (uint8_t) (seq >> 24);
+	k[9] = (uint8_t) (seq >> 16);
+	k[10] = (uint8_t) (seq >> 8);
+	k[11] = (uint8_t) seq;
+	return 12;
+}
+
+static void
+change_del(struct raw *r, uint64_t rev, uint32_t seq)
+{
+	uint8_t k[12];
+	raw_del(r, "changes", k, change_key(rev, seq, k), NULL, 0);
+}
+
+/* Copies the stored change (rev, seq) to (to_rev, to_seq), bytes as they are. */
+static void
+change_copy(struct raw *r, uint64_t rev, uint32_t seq, uint64_t to_rev, uint32_t to_seq)
+{
+	uint8_t k[12], k2[12], copy[4096];
+	MDB_val key = {change_key(rev, seq, k), k};
+	MDB_val v;
+	assert_int_equal(mdb_get(r->txn, raw_db(r, "changes"), &key, &v), 0);
+	assert_true(v.mv_size <= sizeof(copy));
+	memcpy(copy, v.mv_data, v.mv_size);
+	raw_put(r, "changes", k2, change_key(to_rev, to_seq, k2), copy, v.mv_size);
+}
+
+static void
+meta_put_u64(struct raw *r, const char *key, uint64_t v)
+{
+	raw_put(r, "meta", key, strlen(key), &v, sizeof(v));
+}
+
+/* Whole revisions gone from the middle of the log, and from its end. */
+static void
+test_change_log_gaps(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	change_del(&r, 3, 0);
+	change_del(&r, 5, 0);
+	change_del(&r, 6, 0);
+	change_del(&r, 14, 0);
+	raw_end(f, &r);
+	expect_problem(
+	    f, "change log: revision 3 is missing (the log holds every change after revision 0)");
+	expect_problem(f, "change log: revisions 5 to 6 are missing");
+	expect_problem(f, "change log: revision 14 is missing");
+	/* Their index entries now name nothing. */
+	expect_problem(f,
+	    "changes_by_res: 'u:co-kenya' lists revision 3 seq 0, which is not in the change "
+	    "log");
+	expect_problem(f, "changes_by_res: 'c:KE' lists revision 14 seq 0, which is not in");
+	assert_int_equal(f->rep.problems, 3 + 4);
+}
+
+/* The first change of a revision of two is gone: its numbering shows it. */
+static void
+test_change_log_seq_gap(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	change_del(&r, 13, 0);
+	raw_end(f, &r);
+	expect_problem(
+	    f, "change log: revision 13 has seq 1 where seq 0 should be (changes are missing)");
+	expect_problem(f, "changes_by_res: 'u:tmp' lists revision 13 seq 0, which is not in");
+	assert_int_equal(f->rep.problems, 2);
+}
+
+static void
+test_change_log_bad_records(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	uint8_t k[12];
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+	raw_begin(f, &r);
+	raw_put(&r, "changes", k, change_key(7, 0, k), junk, sizeof(junk));
+	change_copy(&r, 8, 0, 9, 0); /* cyc-b's creation, over tmp's */
+	change_copy(&r, 8, 0, 15, 0); /* after the store's revision 14 */
+	raw_put(&r, "changes", "short", 5, junk, sizeof(junk));
+	raw_end(f, &r);
+	expect_problem(f,
+	    "change log: revision 7 seq 0: the stored 5 bytes do not decode as "
+	    "orgdir.v1.Change");
+	expect_problem(f, "change log: revision 9 seq 0 holds the change of revision 8 seq 0");
+	expect_problem(f,
+	    "change log: revision 9 seq 0 (unit 'cyc-b') is missing from the changes_by_res "
+	    "index");
+	expect_problem(f, "changes_by_res: 'u:tmp' lists revision 9 seq 0, a change of 'u:cyc-b'");
+	expect_problem(f, "change log: revision 15 seq 0 is later than the store's revision 14");
+	expect_problem(f, "change log: key 'short' is 5 bytes, not revision + seq (12)");
+}
+
+/* Pruned to a window: clean; the left-overs pruning has not reached yet
+ * are allowed, a gap above the floor is not, nor a floor past the end. */
+static void
+test_change_log_retention(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	od_store_close(f->s);
+	f->retain = 4;
+	open_store(f);
+	create(f, "keep-1", "org", ORGDIR__V1__UNIT__KIND__UNIT, NULL, 20);
+	create(f, "keep-2", "org", ORGDIR__V1__UNIT__KIND__UNIT, NULL, 21);
+	create(f, "keep-3", "org", ORGDIR__V1__UNIT__KIND__UNIT, NULL, 22);
+	assert_int_equal(check(f), ORGDIR_OK);
+	assert_int_equal(f->rep.revision, 17);
+	/* Revisions 14-17 are kept, and 12-13 are left over. */
+	assert_true(f->rep.changes < 15);
+	assert_true(f->rep.changes >= 4);
+	raw_begin(f, &r);
+	meta_put_u64(&r, "log_floor", 15); /* 14 and 15 are left-overs now */
+	raw_end(f, &r);
+	assert_int_equal(check(f), ORGDIR_OK);
+	raw_begin(f, &r);
+	change_del(&r, 16, 0);
+	raw_end(f, &r);
+	expect_problem(
+	    f, "change log: revision 16 is missing (the log holds every change after revision 15)");
+	raw_begin(f, &r);
+	meta_put_u64(&r, "log_floor", 40);
+	raw_end(f, &r);
+	expect_problem(f,
+	    "meta: the change log starts after revision 40, later than the store's revision "
+	    "17");
+}
+
+/* --- tokens ------------------------------------------------------------------------------- */
+
+static struct od_token_rec
+token_get(struct raw *r, const char *name)
+{
+	struct od_token_rec rec;
+	MDB_val k = {strlen(name), (void *) name};
+	MDB_val v;
+	assert_int_equal(mdb_get(r->txn, raw_db(r, "tokens"), &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(rec));
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	return rec;
+}
+
+static void
+test_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	uint8_t ghost_hash[32];
+	memset(ghost_hash, 0x5a, sizeof(ghost_hash));
+	raw_begin(f, &r);
+	struct od_token_rec reader = token_get(&r, "reader-1");
+	struct od_token_rec editor = token_get(&r, "editor-1");
+	struct od_token_rec bad = reader;
+	bad.role = 9;
+	raw_put(&r, "tokens", "reader-1", 8, &bad, sizeof(bad));
+	editor.expire_sec = editor.create_sec - 1;
+	raw_put(&r, "tokens", "editor-1", 8, &editor, sizeof(editor));
+	raw_del(&r, "token_hashes", editor.hash, sizeof(editor.hash), NULL, 0);
+	raw_put(&r, "tokens", "Bad Name", 8, &reader, sizeof(reader)); /* reader-1's hash */
+	raw_put(&r, "tokens", "short", 5, "12345", 5);
+	raw_put(&r, "token_hashes", ghost_hash, sizeof(ghost_hash), "ghost", 5);
+	raw_end(f, &r);
+	expect_problem(f, "token 'reader-1': unknown role 9");
+	expect_problem(f, "token 'editor-1': expires (");
+	expect_problem(f, "token 'editor-1': missing from the token_hashes index");
+	expect_problem(f, "token 'Bad Name': not a valid token name");
+	expect_problem(f, "token 'Bad Name': its hash is indexed under token 'reader-1'");
+	expect_problem(f, "token 'short': the stored 5 bytes are not a token record");
+	expect_problem(f, "token_hashes: an entry names token 'ghost', which does not exist");
+	assert_int_equal(f->rep.problems, 7);
+	assert_int_equal(f->rep.tokens, 4);
+}
+
+/* A hash entry naming a token whose record holds another hash. */
+static void
+test_token_hash_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	struct od_token_rec editor = token_get(&r, "editor-1");
+	raw_put(&r, "token_hashes", editor.hash, sizeof(editor.hash), "reader-1", 8);
+	raw_end(f, &r);
+	expect_problem(f, "token 'editor-1': its hash is indexed under token 'reader-1'");
+	expect_problem(
+	    f, "token_hashes: an entry names token 'reader-1', whose secret has another hash");
+	assert_int_equal(f->rep.problems, 2);
+}
+
+/* --- the search index ---------------------------------------------------------------------- */
+
+static void
+test_search_docs_missing(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	raw_del(&r, "search_docs", "udept-ops", 9, NULL, 0);
+	raw_del(&r, "search_docs", "cFR", 3, NULL, 0);
+	raw_end(f, &r);
+	expect_problem(f, "unit 'dept-ops': missing from the search index (no search doc)");
+	expect_problem(f, "country FR: missing from the search index (no search doc)");
+	assert_int_equal(f->rep.problems, 2);
+}
+
+/* Docs for records that do not exist, or for no record at all. */
+static void
+test_search_docs_orphans(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	MDB_val k = {9, "udept-ops"};
+	MDB_val v;
+	uint8_t copy[4096];
+	raw_begin(f, &r);
+	assert_int_equal(mdb_get(r.txn, raw_db(&r, "search_docs"), &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(copy));
+	memcpy(copy, v.mv_data, v.mv_size);
+	raw_put(&r, "search_docs", "ughost", 6, copy, v.mv_size);
+	raw_put(&r, "search_docs", "cQQ", 3, copy, v.mv_size);
+	raw_put(&r, "search_docs", "x\x01", 2, copy, v.mv_size);
+	raw_end(f, &r);
+	expect_problem(f, "search_docs: unit 'ghost' is in the search index but does not exist");
+	expect_problem(f, "search_docs: country QQ is in the search index but does not exist");
+	expect_problem(f, "search_docs: key 'x\\x01' names neither a unit nor a country");
+	assert_int_equal(f->rep.problems, 3);
+}
+
+/* A unit renamed behind the index's back: its entries are stale. */
+static void
+test_search_stale_after_rename(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	MDB_val k = {8, "dept-ops"};
+	MDB_val v;
+	assert_int_equal(mdb_get(r.txn, raw_db(&r, "units"), &k, &v), 0);
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(NULL, v.mv_size, v.mv_data);
+	assert_non_null(u);
+	char *old = u->name[0]->text;
+	u->name[0]->text = "Operations Renamed";
+	uint8_t buf[4096];
+	size_t n = orgdir__v1__unit__get_packed_size(u);
+	assert_true(n <= sizeof(buf));
+	orgdir__v1__unit__pack(u, buf);
+	u->name[0]->text = old;
+	orgdir__v1__unit__free_unpacked(u, NULL);
+	raw_put(&r, "units", "dept-ops", 8, buf, n);
+	raw_end(f, &r);
+	expect_problem(f,
+	    "unit 'dept-ops': its search entries differ from what its record (words, names, "
+	    "acronym, kind) and depth gives");
+	assert_int_equal(f->rep.problems, 1);
+}
+
+/* A move behind the index's back (the tree itself kept consistent): the
+ * index ranks the unit at its old depth. */
+static void
+test_search_stale_depth(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	raw_set_parent(&r, "div-hr", "dept-ops");
+	children_del(&r, "org", 3, "div-hr");
+	children_put(&r, "dept-ops", 3, "div-hr");
+	raw_end(f, &r);
+	expect_problem(f, "unit 'div-hr': its search entries differ from what its record");
+	assert_int_equal(f->rep.problems, 1);
+}
+
+/* A country's name override written without re-indexing it. */
+static void
+test_search_stale_country(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	Orgdir__V1__Country c = ORGDIR__V1__COUNTRY__INIT;
+	Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString *names[] = {&n};
+	uint8_t buf[256];
+	n.lang = "en";
+	n.text = "Hexagonia";
+	c.code = "FR";
+	c.name = names;
+	c.n_name = 1;
+	c.etag = "1";
+	size_t len = orgdir__v1__country__pack(&c, buf);
+	raw_begin(f, &r);
+	raw_put(&r, "countries", "FR", 2, buf, len);
+	raw_end(f, &r);
+	expect_problem(
+	    f, "country FR: its search entries differ from what its codes and names gives");
+	assert_int_equal(f->rep.problems, 1);
+}
+
 /* More problems than the report keeps: all counted, the first kept, and
  * the printout says how many were left out. */
 static void
@@ -662,6 +994,17 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_request_log_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tree_too_deep, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_problems, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_log_gaps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_log_seq_gap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_log_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_change_log_retention, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_hash_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_docs_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_docs_orphans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_stale_after_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_stale_depth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_search_stale_country, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
