@@ -1,0 +1,27 @@
+# cmake -DGEN=gen_dispatch_corpus -DOUT=dir -DCORPUS=tests/fuzz/corpus/dispatch
+#       -P seeds_current.cmake
+# Regenerates the seeds into OUT and fails when a committed seed differs or
+# is missing (regress-* inputs are not the generator's and are left alone).
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+execute_process(COMMAND ${GEN} ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${GEN} failed (${rc})")
+endif()
+file(GLOB made RELATIVE ${OUT} ${OUT}/*)
+foreach(f ${made})
+  if(NOT EXISTS ${CORPUS}/${f})
+    message(FATAL_ERROR "seed ${f} is not committed: run ${GEN} ${CORPUS}")
+  endif()
+  file(SHA256 ${OUT}/${f} want)
+  file(SHA256 ${CORPUS}/${f} have)
+  if(NOT want STREQUAL have)
+    message(FATAL_ERROR "seed ${f} differs from what ${GEN} writes: run ${GEN} ${CORPUS}")
+  endif()
+endforeach()
+file(GLOB committed RELATIVE ${CORPUS} ${CORPUS}/*.bin)
+foreach(f ${committed})
+  if(NOT EXISTS ${OUT}/${f})
+    message(FATAL_ERROR "seed ${f} is no longer written by ${GEN}: remove it")
+  endif()
+endforeach()
