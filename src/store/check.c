@@ -1013,9 +1013,11 @@ check_tokens(struct ck *c)
  * stored entries already match; when anything differs the first write is
  * refused by LMDB with EACCES (nothing is written). So the check compares
  * without a second copy of the key generation. It covers the doc (words,
- * whole names, exact keys, kind, depth); whether each key of `search` is in
- * place is search.c's to say and is not checked here yet (the layout of
- * those keys is search.c's alone).
+ * whole names, exact keys, kind, depth). Whether each key of `search` is
+ * in place is search.c's to say (the layout of those keys is its alone):
+ * od_search_check_doc says whether a doc's keys are all stored, and when
+ * the index holds more keys than the docs derive, od_search_check_key
+ * finds the stale ones.
  */
 #define SEARCH_DIFFERS EACCES
 
@@ -1045,12 +1047,106 @@ doc_record(struct ck *c, const uint8_t *d, size_t n, char *label, size_t cap, bo
 	return false;
 }
 
-/* Every doc names an existing unit or ISO country. */
+/* A doc's keys of `search`: all there, with the values its record gives. */
+static bool
+check_doc_keys(struct ck *c, const MDB_val *k, const MDB_val *v, const char *label, uint64_t *n)
+{
+	size_t n_keys = 0;
+	int rc = od_search_check_doc(
+	    c->t, &c->a, k->mv_data, k->mv_size, v->mv_data, v->mv_size, &n_keys);
+	od_arena_reset(&c->a);
+	*n += n_keys;
+	if (rc == EINVAL) {
+		problem(c, "search_docs: the record of %s does not decode", label);
+	} else if (rc == ENOENT) {
+		problem(c, "%s: a key of its search entries is missing from the index", label);
+	} else if (rc == EACCES) {
+		problem(c, "%s: a key of its search entries holds other bytes", label);
+	} else if (rc != 0) {
+		problem(c, "%s: its search keys could not be read (%s)", label,
+		    rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
+	}
+	return rc == 0;
+}
+
+/* Stale keys, counted per doc so that one lost doc is one problem. */
+#define STALE_DOCS_MAX 64
+struct stale {
+	char label[SHOWBUF + 16];
+	uint64_t keys;
+};
+
+/* Keys of `search` that no doc derives (left behind by a bad write). */
+static int
+check_stale_search_keys(struct ck *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct stale *docs = calloc(STALE_DOCS_MAX, sizeof(*docs));
+	size_t n_docs = 0;
+	uint64_t others = 0;
+	if (docs == NULL) {
+		return ENOMEM;
+	}
+	int rc = mdb_cursor_open(c->txn, c->s->search, &cur);
+	if (rc != 0) {
+		free(docs);
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		const uint8_t *doc = NULL;
+		size_t dl = 0, i;
+		char sh[SHOWBUF], label[SHOWBUF + 16];
+		bool exists = false;
+		int krc = od_search_check_key(c->t, &c->a, k.mv_data, k.mv_size, &doc, &dl);
+		od_arena_reset(&c->a);
+		if (krc == EINVAL) {
+			problem(c, "search: key '%s' is not a key of the index",
+			    show(k.mv_data, k.mv_size, sh, sizeof(sh)));
+			continue;
+		}
+		if (krc != 0 && krc != ENOENT) {
+			rc = krc;
+			break;
+		}
+		if (krc == 0) {
+			continue;
+		}
+		doc_record(c, doc, dl, label, sizeof(label), &exists);
+		for (i = 0; i < n_docs && strcmp(docs[i].label, label) != 0; i++) {
+		}
+		if (i == n_docs && n_docs < STALE_DOCS_MAX) {
+			snprintf(docs[n_docs++].label, sizeof(docs[0].label), "%s", label);
+		}
+		if (i < n_docs) {
+			docs[i].keys++;
+		} else {
+			others++;
+		}
+	}
+	mdb_cursor_close(cur);
+	for (size_t i = 0; i < n_docs; i++) {
+		problem(c,
+		    "search: %" PRIu64
+		    " key(s) of %s are stale (its search doc does not give them)",
+		    docs[i].keys, docs[i].label);
+	}
+	if (others > 0) {
+		problem(c, "search: %" PRIu64 " more stale key(s) of other docs", others);
+	}
+	free(docs);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every doc names an existing unit or ISO country, and its keys are in
+ * `search`; the index holds no other key. */
 static int
 check_search_docs(struct ck *c)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
+	uint64_t derived = 0;
+	bool all_there = true;
 	int rc = mdb_cursor_open(c->txn, c->s->search_docs, &cur);
 	if (rc != 0) {
 		return rc;
@@ -1064,10 +1160,23 @@ check_search_docs(struct ck *c)
 		} else if (!exists) {
 			problem(
 			    c, "search_docs: %s is in the search index but does not exist", label);
+		} else if (!check_doc_keys(c, &k, &v, label, &derived)) {
+			all_there = false;
 		}
 	}
 	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	MDB_stat ms;
+	if ((rc = mdb_stat(c->txn, c->s->search, &ms)) != 0) {
+		return rc;
+	}
+	c->rep->search_keys = ms.ms_entries;
+	/* When every derived key was found, the index holding more keys than
+	 * that means stale ones: only then (or when some were missing) is each
+	 * key looked up against its doc. */
+	return ms.ms_entries != derived || !all_there ? check_stale_search_keys(c) : 0;
 }
 
 static bool
@@ -1254,9 +1363,10 @@ od_check_report_print(const od_check_report *rep, FILE *f)
 	    "check: revision %" PRIu64 ", %" PRIu64 " units, %" PRIu64 " children entries, %" PRIu64
 	    " country office entries, %" PRIu64 " country records, %" PRIu64
 	    " recorded requests, %" PRIu64 " changes, %" PRIu64 " tokens, %" PRIu64
-	    " search docs: %" PRIu64 " problem(s)\n",
+	    " search docs, %" PRIu64 " search keys: %" PRIu64 " problem(s)\n",
 	    rep->revision, rep->units, rep->children, rep->country_units, rep->countries,
-	    rep->requests, rep->changes, rep->tokens, rep->search_docs, rep->problems);
+	    rep->requests, rep->changes, rep->tokens, rep->search_docs, rep->search_keys,
+	    rep->problems);
 	for (size_t i = 0; i < rep->n_kept; i++) {
 		fprintf(f, "problem: %s\n", rep->problem[i]);
 	}

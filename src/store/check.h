@@ -60,6 +60,7 @@ typedef struct od_check_report {
 	uint64_t changes; /* entries of the change log */
 	uint64_t tokens;
 	uint64_t search_docs; /* records in the search index */
+	uint64_t search_keys; /* keys of the search index */
 	uint64_t problems; /* found; the first OD_CHECK_PROBLEMS_KEPT are in `problem` */
 	size_t n_kept;
 	/* NUL-terminated, e.g. "unit 'x': parent 'y' does not exist". */

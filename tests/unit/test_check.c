@@ -855,7 +855,60 @@ test_search_docs_missing(void **state)
 	raw_end(f, &r);
 	expect_problem(f, "unit 'dept-ops': missing from the search index (no search doc)");
 	expect_problem(f, "country FR: missing from the search index (no search doc)");
-	assert_int_equal(f->rep.problems, 2);
+	/* Their keys are left without a doc: stale, one problem per doc. */
+	expect_problem(f, "key(s) of unit 'dept-ops' are stale");
+	expect_problem(f, "key(s) of country FR are stale");
+	assert_int_equal(f->rep.problems, 4);
+}
+
+/* A copy of the first key of `search` that ends with doc (its position
+ * is [depth][doc]); false when there is none. */
+static bool
+search_key_of(struct raw *r, const char *doc, uint8_t *out, size_t cap, size_t *len)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t dl = strlen(doc);
+	bool found = false;
+	assert_int_equal(mdb_cursor_open(r->txn, raw_db(r, "search"), &cur), 0);
+	for (int op = MDB_FIRST; !found && mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+		if (k.mv_size > dl + 1 && k.mv_size <= cap &&
+		    memcmp((const uint8_t *) k.mv_data + k.mv_size - dl, doc, dl) == 0) {
+			memcpy(out, k.mv_data, k.mv_size);
+			*len = k.mv_size;
+			found = true;
+		}
+	}
+	mdb_cursor_close(cur);
+	return found;
+}
+
+/* Keys of the search index itself: one missing, one with other bytes, and
+ * one that its doc does not give (a stale word). */
+static void
+test_search_keys_missing_changed_stale(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	uint8_t key[512], stale[512];
+	size_t kl, sl;
+	raw_begin(f, &r);
+	assert_true(search_key_of(&r, "udept-ops", key, sizeof(key), &kl));
+	raw_del(&r, "search", key, kl, NULL, 0);
+	assert_true(search_key_of(&r, "cFR", key, sizeof(key), &kl));
+	raw_put(&r, "search", key, kl, "other", 5);
+	/* "zzqx" \0 + the position of udept-ops: no word of it starts so. */
+	assert_true(search_key_of(&r, "udept-ops", key, sizeof(key), &kl));
+	memcpy(stale, "zzqx", 5);
+	const uint8_t *pos = key + kl - strlen("udept-ops") - 1;
+	sl = 5 + (size_t) (key + kl - pos);
+	memcpy(stale + 5, pos, (size_t) (key + kl - pos));
+	raw_put(&r, "search", stale, sl, "", 0);
+	raw_end(f, &r);
+	expect_problem(f, "unit 'dept-ops': a key of its search entries is missing from the index");
+	expect_problem(f, "country FR: a key of its search entries holds other bytes");
+	expect_problem(f, "search: 1 key(s) of unit 'dept-ops' are stale");
+	assert_int_equal(f->rep.problems, 3);
 }
 
 /* Docs for records that do not exist, or for no record at all. */
@@ -1002,6 +1055,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_token_hash_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_docs_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_docs_orphans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_search_keys_missing_changed_stale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_stale_after_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_stale_depth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_search_stale_country, setup, teardown),
