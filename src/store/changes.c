@@ -10,27 +10,9 @@
 #define PRUNE_PER_WRITE 64
 
 static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++) {
-		p[i] = (uint8_t) (v >> (56 - 8 * i));
-	}
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
-static void
 make_key(uint8_t k[12], uint64_t rev, uint32_t seq)
 {
-	put_be64(k, rev);
+	od_put_be64(k, rev);
 	k[8] = (uint8_t) (seq >> 24);
 	k[9] = (uint8_t) (seq >> 16);
 	k[10] = (uint8_t) (seq >> 8);
@@ -83,7 +65,7 @@ prune(od_txn *t, od_arena *a, uint64_t rev)
 		if (mdb_cursor_get(c, &k, &v, MDB_FIRST) != 0 || k.mv_size != 12) {
 			break;
 		}
-		uint64_t r = get_be64(k.mv_data);
+		uint64_t r = od_get_be64(k.mv_data);
 		if (r > below) {
 			break;
 		}
@@ -187,7 +169,7 @@ od_changes_span(od_txn *t, uint64_t *oldest, uint64_t *count)
 		return;
 	}
 	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
-		uint64_t r = k.mv_size == 12 ? get_be64(k.mv_data) : 0;
+		uint64_t r = k.mv_size == 12 ? od_get_be64(k.mv_data) : 0;
 		if (*count == 0) {
 			*oldest = r;
 		}

@@ -661,22 +661,6 @@ check_requests(struct ck *c)
 
 /* --- the change log ----------------------------------------------------------------------- */
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
-
 /* The changes_by_res key of a resource: "u:<id>" or "c:<CC>". */
 static size_t
 res_key(int type, const char *id, char *out /* 2 + OD_ID_MAX + 1 */)
@@ -758,9 +742,7 @@ check_change_record(struct ck *c, uint64_t rev, uint32_t seq, const Orgdir__V1__
 	}
 	char rk[2 + OD_ID_MAX + 1];
 	uint8_t key[12];
-	for (int i = 0; i < 8; i++) {
-		key[i] = (uint8_t) (rev >> (56 - 8 * i));
-	}
+	od_put_be64(key, rev);
 	key[8] = (uint8_t) (seq >> 24);
 	key[9] = (uint8_t) (seq >> 16);
 	key[10] = (uint8_t) (seq >> 8);
@@ -834,8 +816,8 @@ check_changes(struct ck *c)
 			    show(k.mv_data, k.mv_size, sh, sizeof(sh)), k.mv_size);
 			continue;
 		}
-		uint64_t rev = be64(k.mv_data);
-		uint32_t seq = be32((const uint8_t *) k.mv_data + 8);
+		uint64_t rev = od_get_be64(k.mv_data);
+		uint32_t seq = od_get_be32((const uint8_t *) k.mv_data + 8);
 		Orgdir__V1__Change *ch = orgdir__v1__change__unpack(&c->a.pb, v.mv_size, v.mv_data);
 		if (ch == NULL) {
 			problem(c,
@@ -900,8 +882,8 @@ check_changes_by_res(struct ck *c)
 			    v.mv_size);
 			continue;
 		}
-		uint64_t rev = be64(v.mv_data);
-		uint32_t seq = be32((const uint8_t *) v.mv_data + 8);
+		uint64_t rev = od_get_be64(v.mv_data);
+		uint32_t seq = od_get_be32((const uint8_t *) v.mv_data + 8);
 		MDB_val cv;
 		if (mdb_get(c->txn, c->s->changes, &v, &cv) != 0) {
 			problem(c,

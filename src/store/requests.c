@@ -24,16 +24,6 @@ od_request_lookup(od_txn *t, const od_val *key, od_val *response)
 	return true;
 }
 
-static uint64_t
-be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++) {
-		v = v << 8 | p[i];
-	}
-	return v;
-}
-
 orgdir_code
 od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_status *st)
 {
@@ -50,10 +40,10 @@ od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_s
 	uint64_t first = 0;
 	MDB_val k, v;
 	if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
-		next = be64(k.mv_data) + 1;
+		next = od_get_be64(k.mv_data) + 1;
 	}
 	if (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8) {
-		first = be64(k.mv_data);
+		first = od_get_be64(k.mv_data);
 	}
 	/* Forget the oldest beyond the window, a few per write. */
 	for (int i = 0; i < 4 && next - first >= REQUESTS_KEPT; i++) {
@@ -67,9 +57,7 @@ od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_s
 	}
 	mdb_cursor_close(c);
 	uint8_t seq[8];
-	for (int i = 0; i < 8; i++) {
-		seq[i] = (uint8_t) (next >> (56 - 8 * i));
-	}
+	od_put_be64(seq, next);
 	rc = od_mdb_put(t, t->s->request_log, seq, 8, key->data, key->len, MDB_APPEND);
 	if (rc == 0) {
 		rc = od_mdb_put(

@@ -72,6 +72,31 @@ struct od_token_rec {
 	uint32_t role; /* Orgdir__V1__Role: READER, EDITOR or ADMIN */
 };
 
+/* Big-endian integers in keys (they sort as numbers). */
+static inline void
+od_put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		p[i] = (uint8_t) (v >> (56 - 8 * i));
+	}
+}
+
+static inline uint64_t
+od_get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+static inline uint32_t
+od_get_be32(const uint8_t *p)
+{
+	return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
 /* The key under which the roots are listed in the children index. */
 #define OD_ROOT_KEY "/"
 #define OD_SORTKEY_MAX (4 + OD_ID_MAX)
