@@ -107,13 +107,23 @@ struct doc {
 	uint8_t kind;
 };
 
+/*
+ * Collects a doc's words and names. `rank` orders what a record gives: the
+ * high byte of each seq, so that equal words (and equal names) keep the
+ * order a full build emits them in even when part of a doc is reused from
+ * its stored record (od_search_update_unit): a unit's fields are emitted
+ * in field order, a country's in emission order (rank 0).
+ */
 struct builder {
 	od_arena *a;
 	struct doc *d;
 	uint8_t field;
+	uint8_t rank;
 	const char *lang;
 	uint8_t ll;
 	bool oom;
+	char *joined; /* the plain words so far, space-separated (NULL: not kept) */
+	size_t jlen;
 };
 
 /* One key of `search` with its value. */
@@ -161,12 +171,24 @@ bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
 	return c != 0 ? c : (al < bl ? -1 : (al > bl ? 1 : 0));
 }
 
+static uint32_t
+seq_of(uint8_t rank, size_t n)
+{
+	return (uint32_t) rank << 24 | (uint32_t) (n & 0xFFFFFF);
+}
+
+/* A name's rank: whole names before exact keys, as a full build adds them. */
+static uint8_t
+name_rank(uint8_t rank, uint8_t tier)
+{
+	return (uint8_t) (tier == 0 ? 16 + rank : rank);
+}
+
 static void
 emit_word(void *arg, const char *word, size_t len, unsigned flags)
 {
 	struct builder *b = arg;
 	struct doc *d = b->d;
-	(void) flags;
 	if (b->oom || !grow(b->a, (void **) &d->occ, &d->cap_occ, d->n_occ, sizeof(*d->occ))) {
 		b->oom = true;
 		return;
@@ -177,8 +199,16 @@ emit_word(void *arg, const char *word, size_t len, unsigned flags)
 		return;
 	}
 	d->occ[d->n_occ] =
-	    (struct occ){w, (uint8_t) len, b->field, b->ll, b->lang, (uint32_t) d->n_occ};
+	    (struct occ){w, (uint8_t) len, b->field, b->ll, b->lang, seq_of(b->rank, d->n_occ)};
 	d->n_occ++;
+	/* od_textkey_normalize's key: the plain words, one space between. */
+	if (b->joined != NULL && !(flags & OD_TEXTKEY_JOINED)) {
+		if (b->jlen > 0) {
+			b->joined[b->jlen++] = ' ';
+		}
+		memcpy(b->joined + b->jlen, word, len);
+		b->jlen += len;
+	}
 }
 
 static void
@@ -193,55 +223,41 @@ add_name(struct builder *b, const char *text, size_t len, uint8_t tier, uint8_t 
 		return;
 	}
 	d->names[d->n_names] = (struct name){text, (uint16_t) len, tier, field, b->ll, b->lang,
-	    hash_bytes(text, len), (uint32_t) d->n_names};
+	    hash_bytes(text, len), seq_of(name_rank(b->rank, tier), d->n_names)};
 	d->n_names++;
 }
 
-static const char *
-normalized(od_arena *a, const char *s, size_t *len)
-{
-	size_t n = strlen(s);
-	size_t cap = OD_TEXTKEY_NORMALIZE_SIZE(n);
-	char *out = od_arena_alloc(a, cap);
-	*len = 0;
-	if (out == NULL || od_textkey_normalize(s, n, out, cap, len, NULL) != ORGDIR_OK) {
-		*len = 0;
-		return "";
-	}
-	return out;
-}
+enum { WORDS_ONLY, WHOLE_NAME, EXACT_KEY };
 
+/*
+ * The words of text; with WHOLE_NAME also the text as one normalised key
+ * (tier 1), with EXACT_KEY as an exact key (tier 0, no language). The key
+ * is built from the words as they are emitted: od_textkey_normalize's
+ * result without a second pass over the text.
+ */
 static void
-add_text(struct builder *b, const char *text, uint8_t field, const char *lang, bool whole)
+add_text(struct builder *b, const char *text, uint8_t field, const char *lang, int name)
 {
 	size_t n = strlen(text);
 	if (n == 0 || b->oom) {
 		return;
 	}
-	size_t ll = lang != NULL ? strlen(lang) : 0;
+	size_t ll = lang != NULL && name != EXACT_KEY ? strlen(lang) : 0;
 	b->field = field;
-	b->lang = lang != NULL ? lang : "";
+	b->lang = ll > 0 ? lang : "";
 	b->ll = (uint8_t) (ll > OD_LANG_MAX ? OD_LANG_MAX : ll);
-	if (od_textkey_words(text, n, emit_word, b, NULL) != ORGDIR_OK || !whole || b->oom) {
+	b->joined = NULL;
+	b->jlen = 0;
+	if (name != WORDS_ONLY &&
+	    (b->joined = od_arena_alloc(b->a, OD_TEXTKEY_NORMALIZE_SIZE(n))) == NULL) {
+		b->oom = true;
 		return;
 	}
-	size_t len;
-	const char *norm = normalized(b->a, text, &len);
-	add_name(b, norm, len, 1, field);
-}
-
-/* The normalised id, acronym or code: an exact key. */
-static void
-add_exact(struct builder *b, const char *text, uint8_t field)
-{
-	if (text[0] == '\0' || b->oom) {
-		return;
+	orgdir_code rc = od_textkey_words(text, n, emit_word, b, NULL);
+	if (rc == ORGDIR_OK && name != WORDS_ONLY && !b->oom) {
+		add_name(b, b->joined, b->jlen, name == EXACT_KEY ? 0 : 1, field);
 	}
-	size_t len;
-	const char *norm = normalized(b->a, text, &len);
-	b->lang = "";
-	b->ll = 0;
-	add_name(b, norm, len, 0, field);
+	b->joined = NULL;
 }
 
 static int
@@ -490,11 +506,184 @@ entry_cmp(const void *pa, const void *pb)
 	return bytes_cmp(x->key, x->klen, y->key, y->klen);
 }
 
-/* The keys and values of `search` for doc d, sorted by key. */
-static int
-derive(
-    od_arena *a, const struct doc *d, const char *doc, size_t dl, struct entry **out, size_t *n_out)
+/*
+ * The words and names an update changed: derive() then makes only the
+ * keys they are in (the buckets of the words, the hashes of the names).
+ */
+struct only {
+	const struct occ **words;
+	size_t n_words;
+	uint64_t *hashes;
+	size_t n_hashes;
+};
+
+static bool
+only_hash(const struct only *o, uint64_t h)
 {
+	for (size_t i = 0; i < o->n_hashes; i++) {
+		if (o->hashes[i] == h) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The entry of bucket key (bl bytes) holding the words d->occ[i..j). */
+static int
+bucket_entry(od_arena *a, const struct doc *d, size_t i, size_t j, size_t bl, const char *doc,
+    size_t dl, struct entry *out)
+{
+	size_t vcap = 0;
+	for (size_t x = i; x < j; x++) {
+		vcap += 4u + d->occ[x].len + d->occ[x].ll;
+	}
+	uint8_t *key = od_arena_alloc(a, bl + 1 + 1 + dl + vcap);
+	if (key == NULL) {
+		return ENOMEM;
+	}
+	memcpy(key, d->occ[i].word, bl);
+	key[bl] = 0;
+	uint8_t *val = put_pos(key + bl + 1, d->depth, doc, dl);
+	size_t off = 0;
+	for (size_t w = i; w < j;) {
+		size_t x = w;
+		val[off++] = d->occ[w].len;
+		memcpy(val + off, d->occ[w].word, d->occ[w].len);
+		off += d->occ[w].len;
+		size_t np_at = off++;
+		for (; x < j && d->occ[x].len == d->occ[w].len &&
+		     memcmp(d->occ[x].word, d->occ[w].word, d->occ[w].len) == 0;
+		     x++) {
+			val[off++] = d->occ[x].field;
+			val[off++] = d->occ[x].ll;
+			memcpy(val + off, d->occ[x].lang, d->occ[x].ll);
+			off += d->occ[x].ll;
+		}
+		val[np_at] = (uint8_t) (x - w);
+		w = x;
+	}
+	*out = (struct entry){key, (size_t) (val - key), val, off};
+	return 0;
+}
+
+/* The end of the words from i on that start with the bl bytes of p. */
+static size_t
+bucket_end(const struct doc *d, size_t i, const char *p, size_t bl)
+{
+	while (i < d->n_occ && d->occ[i].len >= bl && memcmp(d->occ[i].word, p, bl) == 0) {
+		i++;
+	}
+	return i;
+}
+
+/* The first word of d (sorted) not below the bl bytes of p. */
+static size_t
+bucket_start(const struct doc *d, const char *p, size_t bl)
+{
+	size_t lo = 0, hi = d->n_occ;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bytes_cmp(d->occ[mid].word, d->occ[mid].len, p, bl) < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo;
+}
+
+/* The name keys of d (all, or those of the hashes in only), in key order. */
+static int
+name_entries(od_arena *a, const struct doc *d, const char *doc, size_t dl, const struct only *only,
+    struct entry *e, size_t *n)
+{
+	for (size_t i = 0; i < d->n_names;) {
+		size_t j = i, vcap = 0;
+		for (; j < d->n_names && d->names[j].hash == d->names[i].hash; j++) {
+			vcap += 5u + d->names[j].ll + d->names[j].len;
+		}
+		if (only != NULL && !only_hash(only, d->names[i].hash)) {
+			i = j;
+			continue;
+		}
+		uint8_t *key = od_arena_alloc(a, NAME_KEY_LEN + 1 + dl + vcap);
+		if (key == NULL) {
+			return ENOMEM;
+		}
+		key[0] = NAME_TAG;
+		for (int b = 0; b < 8; b++) {
+			key[1 + b] = (uint8_t) (d->names[i].hash >> (56 - 8 * b));
+		}
+		uint8_t *val = put_pos(key + NAME_KEY_LEN, d->depth, doc, dl);
+		size_t off = 0;
+		for (size_t x = i; x < j; x++) {
+			const struct name *m = &d->names[x];
+			val[off++] = m->tier;
+			val[off++] = m->field;
+			val[off++] = m->ll;
+			memcpy(val + off, m->lang, m->ll);
+			off += m->ll;
+			val[off++] = (uint8_t) (m->len >> 8);
+			val[off++] = (uint8_t) m->len;
+			memcpy(val + off, m->text, m->len);
+			off += m->len;
+		}
+		e[(*n)++] = (struct entry){key, (size_t) (val - key), val, off};
+		i = j;
+	}
+	return 0;
+}
+
+/*
+ * The keys of the buckets of only's words (those of them d has), sorted:
+ * a few binary searches instead of a pass over every word of the doc.
+ */
+static int
+derive_only(od_arena *a, const struct doc *d, const char *doc, size_t dl, const struct only *only,
+    struct entry **out, size_t *n_out)
+{
+	size_t cap = 2 * only->n_words + only->n_hashes + 1, n = 0;
+	struct entry *e = od_arena_alloc(a, cap * sizeof(*e));
+	if (e == NULL) {
+		return ENOMEM;
+	}
+	int rc = name_entries(a, d, doc, dl, only, e, &n);
+	size_t names = n;
+	static const size_t levels[2] = {1, 3};
+	for (size_t w = 0; rc == 0 && w < only->n_words; w++) {
+		const struct occ *o = only->words[w];
+		for (size_t l = 0; l < 2 && rc == 0; l++) {
+			size_t got, bl = cp_prefix(o->word, o->len, levels[l], &got);
+			bool seen = got < levels[l];
+			for (size_t v = 0; v < w && !seen; v++) {
+				const struct occ *p = only->words[v];
+				size_t pg;
+				seen = p->len >= bl && memcmp(p->word, o->word, bl) == 0 &&
+				    cp_prefix(p->word, p->len, levels[l], &pg) == bl;
+			}
+			size_t i = seen ? d->n_occ : bucket_start(d, o->word, bl);
+			size_t j = bucket_end(d, i, o->word, bl);
+			if (i < j) {
+				rc = bucket_entry(a, d, i, j, bl, doc, dl, &e[n++]);
+			}
+		}
+	}
+	/* Name keys (0x01 + hash) sort before every bucket key. */
+	sort_small(e + names, n - names, sizeof(*e), entry_cmp);
+	*out = e;
+	*n_out = n;
+	return rc;
+}
+
+/* The keys and values of `search` for doc d, sorted by key: all of them,
+ * or (only != NULL) those of the buckets and hashes `only` names. */
+static int
+derive(od_arena *a, const struct doc *d, const char *doc, size_t dl, const struct only *only,
+    struct entry **out, size_t *n_out)
+{
+	if (only != NULL) {
+		return derive_only(a, d, doc, dl, only, out, n_out);
+	}
 	size_t cap = 2 * d->n_occ + d->n_names + 1, n = 0;
 	struct entry *e = od_arena_alloc(a, cap * sizeof(*e));
 	struct entry *lv[2];
@@ -514,74 +703,19 @@ derive(
 				continue;
 			}
 			/* The words of this bucket follow each other (sorted). */
-			size_t j = i, vcap = 0;
-			for (; j < d->n_occ && d->occ[j].len >= bl &&
-			     memcmp(d->occ[j].word, d->occ[i].word, bl) == 0;
-			     j++) {
-				vcap += 4u + d->occ[j].len + d->occ[j].ll;
+			size_t j = bucket_end(d, i + 1, d->occ[i].word, bl);
+			int rc = bucket_entry(a, d, i, j, bl, doc, dl, &lv[l][nl[l]++]);
+			if (rc != 0) {
+				return rc;
 			}
-			uint8_t *key = od_arena_alloc(a, bl + 1 + 1 + dl);
-			uint8_t *val = od_arena_alloc(a, vcap);
-			if (key == NULL || val == NULL) {
-				return ENOMEM;
-			}
-			memcpy(key, d->occ[i].word, bl);
-			key[bl] = 0;
-			uint8_t *end = put_pos(key + bl + 1, d->depth, doc, dl);
-			size_t off = 0;
-			for (size_t w = i; w < j;) {
-				size_t x = w;
-				val[off++] = d->occ[w].len;
-				memcpy(val + off, d->occ[w].word, d->occ[w].len);
-				off += d->occ[w].len;
-				size_t np_at = off++;
-				for (; x < j && d->occ[x].len == d->occ[w].len &&
-				     memcmp(d->occ[x].word, d->occ[w].word, d->occ[w].len) == 0;
-				     x++) {
-					val[off++] = d->occ[x].field;
-					val[off++] = d->occ[x].ll;
-					memcpy(val + off, d->occ[x].lang, d->occ[x].ll);
-					off += d->occ[x].ll;
-				}
-				val[np_at] = (uint8_t) (x - w);
-				w = x;
-			}
-			lv[l][nl[l]++] = (struct entry){key, (size_t) (end - key), val, off};
 			i = j;
 		}
 	}
 	/* Name keys (0x01 + hash, in hash order) sort before every bucket key;
 	 * each level's keys come out in order (the words are sorted): merge. */
-	for (size_t i = 0; i < d->n_names;) {
-		size_t j = i, vcap = 0;
-		for (; j < d->n_names && d->names[j].hash == d->names[i].hash; j++) {
-			vcap += 5u + d->names[j].ll + d->names[j].len;
-		}
-		uint8_t *key = od_arena_alloc(a, NAME_KEY_LEN + 1 + dl);
-		uint8_t *val = od_arena_alloc(a, vcap);
-		if (key == NULL || val == NULL) {
-			return ENOMEM;
-		}
-		key[0] = NAME_TAG;
-		for (int b = 0; b < 8; b++) {
-			key[1 + b] = (uint8_t) (d->names[i].hash >> (56 - 8 * b));
-		}
-		uint8_t *end = put_pos(key + NAME_KEY_LEN, d->depth, doc, dl);
-		size_t off = 0;
-		for (size_t x = i; x < j; x++) {
-			const struct name *m = &d->names[x];
-			val[off++] = m->tier;
-			val[off++] = m->field;
-			val[off++] = m->ll;
-			memcpy(val + off, m->lang, m->ll);
-			off += m->ll;
-			val[off++] = (uint8_t) (m->len >> 8);
-			val[off++] = (uint8_t) m->len;
-			memcpy(val + off, m->text, m->len);
-			off += m->len;
-		}
-		e[n++] = (struct entry){key, (size_t) (end - key), val, off};
-		i = j;
+	int rc = name_entries(a, d, doc, dl, NULL, e, &n);
+	if (rc != 0) {
+		return rc;
 	}
 	for (size_t x = 0, y = 0; x < nl[0] || y < nl[1];) {
 		bool first = y == nl[1] || (x < nl[0] && entry_cmp(&lv[0][x], &lv[1][y]) < 0);
@@ -642,37 +776,51 @@ load_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d, uint
 	return decode_doc(a, copy, v.mv_size, d) ? 0 : MDB_NOTFOUND;
 }
 
-/* Writes doc d (canonical), changing only what differs from the record. */
+/*
+ * Writes doc d (canonical) over old (NULL: none), decoded from old_raw:
+ * the keys that differ and the record. With `only`, the keys outside it
+ * are known to be equal and are not compared.
+ */
 static int
-write_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d)
+write_over(od_txn *t, od_arena *a, const char *doc, size_t dl, const struct doc *old,
+    const uint8_t *old_raw, size_t old_len, const struct doc *d, const struct only *only)
 {
-	canonicalize(d);
-	size_t len, old_len = 0;
+	size_t len;
 	uint8_t *val = encode_doc(a, d, &len);
 	if (val == NULL) {
 		return ENOMEM;
 	}
-	struct doc old;
-	uint8_t *old_raw = NULL;
-	int rc = load_doc(t, a, doc, dl, &old, &old_raw, &old_len);
-	if (rc == 0 && old_len == len && memcmp(old_raw, val, len) == 0) {
+	if (old != NULL && old_len == len && memcmp(old_raw, val, len) == 0) {
 		return 0; /* nothing searchable changed */
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		return rc;
 	}
 	struct entry *oe = NULL, *ne;
 	size_t no = 0, nn;
-	if (rc == 0 && (rc = derive(a, &old, doc, dl, &oe, &no)) != 0) {
+	int rc;
+	if (old != NULL && (rc = derive(a, old, doc, dl, only, &oe, &no)) != 0) {
 		return rc;
 	}
-	if ((rc = derive(a, d, doc, dl, &ne, &nn)) != 0) {
+	if ((rc = derive(a, d, doc, dl, only, &ne, &nn)) != 0) {
 		return rc;
 	}
 	if ((rc = apply_diff(t, oe, no, ne, nn)) != 0) {
 		return rc;
 	}
 	return od_mdb_put(t, t->s->search_docs, doc, dl, val, len, 0);
+}
+
+/* Writes doc d, changing only what differs from the record. */
+static int
+write_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d)
+{
+	canonicalize(d);
+	struct doc old;
+	uint8_t *old_raw = NULL;
+	size_t old_len = 0;
+	int rc = load_doc(t, a, doc, dl, &old, &old_raw, &old_len);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	return write_over(t, a, doc, dl, rc == 0 ? &old : NULL, old_raw, old_len, d, NULL);
 }
 
 static size_t
@@ -682,6 +830,39 @@ doc_key(char type, const char *id, char *out)
 	out[0] = type;
 	memcpy(out + 1, id, n);
 	return n + 1;
+}
+
+/* The words and names of the unit's fields in `fields` (bits 1 << F_*),
+ * in field order (each field's rank). */
+static void
+add_unit_fields(struct builder *b, const Orgdir__V1__Unit *u, unsigned fields)
+{
+	const Orgdir__V1__Head *h = u->head;
+	if (fields & 1u << F_ID) {
+		b->rank = F_ID;
+		add_text(b, u->id, F_ID, NULL, EXACT_KEY);
+	}
+	if (fields & 1u << F_ACRONYM) {
+		b->rank = F_ACRONYM;
+		add_text(b, u->acronym, F_ACRONYM, NULL, EXACT_KEY);
+	}
+	b->rank = F_NAME;
+	for (size_t i = 0; (fields & 1u << F_NAME) && i < u->n_name; i++) {
+		add_text(b, u->name[i]->text, F_NAME, u->name[i]->lang, WHOLE_NAME);
+	}
+	b->rank = F_DESCRIPTION;
+	for (size_t i = 0; (fields & 1u << F_DESCRIPTION) && i < u->n_description; i++) {
+		add_text(
+		    b, u->description[i]->text, F_DESCRIPTION, u->description[i]->lang, WORDS_ONLY);
+	}
+	b->rank = F_HEAD_TITLE;
+	for (size_t i = 0; h != NULL && (fields & 1u << F_HEAD_TITLE) && i < h->n_title; i++) {
+		add_text(b, h->title[i]->text, F_HEAD_TITLE, h->title[i]->lang, WHOLE_NAME);
+	}
+	if (h != NULL && (fields & 1u << F_HEAD_NAME)) {
+		b->rank = F_HEAD_NAME;
+		add_text(b, h->name, F_HEAD_NAME, NULL, WHOLE_NAME);
+	}
 }
 
 int
@@ -695,25 +876,181 @@ od_search_index_unit(od_txn *t, od_arena *caller, const Orgdir__V1__Unit *u, uin
 	od_arena_init(&a, (size_t) 64 << 20);
 	struct doc d = {.depth = depth > 255 ? 255 : (uint8_t) depth, .kind = (uint8_t) u->kind};
 	struct builder b = {.a = &a, .d = &d};
-	add_text(&b, u->id, F_ID, NULL, false);
-	add_text(&b, u->acronym, F_ACRONYM, NULL, false);
-	for (size_t i = 0; i < u->n_name; i++) {
-		add_text(&b, u->name[i]->text, F_NAME, u->name[i]->lang, true);
-	}
-	for (size_t i = 0; i < u->n_description; i++) {
-		add_text(
-		    &b, u->description[i]->text, F_DESCRIPTION, u->description[i]->lang, false);
-	}
-	if (u->head != NULL) {
-		for (size_t i = 0; i < u->head->n_title; i++) {
-			add_text(&b, u->head->title[i]->text, F_HEAD_TITLE, u->head->title[i]->lang,
-			    true);
-		}
-		add_text(&b, u->head->name, F_HEAD_NAME, NULL, true);
-	}
-	add_exact(&b, u->id, F_ID);
-	add_exact(&b, u->acronym, F_ACRONYM);
+	add_unit_fields(&b, u, ~0u);
 	int rc = b.oom ? ENOMEM : write_doc(t, &a, doc, dl, &d);
+	od_arena_destroy(&a);
+	return rc;
+}
+
+void
+od_search_fields_of(const Orgdir__V1__Unit *u, struct od_search_fields *f)
+{
+	f->kind = u->kind;
+	f->acronym = u->acronym;
+	f->n_name = u->n_name;
+	f->name = u->name;
+	f->n_description = u->n_description;
+	f->description = u->description;
+	f->n_head_title = u->head != NULL ? u->head->n_title : 0;
+	f->head_title = u->head != NULL ? u->head->title : NULL;
+	f->head_name = u->head != NULL ? u->head->name : "";
+}
+
+static bool
+same_texts(size_t na, Orgdir__V1__LocalizedString *const *a, size_t nb,
+    Orgdir__V1__LocalizedString *const *b)
+{
+	if (na != nb) {
+		return false;
+	}
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i]->text, b[i]->text) != 0 || strcmp(a[i]->lang, b[i]->lang) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Bits 1 << F_* of the fields whose texts differ (the id never changes). */
+static unsigned
+changed_fields(const struct od_search_fields *o, const struct od_search_fields *n)
+{
+	unsigned c = 0;
+	if (strcmp(o->acronym, n->acronym) != 0) {
+		c |= 1u << F_ACRONYM;
+	}
+	if (!same_texts(o->n_name, o->name, n->n_name, n->name)) {
+		c |= 1u << F_NAME;
+	}
+	if (!same_texts(o->n_description, o->description, n->n_description, n->description)) {
+		c |= 1u << F_DESCRIPTION;
+	}
+	if (!same_texts(o->n_head_title, o->head_title, n->n_head_title, n->head_title)) {
+		c |= 1u << F_HEAD_TITLE;
+	}
+	if (strcmp(o->head_name, n->head_name) != 0) {
+		c |= 1u << F_HEAD_NAME;
+	}
+	return c;
+}
+
+/*
+ * Whether a stored doc holds every pair its fields gave: canonicalize
+ * drops the pairs of a word past OCC_BYTES_MAX bytes or 255 pairs, and
+ * the words and names past COUNT16_MAX. A dropped pair could come back
+ * when another field changes, so such a doc is rebuilt whole.
+ */
+static bool
+doc_complete(const struct doc *d)
+{
+	if (d->n_occ >= COUNT16_MAX || d->n_names >= COUNT16_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < d->n_occ;) {
+		size_t j = i, bytes = 0;
+		for (; j < d->n_occ && d->occ[j].len == d->occ[i].len &&
+		     memcmp(d->occ[j].word, d->occ[i].word, d->occ[i].len) == 0;
+		     j++) {
+			bytes += 2u + d->occ[j].ll;
+		}
+		if (j - i >= 255 || bytes + 2u + OD_LANG_MAX > OCC_BYTES_MAX) {
+			return false;
+		}
+		i = j;
+	}
+	return true;
+}
+
+/*
+ * The doc of unit u from its stored record `old`: the words and names of
+ * the fields not in `changed` are taken from the record (each with the
+ * rank a full build gives it, so canonicalize orders them the same), the
+ * others made afresh. Only the keys of the changed fields' words and names,
+ * before and after, can differ.
+ */
+static int
+reuse_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, const struct doc *old,
+    const uint8_t *raw, size_t raw_len, const Orgdir__V1__Unit *u, unsigned changed)
+{
+	struct doc d = {.depth = old->depth, .kind = (uint8_t) u->kind};
+	d.cap_occ = old->n_occ + 16;
+	d.cap_names = old->n_names + 4;
+	d.occ = od_arena_alloc(a, d.cap_occ * sizeof(*d.occ));
+	d.names = od_arena_alloc(a, d.cap_names * sizeof(*d.names));
+	if (d.occ == NULL || d.names == NULL) {
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < old->n_occ; i++) {
+		const struct occ *o = &old->occ[i];
+		if (!(changed & 1u << o->field)) {
+			d.occ[d.n_occ] = *o;
+			d.occ[d.n_occ++].seq = seq_of(o->field, i);
+		}
+	}
+	for (size_t i = 0; i < old->n_names; i++) {
+		const struct name *m = &old->names[i];
+		if (!(changed & 1u << m->field)) {
+			d.names[d.n_names] = *m;
+			d.names[d.n_names++].seq = seq_of(name_rank(m->field, m->tier), i);
+		}
+	}
+	struct builder b = {.a = a, .d = &d};
+	add_unit_fields(&b, u, changed);
+	if (b.oom) {
+		return ENOMEM;
+	}
+	canonicalize(&d);
+	struct only o = {.n_words = 0};
+	o.words = od_arena_alloc(a, (old->n_occ + d.n_occ + 1) * sizeof(*o.words));
+	o.hashes = od_arena_alloc(a, (old->n_names + d.n_names + 1) * sizeof(*o.hashes));
+	if (o.words == NULL || o.hashes == NULL) {
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < old->n_occ; i++) {
+		if (changed & 1u << old->occ[i].field) {
+			o.words[o.n_words++] = &old->occ[i];
+		}
+	}
+	for (size_t i = 0; i < d.n_occ; i++) {
+		if (changed & 1u << d.occ[i].field) {
+			o.words[o.n_words++] = &d.occ[i];
+		}
+	}
+	for (size_t i = 0; i < old->n_names; i++) {
+		if (changed & 1u << old->names[i].field) {
+			o.hashes[o.n_hashes++] = old->names[i].hash;
+		}
+	}
+	for (size_t i = 0; i < d.n_names; i++) {
+		if (changed & 1u << d.names[i].field) {
+			o.hashes[o.n_hashes++] = d.names[i].hash;
+		}
+	}
+	return write_over(t, a, doc, dl, old, raw, raw_len, &d, &o);
+}
+
+int
+od_search_update_unit(od_txn *t, const struct od_search_fields *before, const Orgdir__V1__Unit *u)
+{
+	struct od_search_fields now;
+	od_search_fields_of(u, &now);
+	unsigned changed = changed_fields(before, &now);
+	if (changed == 0 && before->kind == u->kind) {
+		return 0; /* the same doc: its keys and record stay as they are */
+	}
+	char doc[DOC_MAX];
+	size_t dl = doc_key('u', u->id, doc);
+	od_arena a;
+	od_arena_init(&a, (size_t) 64 << 20);
+	struct doc old;
+	uint8_t *raw;
+	size_t raw_len;
+	int rc = load_doc(t, &a, doc, dl, &old, &raw, &raw_len);
+	if (rc == 0 && doc_complete(&old)) {
+		rc = reuse_doc(t, &a, doc, dl, &old, raw, raw_len, u, changed);
+	} else if (rc == 0 || rc == MDB_NOTFOUND) {
+		rc = od_search_index_unit(t, &a, u, od_unit_depth(t, u));
+	}
 	od_arena_destroy(&a);
 	return rc;
 }
@@ -730,7 +1067,7 @@ od_search_unindex_unit(od_txn *t, const char *id)
 	uint8_t *raw;
 	size_t raw_len, no;
 	int rc = load_doc(t, &a, doc, dl, &old, &raw, &raw_len);
-	if (rc == 0 && (rc = derive(&a, &old, doc, dl, &oe, &no)) == 0) {
+	if (rc == 0 && (rc = derive(&a, &old, doc, dl, NULL, &oe, &no)) == 0) {
 		rc = apply_diff(t, oe, no, NULL, 0);
 	}
 	if (rc == 0 || rc == MDB_NOTFOUND) {
@@ -775,13 +1112,11 @@ od_search_index_country(od_txn *t, od_arena *caller, const Orgdir__V1__Country *
 	od_arena_init(&a, (size_t) 16 << 20);
 	struct doc d = {.depth = 0, .kind = 0};
 	struct builder b = {.a = &a, .d = &d};
-	add_text(&b, c->code, F_COUNTRY_CODE, NULL, false);
-	add_text(&b, c->alpha3, F_COUNTRY_CODE, NULL, false);
+	add_text(&b, c->code, F_COUNTRY_CODE, NULL, EXACT_KEY);
+	add_text(&b, c->alpha3, F_COUNTRY_CODE, NULL, EXACT_KEY);
 	for (size_t i = 0; i < c->n_name; i++) {
-		add_text(&b, c->name[i]->text, F_COUNTRY_NAME, c->name[i]->lang, true);
+		add_text(&b, c->name[i]->text, F_COUNTRY_NAME, c->name[i]->lang, WHOLE_NAME);
 	}
-	add_exact(&b, c->code, F_COUNTRY_CODE);
-	add_exact(&b, c->alpha3, F_COUNTRY_CODE);
 	int rc = b.oom ? ENOMEM : write_doc(t, &a, doc, dl, &d);
 	od_arena_destroy(&a);
 	return rc;
@@ -800,7 +1135,7 @@ od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, const vo
 	if (dl < 2 || dl > DOC_MAX || !decode_doc(a, rec, rec_len, &d)) {
 		return EINVAL;
 	}
-	int rc = derive(a, &d, doc, dl, &e, &n);
+	int rc = derive(a, &d, doc, dl, NULL, &e, &n);
 	if (rc != 0) {
 		return rc;
 	}
@@ -846,7 +1181,7 @@ od_search_check_key(
 	size_t raw_len, n;
 	int rc = load_doc(t, a, (const char *) pos + 1, plen - 1, &d, &raw, &raw_len);
 	if (rc == 0) {
-		rc = derive(a, &d, (const char *) pos + 1, plen - 1, &e, &n);
+		rc = derive(a, &d, (const char *) pos + 1, plen - 1, NULL, &e, &n);
 	}
 	if (rc != 0) {
 		return rc == MDB_NOTFOUND ? ENOENT : rc;

@@ -119,6 +119,25 @@ orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, c
 
 /* search.c: the index, maintained in the records' own transactions. */
 int od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth);
+/* What of a unit its search doc is made from, kept before an update
+ * changes it (the pointers are the unit's: they must outlive the update). */
+struct od_search_fields {
+	Orgdir__V1__Unit__Kind kind;
+	const char *acronym;
+	size_t n_name, n_description, n_head_title;
+	Orgdir__V1__LocalizedString *const *name;
+	Orgdir__V1__LocalizedString *const *description;
+	Orgdir__V1__LocalizedString *const *head_title;
+	const char *head_name;
+};
+void od_search_fields_of(const Orgdir__V1__Unit *u, struct od_search_fields *f);
+/* Re-indexes unit u after an update (same id and depth) from `before`,
+ * its fields as they were: nothing when no indexed field changed; else
+ * the stored doc's words of the unchanged fields are reused and only the
+ * keys of the changed ones rewritten (a whole re-index when the stored
+ * doc cannot be reused). 0 or an LMDB/errno status. */
+int od_search_update_unit(
+    od_txn *t, const struct od_search_fields *before, const Orgdir__V1__Unit *u);
 int od_search_unindex_unit(od_txn *t, const char *id);
 int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
 int od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c);

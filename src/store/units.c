@@ -634,6 +634,10 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	old.kind = cur->kind;
 	old_loc.country_code = old_cc;
 	old.location = &old_loc;
+	/* What the search doc was made from: the mask replaces, never edits,
+	 * the texts it points at. */
+	struct od_search_fields before;
+	od_search_fields_of(cur, &before);
 	size_t n = mask != NULL ? mask->n_paths : 0;
 	for (size_t i = 0; i < (n ? n : OD_ARRAY_LEN(all)); i++) {
 		const char *p = n ? mask->paths[i] : all[i];
@@ -669,7 +673,7 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	if ((c = store_unit(t, a, cur, 0, &raw, st)) != ORGDIR_OK) {
 		return c;
 	}
-	int src = od_search_index_unit(t, a, cur, od_unit_depth(t, cur));
+	int src = od_search_update_unit(t, &before, cur);
 	if (src != 0) {
 		return od_mdb_status(t, src, "index unit for search", st);
 	}

@@ -2,10 +2,12 @@
  * fixed organisation: accents, case, apostrophes, ligatures, French and
  * Spanish, ranking, filters, pages, and the index following renames, moves
  * and deletes in the same transactions. */
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "iso3166.h"
 #include "store.h"
 #include "testutil.h"
@@ -556,6 +558,154 @@ test_query_beyond_the_work_cap(void **state)
 	assert_true(pages < 100);
 }
 
+/* A hash of every key and value of the search index (search, search_docs),
+ * read with the store closed; the store is opened again. */
+static uint64_t
+index_digest(struct fx *f)
+{
+	orgdir_status st;
+	MDB_env *env;
+	MDB_txn *txn;
+	uint64_t h = 1469598103934665603ull;
+	od_store_close(f->s);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	static const char *const dbs[] = {"search", "search_docs"};
+	for (size_t d = 0; d < 2; d++) {
+		MDB_dbi dbi;
+		MDB_cursor *c;
+		MDB_val k, v;
+		assert_int_equal(mdb_dbi_open(txn, dbs[d], 0, &dbi), 0);
+		assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+		for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0; op = MDB_NEXT) {
+			const MDB_val *kv[2] = {&k, &v};
+			for (size_t x = 0; x < 2; x++) {
+				const uint8_t *p = kv[x]->mv_data;
+				for (size_t i = 0; i < kv[x]->mv_size; i++) {
+					h = (h ^ p[i]) * 1099511628211ull;
+				}
+				h = (h ^ kv[x]->mv_size) * 1099511628211ull;
+			}
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	od_store_opts o = {.path = f->dir, .no_sync = true, .iso = f->iso};
+	assert_int_equal(od_store_open(&o, &f->s, &st), ORGDIR_OK);
+	return h;
+}
+
+/* UpdateUnit of dg with one mask path; the fields are set from u. */
+static void
+update_dg(struct fx *f, Orgdir__V1__Unit *u, const char *path)
+{
+	orgdir_status st;
+	od_txn *t;
+	char *paths[] = {(char *) path};
+	Google__Protobuf__FieldMask m = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+	m.paths = paths;
+	m.n_paths = 1;
+	u->id = "dg";
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_unit_update(t, &f->a, u, &m, NULL, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+}
+
+static void
+assert_check_clean(struct fx *f)
+{
+	orgdir_status st;
+	od_check_report rep;
+	assert_int_equal(od_store_check(f->s, &rep, &st), ORGDIR_OK);
+	if (rep.problems != 0) {
+		od_check_report_print(&rep, stderr);
+	}
+	assert_int_equal(rep.problems, 0);
+}
+
+/* An update that changes no indexed field leaves the index as it was (not
+ * one key or record rewritten); one that does re-indexes just that field,
+ * and the result is what a whole re-index makes (the consistency check
+ * re-derives every doc from its unit). */
+static void
+test_update_reindexes_only_what_changed(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
+	uint64_t before = index_digest(f);
+	contact.email = "dg@example.org";
+	u.contact = &contact;
+	update_dg(f, &u, "contact.email");
+	u.sort_order = 7;
+	update_dg(f, &u, "sort_order");
+	assert_true(index_digest(f) == before);
+	search(f, "directrice generale", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg u:ddg-mgmt u:ddg-ops");
+	search(f, "dg", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+
+	/* The acronym: the old one no longer finds dg, the new one does. */
+	u.acronym = "QZX";
+	update_dg(f, &u, "acronym");
+	assert_true(index_digest(f) != before);
+	search(f, "qzx", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	search(f, "iom", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:iom");
+	assert_check_clean(f);
+
+	/* Each other indexed field, alone, and a word shared between fields. */
+	Orgdir__V1__Head head = ORGDIR__V1__HEAD__INIT;
+	Orgdir__V1__LocalizedString *titles[] = {
+	    ls(&f->a, "en", "Director General"), ls(&f->a, "fr", "Directrice générale de l'Œuvre")};
+	head.title = titles;
+	head.n_title = 2;
+	head.name = "Amy Pope";
+	u.head = &head;
+	update_dg(f, &u, "head");
+	search(f, "pope", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	head.name = "Zoë Quartz";
+	update_dg(f, &u, "head.name");
+	search(f, "pope", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	search(f, "zoe quartz", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	Orgdir__V1__LocalizedString *desc[] = {ls(&f->a, "es", "Dirección general y obras")};
+	u.description = desc;
+	u.n_description = 1;
+	update_dg(f, &u, "description");
+	search(f, "direccion", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	Orgdir__V1__LocalizedString *names[] = {
+	    ls(&f->a, "en", "Director General"), ls(&f->a, "fr", "Direction générale")};
+	u.name = names;
+	u.n_name = 2;
+	update_dg(f, &u, "name");
+	search(f, "directora", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, ""); /* the Spanish name is gone */
+	search(f, "direction generale", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	update_dg(f, &u, "kind");
+	assert_check_clean(f);
+	/* Back to no head and no description: their words go. */
+	u.head = NULL;
+	u.n_description = 0;
+	update_dg(f, &u, "head");
+	update_dg(f, &u, "description");
+	search(f, "quartz", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	search(f, "direccion", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "");
+	assert_check_clean(f);
+}
+
 int
 main(void)
 {
@@ -569,6 +719,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pages_across_early_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranking_ties, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_beyond_the_work_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_update_reindexes_only_what_changed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
