@@ -67,12 +67,16 @@ record_reply(struct od_write_job *j, od_val *out)
 	return true;
 }
 
-/* Runs one job in a child of the batch. */
+/* Runs one job: in a child of the batch, so that a failed request rolls
+ * back alone, or, when the batch holds this job only, in the batch itself
+ * (a nested transaction costs LMDB a dirty-page list and a merge, a large
+ * part of a single write). Sets *abort_batch when the job ran in the batch
+ * and failed: the batch must then be aborted rather than committed. */
 static void
-run_job(od_txn *batch, struct od_write_job *j)
+run_job(od_txn *batch, struct od_write_job *j, bool alone, bool *abort_batch)
 {
 	orgdir_status *st = &j->status;
-	od_txn *t;
+	od_txn *t = batch;
 	od_val prev;
 
 	od_status_ok(st);
@@ -89,28 +93,29 @@ run_job(od_txn *batch, struct od_write_job *j)
 			return;
 		}
 	}
-	if (od_txn_child(batch, &t, st) != ORGDIR_OK) {
+	if (!alone && od_txn_child(batch, &t, st) != ORGDIR_OK) {
 		return;
 	}
 	od_txn_set_actor(t, j->actor, j->m->name);
 	od_call call = {
 	    .srv = j->ctx->srv, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
-	if (j->m->handler(&call, j->req, st) != ORGDIR_OK) {
-		od_txn_abort(t);
-		return;
-	}
-	j->revision = od_txn_revision(t);
+	bool ok = j->m->handler(&call, j->req, st) == ORGDIR_OK;
 	od_val rec;
-	if (!record_reply(j, &rec)) {
-		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
-		od_txn_abort(t);
-		return;
+	if (ok) {
+		j->revision = od_txn_revision(t);
+		if (!record_reply(j, &rec)) {
+			od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
+			ok = false;
+		}
 	}
-	if (od_request_record(t, &j->request_id, &rec, st) != ORGDIR_OK) {
+	ok = ok && od_request_record(t, &j->request_id, &rec, st) == ORGDIR_OK;
+	if (alone) {
+		*abort_batch = !ok;
+	} else if (!ok) {
 		od_txn_abort(t);
-		return;
+	} else {
+		od_txn_commit(t, st);
 	}
-	od_txn_commit(t, st);
 }
 
 static void
@@ -125,13 +130,16 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 			}
 			return;
 		}
-		bool full = false;
+		bool full = false, abort_batch = false;
 		for (struct od_write_job *j = jobs; j != NULL && !full; j = j->next) {
-			run_job(batch, j);
+			run_job(batch, j, jobs->next == NULL, &abort_batch);
 			full = od_txn_map_full(batch);
 		}
 		if (full) {
 			od_txn_abort(batch);
+		} else if (abort_batch) {
+			od_txn_abort(batch); /* its one job failed and says why */
+			return;
 		} else if (od_txn_commit(batch, &st) == ORGDIR_OK) {
 			return;
 		} else if (st.code != ORGDIR_RESOURCE_EXHAUSTED) {
