@@ -34,10 +34,10 @@
  *    its token and nothing else;
  *  - the search index: every doc names an existing unit or ISO country;
  *    every unit and every ISO country has its doc, and it is exactly what
- *    search.c's indexer makes of the record at the unit's depth (run as a
- *    dry run on the read snapshot: see check.c). Not checked yet: that each
- *    key of `search` belongs to a doc that derives it (its layout is
- *    search.c's; it needs a walk exported from there).
+ *    the index's own indexer (search_write.c) makes of the record at the
+ *    unit's depth (run as a dry run on the read snapshot: see
+ *    check_search.c); every key of `search` is one a doc derives
+ *    (od_search_check_doc / od_search_check_key).
  */
 #ifndef OD_STORE_CHECK_H
 #define OD_STORE_CHECK_H
