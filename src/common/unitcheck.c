@@ -44,12 +44,15 @@ od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size
 			        ? v[i]->lang
 			        : "?");
 		}
-		snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
-		orgdir_code c = check_str(field, v[i]->text, max, st);
+		/* The field's name only for a message (this runs for every text
+		 * of every unit an import writes). */
+		orgdir_code c = check_str("", v[i]->text, max, st);
 		if (c != ORGDIR_OK) {
-			return c;
+			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
+			return check_str(field, v[i]->text, max, st);
 		}
 		if (v[i]->text[0] == '\0') {
+			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
 			return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
 			    "%s is empty: omit the language instead", field);
 		}

@@ -18,9 +18,12 @@
  * with their search words) take ~100 MB here. */
 #define CHUNK_ENTRIES ((size_t) 1 << 22)
 #define DATA_MAX ((size_t) 1 << 30)
+#define PREFETCH 16 /* entries ahead */
 
 struct dput {
 	uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
+	uint64_t prefix2; /* the next 8: most keys differ in their first 16 bytes,
+	                   * compared here without reading data at random */
 	uint32_t off; /* key then value, in data */
 	uint16_t kl, vl;
 	uint32_t seq; /* the order of the puts: a later put of a key wins */
@@ -84,6 +87,9 @@ dput_cmp(const uint8_t *data, const struct dput *x, const struct dput *y)
 	}
 	if (x->prefix != y->prefix) {
 		return x->prefix < y->prefix ? -1 : 1;
+	}
+	if (x->prefix2 != y->prefix2) {
+		return x->prefix2 < y->prefix2 ? -1 : 1;
 	}
 	int c = memn(data + x->off, x->kl, data + y->off, y->kl);
 	if (c == 0 && x->dup) {
@@ -203,6 +209,106 @@ sort_all(struct od_deferred *d)
 	return true;
 }
 
+/* Existing entries at or past the first held-back key, copied out to be
+ * written again among the new ones (struct tail). */
+struct old {
+	uint32_t off; /* key then value, in tail.data */
+	uint32_t kl, vl;
+};
+
+struct tail {
+	struct old *e;
+	size_t n, cap;
+	uint8_t *data;
+	size_t len, data_cap;
+};
+
+static void
+tail_free(struct tail *x)
+{
+	free(x->e);
+	free(x->data);
+}
+
+static bool
+tail_add(struct tail *x, const MDB_val *k, const MDB_val *v)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 1024;
+		struct old *ne = realloc(x->e, cap * sizeof(*ne));
+		if (ne == NULL) {
+			return false;
+		}
+		x->e = ne;
+		x->cap = cap;
+	}
+	size_t need = k->mv_size + v->mv_size;
+	if (need > x->data_cap - x->len) {
+		size_t cap = x->data_cap ? x->data_cap * 2 : (size_t) 1 << 16;
+		while (cap - x->len < need) {
+			cap *= 2;
+		}
+		uint8_t *nd = realloc(x->data, cap);
+		if (nd == NULL) {
+			return false;
+		}
+		x->data = nd;
+		x->data_cap = cap;
+	}
+	memcpy(x->data + x->len, k->mv_data, k->mv_size);
+	memcpy(x->data + x->len + k->mv_size, v->mv_data, v->mv_size);
+	x->e[x->n++] =
+	    (struct old){(uint32_t) x->len, (uint32_t) k->mv_size, (uint32_t) v->mv_size};
+	x->len += need;
+	return true;
+}
+
+/* MDB_APPEND only helps past a database's last key, and a first import
+ * into a store finds the search index holding the countries' keys all over
+ * its range: each new key would then be put by a search from the root,
+ * into pages split in half. When the entries at or past the first new key
+ * are few against the new ones (TAIL_SHARE, TAIL_BYTES_MAX), they are
+ * copied into *x and deleted, so that everything from there on is
+ * appended, old and new merged in key order. Returns 0 (x->n == 0: put as
+ * before) or an LMDB status. */
+#define TAIL_SHARE 4 /* at most one existing entry per 4 new ones */
+#define TAIL_BYTES_MAX ((size_t) 64 << 20)
+
+static int
+take_tail(MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, size_t k0l, size_t n_new,
+    struct tail *x)
+{
+	MDB_val k = {k0l, (void *) k0}, v;
+	MDB_val fk, fv;
+	int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND) {
+		return 0; /* nothing at or past it: every put appends already */
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (x->n >= n_new / TAIL_SHARE || x->len > TAIL_BYTES_MAX || !tail_add(x, &k, &v)) {
+			x->n = 0; /* too many (or no memory): put among them */
+			return 0;
+		}
+	}
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	/* From the first entry on: the whole database goes, cheaper than one
+	 * by one. */
+	MDB_txn *txn = mdb_cursor_txn(c);
+	rc = mdb_cursor_get(c, &fk, &fv, MDB_FIRST);
+	if (rc == 0 && memn(fk.mv_data, fk.mv_size, x->data, x->e[0].kl) == 0 &&
+	    (!dup || memn(fv.mv_data, fv.mv_size, x->data + x->e[0].kl, x->e[0].vl) == 0)) {
+		return mdb_drop(txn, dbi, 0);
+	}
+	for (size_t i = 0; i < x->n && rc == 0; i++) {
+		MDB_val dk = {x->e[i].kl, x->data + x->e[i].off};
+		MDB_val dv = {x->e[i].vl, x->data + x->e[i].off + x->e[i].kl};
+		rc = mdb_del(txn, dbi, &dk, dup ? &dv : NULL);
+	}
+	return rc;
+}
+
 /* Writes one database's entries (sorted), appending past its last key. */
 static int
 flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size_t n)
@@ -212,12 +318,16 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 	uint8_t last_k[512], last_v[512];
 	size_t last_kl = 0, last_vl = 0;
 	bool empty = true;
+	struct tail x = {0};
 	int rc = mdb_cursor_open(t->txn, d->dbi[db], &c);
 	if (rc != 0) {
 		return rc;
 	}
+	if (n > 0) {
+		rc = take_tail(c, d->dbi[db], d->dup[db], d->data + e[0].off, e[0].kl, n, &x);
+	}
 	/* Keys (and, in a DUPSORT database, values) are at most 511 bytes. */
-	if (mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) {
+	if (rc == 0 && mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) {
 		empty = false;
 		if (lk.mv_size <= sizeof(last_k) && (!d->dup[db] || lv.mv_size <= sizeof(last_v))) {
 			memcpy(last_k, lk.mv_data, lk.mv_size);
@@ -230,18 +340,47 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 			last_kl = sizeof(last_k) + 1; /* cannot compare: never append */
 		}
 	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const uint8_t *ek = d->data + e[i].off;
-		const uint8_t *ev = ek + e[i].kl;
-		MDB_val k = {e[i].kl, (void *) ek};
-		MDB_val v = {e[i].vl, (void *) ev};
+	/* The new entries and the old ones taken out, merged in key order (an
+	 * old entry first among equals, so that a new put of its key wins). */
+	for (size_t i = 0, j = 0; (i < n || j < x.n) && rc == 0;) {
+		const uint8_t *ek, *ev;
+		size_t kl, vl;
+		bool take_old = j < x.n;
+		if (take_old && i < n) {
+			const uint8_t *ok = x.data + x.e[j].off;
+			const uint8_t *nk = d->data + e[i].off;
+			int kc = memn(ok, x.e[j].kl, nk, e[i].kl);
+			if (kc == 0 && d->dup[db]) {
+				kc = memn(ok + x.e[j].kl, x.e[j].vl, nk + e[i].kl, e[i].vl);
+			}
+			take_old = kc <= 0;
+		}
+		if (take_old) {
+			ek = x.data + x.e[j].off;
+			kl = x.e[j].kl;
+			ev = ek + kl;
+			vl = x.e[j++].vl;
+		} else {
+			ek = d->data + e[i].off;
+			kl = e[i].kl;
+			ev = ek + kl;
+			vl = e[i++].vl;
+			if (i + PREFETCH < n) {
+				/* Sorted, the entries are read from all over data: a
+				 * cache (and TLB) miss each, unless asked for early. */
+				const uint8_t *p = d->data + e[i + PREFETCH].off;
+				__builtin_prefetch(p);
+				__builtin_prefetch(p + e[i + PREFETCH].kl + e[i + PREFETCH].vl - 1);
+			}
+		}
+		MDB_val k = {kl, (void *) ek};
+		MDB_val v = {vl, (void *) ev};
 		unsigned flags = 0;
 		if (last_kl <= sizeof(last_k)) {
-			int kc = empty ? 1 : memn(ek, e[i].kl, last_k, last_kl);
+			int kc = empty ? 1 : memn(ek, kl, last_k, last_kl);
 			if (kc > 0) {
 				flags = MDB_APPEND;
-			} else if (kc == 0 && d->dup[db] &&
-			    memn(ev, e[i].vl, last_v, last_vl) > 0) {
+			} else if (kc == 0 && d->dup[db] && memn(ev, vl, last_v, last_vl) > 0) {
 				flags = MDB_APPENDDUP;
 			}
 		}
@@ -250,15 +389,16 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 			rc = mdb_cursor_put(c, &k, &v, 0); /* not past the end after all */
 		} else if (rc == 0 && flags != 0) {
 			empty = false;
-			memcpy(last_k, ek, e[i].kl);
-			last_kl = e[i].kl;
+			memcpy(last_k, ek, kl);
+			last_kl = kl;
 			if (d->dup[db]) {
-				memcpy(last_v, ev, e[i].vl);
-				last_vl = e[i].vl;
+				memcpy(last_v, ev, vl);
+				last_vl = vl;
 			}
 		}
 	}
 	mdb_cursor_close(c);
+	tail_free(&x);
 	if (rc == MDB_MAP_FULL) {
 		od_mdb_status(t, rc, "deferred put", NULL);
 	}
@@ -338,11 +478,13 @@ od_deferred_put(od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v,
 		memcpy(p + kl, v, vl);
 	}
 	struct dput *e = &d->e[d->n++];
-	uint64_t prefix = 0;
+	uint64_t prefix = 0, prefix2 = 0;
 	for (size_t i = 0; i < 8; i++) {
 		prefix = prefix << 8 | (i < kl ? p[i] : 0);
+		prefix2 = prefix2 << 8 | (i + 8 < kl ? p[i + 8] : 0);
 	}
 	*e = (struct dput){.prefix = prefix,
+	    .prefix2 = prefix2,
 	    .off = (uint32_t) d->data_len,
 	    .kl = (uint16_t) kl,
 	    .vl = (uint16_t) vl,

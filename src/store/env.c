@@ -9,6 +9,7 @@
 
 #define DEFAULT_MAP_SIZE ((size_t) 256 << 20)
 #define DEFAULT_MAX_READERS 512
+#define GROW_ROUND ((size_t) 64 << 20)
 #define META_SCHEMA "schema_version"
 #define META_REVISION "revision"
 
@@ -294,13 +295,41 @@ od_store_schema_version(struct od_store *s)
 }
 
 orgdir_code
+od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st)
+{
+	struct od_store *s = t->s;
+	MDB_envinfo info;
+	MDB_stat ms;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0) {
+		return ORGDIR_OK; /* cannot tell: find out by writing */
+	}
+	/* The pages of the last commit; what this transaction added so far is
+	 * not counted (the margin asked for covers it). */
+	size_t used = ((size_t) info.me_last_pgno + 1) * ms.ms_psize;
+	if (used <= s->map_size && s->map_size - used >= bytes) {
+		return ORGDIR_OK;
+	}
+	s->grow_to = used + bytes;
+	od_mdb_status(t, MDB_MAP_FULL, "reserve", NULL); /* notes the full map on t */
+	return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+	    "the database map (%zu MiB, %zu MiB used) has no room for %zu MiB more",
+	    s->map_size >> 20, used >> 20, bytes >> 20);
+}
+
+orgdir_code
 od_store_grow(struct od_store *s, orgdir_status *st)
 {
 	pthread_rwlock_wrlock(&s->gate);
 	size_t ns = s->map_size * 2;
+	if (s->grow_to > ns) {
+		/* What a write asked for (od_store_reserve), to the next 64 MiB:
+		 * one grow instead of several, each running the write again. */
+		ns = (s->grow_to + GROW_ROUND - 1) / GROW_ROUND * GROW_ROUND;
+	}
 	int rc = mdb_env_set_mapsize(s->env, ns);
 	if (rc == 0) {
 		s->map_size = ns;
+		s->grow_to = 0;
 	}
 	pthread_rwlock_unlock(&s->gate);
 	if (rc != 0) {

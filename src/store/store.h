@@ -72,8 +72,15 @@ void od_txn_abort(od_txn *t);
 /* True when the transaction hit the map size limit: abort the batch, call
  * od_store_grow, and run it again. */
 bool od_txn_map_full(const od_txn *t);
-/* Doubles the map. Waits for readers in progress; no write may be open. */
+/* Doubles the map, or grows it to what od_store_reserve asked for when that
+ * is more. Waits for readers in progress; no write may be open. */
 orgdir_code od_store_grow(struct od_store *s, orgdir_status *st);
+/* For a write that knows it is large (an import): when the map has less
+ * than `bytes` free beyond the last commit, fails at once with
+ * RESOURCE_EXHAUSTED and od_txn_map_full(t) set, as a write that filled
+ * the map would, and the next od_store_grow makes room for `bytes` (rather
+ * than doubling). Otherwise OK. Writer thread only. */
+orgdir_code od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st);
 
 /* Metadata */
 uint64_t od_txn_revision(od_txn *t);

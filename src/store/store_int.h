@@ -27,6 +27,7 @@ struct od_store {
 	uint64_t retain_revisions; /* 0 = keep the whole log */
 	const od_iso3166 *iso; /* not owned; NULL = country codes unchecked */
 	size_t map_size;
+	size_t grow_to; /* writer only: the map od_store_reserve asked for; 0 = none */
 	uint32_t schema;
 	/* Readers hold it shared while a snapshot is open; od_store_grow holds it
 	 * exclusively to remap. Uncontended except during a grow. */
@@ -154,6 +155,12 @@ int od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, cons
  * index) or an LMDB status; *doc / *dl (into key) name the doc unless EINVAL. */
 int od_search_check_key(
     od_txn *t, od_arena *a, const void *key, size_t klen, const uint8_t **doc, size_t *dl);
+/* units.c, for an import (import.c) that has checked `u` as od_unit_create
+ * would (od_unit_check, its country code, a new id, its parent there
+ * before it) and knows how deep it goes: creates it exactly as
+ * od_unit_create would, without checking it or walking its ancestry again. */
+orgdir_code od_unit_create_checked(
+    od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st);
 /* units.c: levels above a unit (0 for a root). */
 uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
 

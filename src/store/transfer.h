@@ -71,6 +71,15 @@ orgdir_code od_import(od_txn *t, od_arena *a, Orgdir__V1__Directory *doc, bool r
     bool dry_run, od_import_result *res, orgdir_status *st);
 
 /*
+ * Before an import of a document of `doc_bytes` (packed): makes sure the
+ * database map has room for what importing it into an empty store writes
+ * (od_store_reserve with an estimate from the size). RESOURCE_EXHAUSTED
+ * with od_txn_map_full(t) means "grow and run again", as from od_import,
+ * but before any work is done.
+ */
+orgdir_code od_import_reserve(od_txn *t, size_t doc_bytes, orgdir_status *st);
+
+/*
  * Hot backup: copies the live environment, compacted, from a read snapshot
  * into `dir` (an absolute path; created 0700 when missing, refused when not
  * empty), while reads and writes go on. The copy is a complete data

@@ -558,6 +558,30 @@ copy_unit(od_arena *a, const Orgdir__V1__Unit *u)
 
 /* --- writes ---------------------------------------------------------------------------- */
 
+/* Writes a checked new unit `depth` levels deep and its derived indexes. */
+static orgdir_code
+insert_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st)
+{
+	orgdir_code c;
+	if (!t->keep_times) {
+		u->create_time = NULL; /* output only, except for an import */
+	}
+	if ((c = store_unit(t, a, u, MDB_NOOVERWRITE, NULL, st)) != ORGDIR_OK) {
+		return c;
+	}
+	int rc = children_put(t, u->parent_id, u->sort_order, u->id);
+	if (rc == 0) {
+		rc = od_unit_index_add(t, u);
+	}
+	if (rc == 0) {
+		rc = od_search_index_unit(t, a, u, depth);
+	}
+	if (rc != 0) {
+		return od_mdb_status(t, rc, "index unit", st);
+	}
+	return ORGDIR_OK;
+}
+
 orgdir_code
 od_unit_create(
     od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, Orgdir__V1__Unit **out, orgdir_status *st)
@@ -573,6 +597,7 @@ od_unit_create(
 	if (od_unit_exists(t, u->id)) {
 		return od_status_set(st, ORGDIR_ALREADY_EXISTS, "unit '%s' already exists", u->id);
 	}
+	uint32_t depth = 0;
 	if (u->parent_id[0] != '\0') {
 		bool hit = false;
 		int d = depth_of(t, u->parent_id, NULL, &hit);
@@ -585,27 +610,26 @@ od_unit_create(
 			    "unit '%s' would be %d levels deep; the limit is %d", u->id, d + 1,
 			    OD_TREE_DEPTH_MAX);
 		}
+		depth = (uint32_t) d + 1;
 	}
-	if (!t->keep_times) {
-		u->create_time = NULL; /* output only, except for an import */
-	}
-	if ((c = store_unit(t, a, u, MDB_NOOVERWRITE, NULL, st)) != ORGDIR_OK) {
+	if ((c = insert_unit(t, a, u, depth, st)) != ORGDIR_OK) {
 		return c;
-	}
-	int rc = children_put(t, u->parent_id, u->sort_order, u->id);
-	if (rc == 0) {
-		rc = od_unit_index_add(t, u);
-	}
-	if (rc == 0) {
-		rc = od_search_index_unit(t, a, u, od_unit_depth(t, u));
-	}
-	if (rc != 0) {
-		return od_mdb_status(t, rc, "index unit", st);
 	}
 	if (out != NULL) {
 		*out = u;
 	}
 	return ORGDIR_OK;
+}
+
+orgdir_code
+od_unit_create_checked(
+    od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, uint32_t depth, orgdir_status *st)
+{
+	Orgdir__V1__Unit *u = copy_unit(a, in);
+	if (u == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
+	}
+	return insert_unit(t, a, u, depth, st);
 }
 
 orgdir_code

@@ -730,6 +730,102 @@ test_multipart_import_lands_at_once(void **state)
 	od_test_server_cleanup(&b);
 }
 
+/* How many times the server's log says `what`. */
+static int
+log_count(od_test_server *s, const char *what)
+{
+	FILE *f = fopen(s->log, "r");
+	char line[1024];
+	int n = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n += strstr(line, what) != NULL;
+	}
+	fclose(f);
+	return n;
+}
+
+/* An import needing far more than the map: the map grows once, before any
+ * work (not after the import has filled it, to run it all again), and the
+ * import lands once, at one revision. The second import also finds a few
+ * entries of its indexes' databases past its first key (the first
+ * import's), which defer.c takes out and writes again among the new ones. */
+static void
+test_import_larger_than_the_map_grows_once(void **state)
+{
+	(void) state;
+	od_test_server b = {0};
+	const char *args[] = {"--map-size", "8", NULL};
+	od_test_server_start(&b, args);
+	orgdir_client *c = big_client(&b, NULL, 60000);
+	orgdir_reply *r;
+	orgdir_status st;
+	Orgdir__V1__ImportDirectoryResponse *out;
+	gdoc small, g;
+	gdoc_make(&small, "zz", 200, 5, "");
+	assert_int_equal(import(c, &small.d, MERGE, 0, &r, &out, &st), ORGDIR_OK);
+	assert_int_equal(out->units_created, 200);
+	assert_int_equal(out->revision, 1);
+	orgdir_reply_free(r);
+	assert_int_equal(log_count(&b, "map size grown"), 0);
+
+	gdoc_make(&g, "big", 30000, 9, "");
+	for (size_t i = 0; i < 30000; i++) {
+		snprintf(g.text[i], sizeof(g.text[i]), "Office %zu of region %zu", i, i % 97);
+		g.u[i].acronym = "OFF";
+	}
+	assert_true(protobuf_c_message_get_packed_size(&g.d.base) > (1u << 20));
+	assert_int_equal(import(c, &g.d, MERGE, 0, &r, &out, &st), ORGDIR_OK);
+	assert_int_equal(out->n_problems, 0);
+	assert_int_equal(out->units_created, 30000);
+	assert_int_equal(out->revision, 2);
+	orgdir_reply_free(r);
+	assert_int_equal(log_count(&b, "map size grown"), 1);
+	assert_int_equal(log_count(&b, "import: 30000 unit(s) created"), 1);
+
+	/* The change log: one revision, one change per unit, nothing twice. */
+	char token[64] = "";
+	size_t total = 0;
+	uint32_t last_seq = 0;
+	Orgdir__V1__ListChangesResponse *l;
+	for (int page = 0; page < 100; page++) {
+		assert_int_equal(
+		    orgdir_changes_list(c, 1, NULL, 0, 1000, token, &r, &l, &st), ORGDIR_OK);
+		for (size_t i = 0; i < l->n_changes; i++, total++) {
+			assert_int_equal(l->changes[i]->revision, 2);
+			assert_true(total == 0 || l->changes[i]->seq > last_seq);
+			last_seq = l->changes[i]->seq;
+		}
+		od_strlcpy(token, l->next_page_token, sizeof(token));
+		orgdir_reply_free(r);
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_int_equal(total, 30000);
+
+	Orgdir__V1__Directory *d;
+	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
+	assert_int_equal(count_prefix(d, "big-"), 30000);
+	assert_int_equal(count_prefix(d, "zz-"), 200);
+	orgdir_reply_free(r);
+	/* Both are found by search. */
+	Orgdir__V1__SearchRequest q = ORGDIR__V1__SEARCH_REQUEST__INIT;
+	Orgdir__V1__SearchResponse *sr;
+	q.query = "big-29999";
+	q.page_size = 10;
+	assert_int_equal(orgdir_search(c, &q, &r, &sr, &st), ORGDIR_OK);
+	assert_true(sr->n_hits >= 1);
+	assert_string_equal(sr->hits[0]->unit->id, "big-29999");
+	orgdir_reply_free(r);
+	gdoc_free(&g);
+	gdoc_free(&small);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&b), 0);
+	assert_store_consistent(&b);
+	od_test_server_cleanup(&b);
+}
+
 /* --- permissions
  * ------------------------------------------------------------------------------------ */
 
@@ -1136,6 +1232,7 @@ main(void)
 	    cmocka_unit_test(test_merge_updates_and_moves),
 	    cmocka_unit_test(test_replace_keeps_only_the_document),
 	    cmocka_unit_test(test_multipart_import_lands_at_once),
+	    cmocka_unit_test(test_import_larger_than_the_map_grows_once),
 	    cmocka_unit_test(test_import_and_backup_need_admin),
 	    cmocka_unit_test(test_backup_while_writing_starts_a_server),
 	    cmocka_unit_test(test_kill9_during_import_leaves_all_or_nothing),

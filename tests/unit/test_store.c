@@ -427,6 +427,32 @@ test_idempotency_record(void **state)
 	od_txn_abort(t);
 }
 
+/* A write that knows it is large asks for room first: refused at once with
+ * a full map, then one grow makes all the room it asked for. */
+static void
+test_reserve_grows_once(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_txn *t;
+	od_store_close(f->s);
+	test_rmtree(f->dir);
+	open_store(f, 1u << 20);
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_store_reserve(t, 256u << 10, &st), ORGDIR_OK);
+	assert_false(od_txn_map_full(t));
+	assert_int_equal(od_store_reserve(t, 100u << 20, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	assert_true(od_txn_map_full(t));
+	assert_non_null(strstr(st.message, "no room for 100 MiB"));
+	od_txn_abort(t);
+	assert_int_equal(od_store_grow(f->s, &st), ORGDIR_OK); /* not merely doubled */
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_store_reserve(t, 100u << 20, &st), ORGDIR_OK);
+	assert_false(od_txn_map_full(t));
+	od_txn_abort(t);
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+}
+
 static void
 test_map_grows_and_data_persists(void **state)
 {
@@ -505,6 +531,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_update_mask_and_etag, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idempotency_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
