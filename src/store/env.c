@@ -158,7 +158,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 			od_arena_destroy(&a);
 		}
 		if (rc == 0 && s->schema == 4) {
-			/* 4 -> 5: the search index keyed by depth (search.c). */
+			/* 4 -> 5: the search index keyed by depth (search_write.c). */
 			od_txn t = {.s = s, .txn = txn, .write = true};
 			od_arena a;
 			od_arena_init(&a, (size_t) 1 << 34);

@@ -172,7 +172,7 @@ orgdir_code od_changes_list(od_txn *t, od_arena *a, const Orgdir__V1__ListChange
 /* Number of distinct revisions in the log and the oldest one kept. */
 void od_changes_span(od_txn *t, uint64_t *oldest, uint64_t *count);
 
-/* --- search (search.c) ------------------------------------------------------------------ */
+/* --- search (search_*.c) ------------------------------------------------------------------ */
 
 /* Ranked hits for a query typed by a person (see SearchRequest). */
 orgdir_code od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *req,

@@ -22,7 +22,7 @@ struct od_store {
 	MDB_dbi token_hashes; /* SHA-256 of the secret -> token name */
 	MDB_dbi changes; /* be64 revision + be32 seq -> packed Change */
 	MDB_dbi changes_by_res; /* "u:<id>" / "c:<CC>" -> dup: be64 revision + be32 seq */
-	MDB_dbi search; /* word \0 doc -> fields and languages (search.c) */
+	MDB_dbi search; /* bucket or name hash + depth + doc (layout: search_doc.c) */
 	MDB_dbi search_docs; /* doc -> depth, kind, words, whole names, exact keys */
 	uint64_t retain_revisions; /* 0 = keep the whole log */
 	const od_iso3166 *iso; /* not owned; NULL = country codes unchecked */
@@ -118,7 +118,7 @@ int od_store_reindex(od_txn *t, od_arena *a);
 orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, const od_val *before,
     const od_val *after, orgdir_status *st);
 
-/* search.c: the index, maintained in the records' own transactions. */
+/* search_*.c: the index, maintained in the records' own transactions. */
 int od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth);
 /* What of a unit its search doc is made from, kept before an update
  * changes it (the pointers are the unit's: they must outlive the update). */
@@ -144,7 +144,7 @@ int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
 int od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c);
 int od_search_index_countries(od_txn *t, od_arena *a);
 int od_search_reindex_all(od_txn *t, od_arena *a);
-/* search.c, for check.c: are the `search` keys the search_docs record
+/* search_write.c, for check_search.c: are the `search` keys the search_docs record
  * `rec` of doc (dl bytes) derives all stored, with their values? 0, EINVAL
  * (rec is malformed), ENOENT (a key is missing), EACCES (a key holds other
  * bytes) or an LMDB status; *n_keys = how many keys rec derives. */
