@@ -257,3 +257,24 @@ od_check_report_print(const od_check_report *rep, FILE *f)
 		fprintf(f, "problem: ... and %" PRIu64 " more\n", rep->problems - rep->n_kept);
 	}
 }
+
+int
+od_check_each(struct ck *c, MDB_dbi dbi, uint64_t *counter,
+    void (*visit)(struct ck *c, const MDB_val *k, const MDB_val *v))
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(c->txn, dbi, &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
+		if (counter != NULL) {
+			(*counter)++;
+		}
+		visit(c, &k, &v);
+		od_arena_reset(&c->a);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}

@@ -68,19 +68,7 @@ check_child_entry(struct ck *c, const MDB_val *k, const MDB_val *v)
 int
 od_check_children(struct ck *c)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(c->txn, c->s->children, &cur);
-	if (rc != 0) {
-		return rc;
-	}
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		c->rep->children++;
-		check_child_entry(c, &k, &v);
-		od_arena_reset(&c->a);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return od_check_each(c, c->s->children, &c->rep->children, check_child_entry);
 }
 
 /* --- derived indexes: kind counts, country offices ---------------------------------- */
@@ -168,19 +156,7 @@ check_office_entry(struct ck *c, const MDB_val *k, const MDB_val *v)
 int
 od_check_country_units(struct ck *c)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(c->txn, c->s->country_units, &cur);
-	if (rc != 0) {
-		return rc;
-	}
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		c->rep->country_units++;
-		check_office_entry(c, &k, &v);
-		od_arena_reset(&c->a);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return od_check_each(c, c->s->country_units, &c->rep->country_units, check_office_entry);
 }
 
 /* --- country records ---------------------------------------------------------------------- */
@@ -248,19 +224,7 @@ check_country(struct ck *c, const MDB_val *k, const MDB_val *v)
 int
 od_check_countries(struct ck *c)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(c->txn, c->s->countries, &cur);
-	if (rc != 0) {
-		return rc;
-	}
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		c->rep->countries++;
-		check_country(c, &k, &v);
-		od_arena_reset(&c->a);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return od_check_each(c, c->s->countries, &c->rep->countries, check_country);
 }
 
 /* --- the idempotency record ------------------------------------------------------------ */

@@ -60,6 +60,10 @@ int od_check_requests(struct ck *c); /* check_index.c */
 int od_check_changes(struct ck *c); /* check_log.c */
 int od_check_changes_by_res(struct ck *c); /* check_log.c */
 int od_check_tokens(struct ck *c); /* check_log.c */
+/* check.c: calls visit on every entry of dbi, the arena reset after each;
+ * *counter (when not NULL) counts them. 0 or an LMDB status. */
+int od_check_each(struct ck *c, MDB_dbi dbi, uint64_t *counter,
+    void (*visit)(struct ck *c, const MDB_val *k, const MDB_val *v));
 int od_check_search_docs(struct ck *c); /* check_search.c */
 int od_check_search_units(struct ck *c); /* check_search.c */
 /* check_search.c: every ISO country's doc; reads the ISO table, not a

@@ -235,18 +235,7 @@ check_search_unit(struct ck *c, const MDB_val *k, const MDB_val *v)
 int
 od_check_search_units(struct ck *c)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(c->txn, c->s->units, &cur);
-	if (rc != 0) {
-		return rc;
-	}
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		check_search_unit(c, &k, &v);
-		od_arena_reset(&c->a);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return od_check_each(c, c->s->units, NULL, check_search_unit);
 }
 
 /* Every ISO 3166-1 country is searchable by its codes and names. */

@@ -181,17 +181,5 @@ check_unit(struct ck *c, const MDB_val *k, const MDB_val *v)
 int
 od_check_units(struct ck *c)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(c->txn, c->s->units, &cur);
-	if (rc != 0) {
-		return rc;
-	}
-	for (int op = MDB_FIRST; (rc = mdb_cursor_get(cur, &k, &v, op)) == 0; op = MDB_NEXT) {
-		c->rep->units++;
-		check_unit(c, &k, &v);
-		od_arena_reset(&c->a);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return od_check_each(c, c->s->units, &c->rep->units, check_unit);
 }
