@@ -27,7 +27,6 @@
 
 #define SESSIONS_MAX 4
 #define SESSION_BYTES_MAX ((size_t) 1 << 30) /* all sessions' parts together */
-#define SESSION_UNITS_MAX 1000000u
 #define SESSION_IDLE_MS (10u * 60u * 1000u)
 #define SESSION_DONE_MS (60u * 1000u)
 #define SESSION_ID_BYTES 16
@@ -158,13 +157,15 @@ part_of(const Orgdir__V1__Directory *d)
 
 static orgdir_code
 session_add(struct od_import_sessions *is, struct session *s, const Orgdir__V1__Directory *part,
-    orgdir_status *st)
+    unsigned units_max, orgdir_status *st)
 {
 	Orgdir__V1__Directory p = part_of(part);
 	size_t n = orgdir__v1__directory__get_packed_size(&p);
-	if (s->units + p.n_units > SESSION_UNITS_MAX) {
+	if (s->units + p.n_units > units_max) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
-		    "ImportDirectory: a document may hold at most %u units", SESSION_UNITS_MAX);
+		    "ImportDirectory: a document may hold at most %u units (orgdird "
+		    "--max-import-units); nothing was imported",
+		    units_max);
 	}
 	if (n > SESSION_BYTES_MAX - is->bytes || !od_buf_reserve(&s->data, n)) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
@@ -291,7 +292,8 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "commit");
 	}
 	bool has_part = r->part != NULL && (r->part->n_units > 0 || r->part->n_countries > 0);
-	if (s != NULL && has_part && (code = session_add(is, s, r->part, st)) != ORGDIR_OK) {
+	if (s != NULL && has_part &&
+	    (code = session_add(is, s, r->part, srv->max_import_units, st)) != ORGDIR_OK) {
 		return code;
 	}
 	if (!r->commit) {
@@ -311,6 +313,12 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 	/* A whole document in one request. */
 	Orgdir__V1__Directory empty = ORGDIR__V1__DIRECTORY__INIT;
 	Orgdir__V1__Directory p = part_of(r->part != NULL ? r->part : &empty);
+	if (p.n_units > srv->max_import_units) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "ImportDirectory: a document may hold at most %u units (orgdird "
+		    "--max-import-units); nothing was imported",
+		    srv->max_import_units);
+	}
 	size_t n = orgdir__v1__directory__get_packed_size(&p);
 	uint8_t *buf = malloc(n + 1);
 	if (buf == NULL) {

@@ -17,6 +17,7 @@
 static const char usage[] =
     "usage: orgdird [--listen URL]... [--data DIR] [--seed FILE.json]\n"
     "               [--max-message-bytes N] [--contexts N] [--map-size MIB]\n"
+    "               [--max-import-units N]\n"
     "               [--iso-codes FILE] [--require-auth] [--retain-revisions N]\n"
     "               [--max-reply-bytes N] [--tls-cert FILE --tls-key FILE]\n"
     "\n"
@@ -31,6 +32,7 @@ static const char usage[] =
     "  --max-message-bytes N   largest request or reply (default 4194304)\n"
     "  --contexts N            concurrent calls in progress (default 128)\n"
     "  --map-size MIB          initial LMDB map size (default 256; grows when full)\n"
+    "  --max-import-units N    units in one ImportDirectory (default 1000000)\n"
     "  --iso-codes FILE        ISO 3166-1 JSON of iso-codes (default\n"
     "                          /usr/share/iso-codes/json/iso_3166-1.json)\n"
     "  --tls-cert FILE         PEM certificate (chain) for tls+tcp:// listeners\n"
@@ -93,6 +95,7 @@ main(int argc, char **argv)
 	unsigned long long max_msg = OD_MESSAGE_MAX_DEFAULT;
 	unsigned long long contexts = 128;
 	unsigned long long map_mib = 256;
+	unsigned long long max_import = OD_IMPORT_UNITS_MAX_DEFAULT;
 	bool no_sync = false;
 
 	for (int i = 1; i < argc; i++) {
@@ -157,6 +160,12 @@ main(int argc, char **argv)
 			if (!parse_size(v, 1, 4096, &contexts)) {
 				return usage_error(
 				    "--contexts: '%s' is not a number from 1 to 4096", v);
+			}
+		} else if (strcmp(a, "--max-import-units") == 0) {
+			if (!parse_size(v, 1, 100000000, &max_import)) {
+				return usage_error(
+				    "--max-import-units: '%s' is not a number from 1 to 100000000",
+				    v);
 			}
 		} else if (strcmp(a, "--map-size") == 0) {
 			if (!parse_size(v, 1, 1u << 20, &map_mib)) {
@@ -245,6 +254,7 @@ main(int argc, char **argv)
 	    .max_message_bytes = max_msg,
 	    .max_reply_bytes = max_reply,
 	    .require_auth = require_auth,
+	    .max_import_units = (unsigned) max_import,
 	    .tls_cert_file = tls_cert,
 	    .tls_key_file = tls_key,
 	    .contexts = (unsigned) contexts};

@@ -478,6 +478,8 @@ od_server_start(
 	od_now(&srv->start_sec, &ns);
 	srv->max_reply = o->max_reply_bytes ? o->max_reply_bytes : OD_REPLY_MAX_DEFAULT;
 	srv->require_auth = o->require_auth;
+	srv->max_import_units =
+	    o->max_import_units ? o->max_import_units : OD_IMPORT_UNITS_MAX_DEFAULT;
 	orgdir_code c = od_methods_init(st);
 	if (c != ORGDIR_OK || (c = od_watch_init(srv, st)) != ORGDIR_OK) {
 		return c;

@@ -84,6 +84,8 @@ orgdir_code od_h_export_directory(od_call *c, const ProtobufCMessage *req, orgdi
 orgdir_code od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 orgdir_code od_h_backup(od_call *c, const ProtobufCMessage *req, orgdir_status *st);
 
+#define OD_IMPORT_UNITS_MAX_DEFAULT 1000000u
+
 typedef struct od_server_opts {
 	const char *const *listen; /* URLs */
 	size_t n_listen;
@@ -91,6 +93,7 @@ typedef struct od_server_opts {
 	size_t max_reply_bytes; /* largest reply (a client may ask for less) */
 	unsigned contexts;
 	bool require_auth; /* reads need a token too */
+	unsigned max_import_units; /* units in one ImportDirectory (0 = 1,000,000) */
 	const char *tls_cert_file; /* PEM certificate (chain) for tls+tcp:// listeners */
 	const char *tls_key_file; /* PEM private key */
 } od_server_opts;
@@ -104,6 +107,7 @@ struct od_server {
 	size_t max_message;
 	size_t max_reply;
 	bool require_auth;
+	unsigned max_import_units;
 	int64_t start_sec;
 	atomic_bool stopping;
 	/* Long polls parked until a commit or their timer (watch.c). */

@@ -68,4 +68,19 @@ expect_rc "backup into a non-empty directory" 19
 ctl_at "$a" --token '' backup "$tmp/backup2"
 expect_rc "backup without a token" 26
 
+# The cap on units in one import (orgdird --max-import-units): the example
+# holds more than 10; refused whole, with the option named, nothing written.
+d="ipc://$tmp/d.sock"
+start_server "$d" "$tmp/d" --max-import-units 10 || exit 1
+ctl_at "$d" import "$tmp/export-a.json"
+expect_rc "an import over the unit cap" 18
+expect_err "an import over the unit cap: says why" "at most 10 units (orgdird --max-import-units)"
+ctl_at "$d" unit ls
+expect_rc "nothing of it landed: unit ls" 0
+if [[ ! -s "$tmp/out" ]] || [[ $(wc -l <"$tmp/out") -le 1 ]]; then
+	ok
+else
+	bad "units landed from an import over the cap"
+fi
+
 finish
