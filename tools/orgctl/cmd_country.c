@@ -236,52 +236,43 @@ run_get(struct od_ctl *c, const struct od_ctl_args *a)
 /* --- ls ------------------------------------------------------------------------------- */
 
 /* Every page's reply, kept until printed: the countries point into them. */
-struct pages {
-	orgdir_reply **replies;
-	size_t n, cap;
+/* country ls: the countries of every page. */
+struct country_list {
+	Orgdir__V1__ListCountriesRequest *rq;
+	Orgdir__V1__ListCountriesResponse *last; /* the page just fetched */
 	Orgdir__V1__Country **items;
-	size_t n_items, cap_items;
+	size_t n, cap;
 };
 
-static bool
-pages_add(struct pages *p, orgdir_reply *reply, Orgdir__V1__Country **items, size_t take)
+static orgdir_code
+fetch_countries(struct od_ctl *c, void *arg, int32_t page_size, const char *token,
+    struct od_ctl_page *pg, orgdir_status *st)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap == 0 ? 8 : p->cap * 2;
-		orgdir_reply **nr = realloc(p->replies, cap * sizeof(*nr));
-		if (nr == NULL) {
-			return false;
-		}
-		p->replies = nr;
-		p->cap = cap;
+	struct country_list *l = arg;
+	l->rq->page_size = page_size;
+	l->rq->page_token = (char *) token;
+	orgdir_code code = orgdir_country_list(c->client, l->rq, &pg->reply, &l->last, st);
+	if (code == ORGDIR_OK) {
+		pg->n = l->last->n_countries;
+		pg->next_page_token = l->last->next_page_token;
+		pg->total_size = l->last->total_size;
 	}
-	p->replies[p->n++] = reply;
-	if (p->n_items + take > p->cap_items) {
-		size_t cap = p->cap_items == 0 ? 256 : p->cap_items;
-		while (cap < p->n_items + take) {
-			cap *= 2;
-		}
-		Orgdir__V1__Country **ni = realloc(p->items, cap * sizeof(*ni));
-		if (ni == NULL) {
-			return false;
-		}
-		p->items = ni;
-		p->cap_items = cap;
-	}
-	for (size_t i = 0; i < take; i++) {
-		p->items[p->n_items++] = items[i];
-	}
-	return true;
+	return code;
 }
 
-static void
-pages_free(struct pages *p)
+static int
+keep_countries(struct od_ctl *c, void *arg, size_t take)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		orgdir_reply_free(p->replies[i]);
+	struct country_list *l = arg;
+	(void) c;
+	Orgdir__V1__Country **k = od_ctl_grow(l->items, &l->cap, l->n + take, sizeof(*k));
+	if (k == NULL) {
+		return od_ctl_fail_local("out of memory");
 	}
-	free(p->replies);
-	free(p->items);
+	l->items = k;
+	memcpy(l->items + l->n, l->last->countries, take * sizeof(*k));
+	l->n += take;
+	return 0;
 }
 
 static int
@@ -375,62 +366,24 @@ run_ls(struct od_ctl *c, const struct od_ctl_args *a)
 	if (rc != 0) {
 		return rc;
 	}
-	struct pages p = {0};
-	const char *token = "";
-	int32_t total = 0;
-	for (;;) {
-		int ps = (int) page_size;
-		if (limit > 0) {
-			long remaining = limit - (long) p.n_items;
-			long want = page_size > 0 ? page_size : OD_PAGE_DEFAULT;
-			ps = (int) (remaining < want ? remaining : want);
-		}
-		rq.page_size = ps;
-		rq.page_token = (char *) token;
-		orgdir_reply *reply = NULL;
-		Orgdir__V1__ListCountriesResponse *r = NULL;
-		orgdir_status st = {0};
-		if (orgdir_country_list(c->client, &rq, &reply, &r, &st) != ORGDIR_OK) {
-			pages_free(&p);
-			return od_ctl_fail(&st);
-		}
-		size_t take = r->n_countries;
-		bool cut = false;
-		if (limit > 0 && (long) (p.n_items + take) > limit) {
-			take = (size_t) (limit - (long) p.n_items);
-			cut = true; /* the server sent more than asked */
-		}
-		/* The token must change from page to page, or we would loop. */
-		bool stuck =
-		    r->next_page_token[0] != '\0' && strcmp(r->next_page_token, token) == 0;
-		if (!pages_add(&p, reply, r->countries, take)) {
-			orgdir_reply_free(reply);
-			pages_free(&p);
-			return od_ctl_fail_local("out of memory");
-		}
-		total = r->total_size;
-		token = cut ? "" : r->next_page_token;
-		if (stuck) {
-			pages_free(&p);
-			return od_ctl_fail_local("the server returned the same page token twice");
-		}
-		if (token[0] == '\0' || (limit > 0 && (long) p.n_items >= limit)) {
-			break;
-		}
-	}
-	if (c->json) {
+	struct country_list l = {.rq = &rq};
+	struct od_ctl_list how = {.fetch = fetch_countries, .keep = keep_countries, .arg = &l};
+	struct od_ctl_pages p;
+	rc = od_ctl_pages_run(c, &how, limit, page_size, &p);
+	if (rc == 0 && c->json) {
 		/* One ListCountriesResponse for all pages; nextPageToken only
 		 * when --limit stopped before the end. */
 		Orgdir__V1__ListCountriesResponse all = ORGDIR__V1__LIST_COUNTRIES_RESPONSE__INIT;
-		all.n_countries = p.n_items;
-		all.countries = p.items;
-		all.total_size = total;
-		all.next_page_token = (char *) token;
+		all.n_countries = l.n;
+		all.countries = l.items;
+		all.total_size = p.total;
+		all.next_page_token = (char *) p.token;
 		rc = od_ctl_print_json(&all.base);
-	} else {
-		rc = print_table(c, p.items, p.n_items);
+	} else if (rc == 0) {
+		rc = print_table(c, l.items, l.n);
 	}
-	pages_free(&p);
+	free(l.items);
+	od_ctl_pages_free(&p);
 	return rc;
 }
 

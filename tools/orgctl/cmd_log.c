@@ -82,53 +82,53 @@ od_ctl_print_change(const Orgdir__V1__Change *ch)
 
 /* --- log ---------------------------------------------------------------------------------- */
 
-/* The replies and changes of every page, for --json. */
-struct pages {
-	orgdir_reply **replies;
+/* log: the changes of every page (--json), or printed page by page. */
+struct change_list {
+	uint64_t since;
+	const char *rid;
+	int rtype;
+	bool print;
+	Orgdir__V1__ListChangesResponse *last; /* the page just fetched */
+	uint64_t revision; /* the store's, as the last page read it */
+	Orgdir__V1__Change **items;
 	size_t n, cap;
-	Orgdir__V1__Change **changes;
-	size_t n_changes, cap_changes;
 };
 
-static bool
-pages_add(struct pages *p, orgdir_reply *reply, Orgdir__V1__Change *const *items, size_t take)
+static orgdir_code
+fetch_changes(struct od_ctl *c, void *arg, int32_t page_size, const char *token,
+    struct od_ctl_page *pg, orgdir_status *st)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap == 0 ? 8 : p->cap * 2;
-		orgdir_reply **nr = realloc(p->replies, cap * sizeof(*nr));
-		if (nr == NULL) {
-			return false;
-		}
-		p->replies = nr;
-		p->cap = cap;
+	struct change_list *l = arg;
+	orgdir_code code = orgdir_changes_list(
+	    c->client, l->since, l->rid, l->rtype, page_size, token, &pg->reply, &l->last, st);
+	if (code == ORGDIR_OK) {
+		pg->n = l->last->n_changes;
+		pg->next_page_token = l->last->next_page_token;
+		l->revision = l->last->revision;
 	}
-	if (p->n_changes + take > p->cap_changes) {
-		size_t cap = p->cap_changes == 0 ? 64 : p->cap_changes;
-		while (cap < p->n_changes + take) {
-			cap *= 2;
-		}
-		Orgdir__V1__Change **nc = realloc(p->changes, cap * sizeof(*nc));
-		if (nc == NULL) {
-			return false;
-		}
-		p->changes = nc;
-		p->cap_changes = cap;
-	}
-	p->replies[p->n++] = reply;
-	for (size_t i = 0; i < take; i++) {
-		p->changes[p->n_changes++] = items[i];
-	}
-	return true;
+	return code;
 }
 
-static void
-pages_free(struct pages *p)
+static int
+keep_changes(struct od_ctl *c, void *arg, size_t take)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		orgdir_reply_free(p->replies[i]);
+	struct change_list *l = arg;
+	(void) c;
+	if (l->print) {
+		int rc = 0;
+		for (size_t i = 0; i < take && rc == 0; i++) {
+			rc = od_ctl_print_change(l->last->changes[i]);
+		}
+		return rc;
 	}
-	free(p->replies);
-	free(p->changes);
+	Orgdir__V1__Change **ch = od_ctl_grow(l->items, &l->cap, l->n + take, sizeof(*ch));
+	if (ch == NULL) {
+		return od_ctl_fail_local("out of memory");
+	}
+	l->items = ch;
+	memcpy(l->items + l->n, l->last->changes, take * sizeof(*ch));
+	l->n += take;
+	return 0;
 }
 
 /* --country CC: the alpha-2 code, upper case, as the log keys countries.
@@ -213,76 +213,25 @@ run_log(struct od_ctl *c, const struct od_ctl_args *a)
 		rtype = ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT;
 	}
 
-	/* Human lines are printed page by page; --json keeps every page. The
-	 * page before is kept until the next arrives: its token is in it. */
-	struct pages p = {0};
-	orgdir_reply *prev = NULL;
-	const char *token = "";
-	uint64_t revision = 0;
-	long shown = 0;
-	for (;;) {
-		int ps = (int) page_size;
-		if (limit > 0) {
-			long remaining = limit - shown;
-			long want = page_size > 0 ? page_size : OD_PAGE_DEFAULT;
-			ps = (int) (remaining < want ? remaining : want);
-		}
-		orgdir_reply *reply = NULL;
-		Orgdir__V1__ListChangesResponse *r = NULL;
-		orgdir_status st = {0};
-		if (orgdir_changes_list(c->client, (uint64_t) since, rid, rtype, ps, token, &reply,
-		        &r, &st) != ORGDIR_OK) {
-			rc = od_ctl_fail(&st);
-			break;
-		}
-		size_t take = r->n_changes;
-		bool cut = false;
-		if (limit > 0 && shown + (long) take > limit) {
-			take = (size_t) (limit - shown);
-			cut = true; /* the server sent more than asked */
-		}
-		/* The token must change from page to page, or we would loop. */
-		bool stuck =
-		    r->next_page_token[0] != '\0' && strcmp(r->next_page_token, token) == 0;
-		revision = r->revision;
-		if (c->json) {
-			if (!pages_add(&p, reply, r->changes, take)) {
-				orgdir_reply_free(reply);
-				rc = od_ctl_fail_local("out of memory");
-				break;
-			}
-		} else {
-			for (size_t i = 0; i < take && rc == 0; i++) {
-				rc = od_ctl_print_change(r->changes[i]);
-			}
-			orgdir_reply_free(prev);
-			prev = reply;
-			if (rc != 0) {
-				break;
-			}
-		}
-		shown += (long) take;
-		token = cut ? "" : r->next_page_token;
-		if (stuck) {
-			rc = od_ctl_fail_local("the server returned the same page token twice");
-			break;
-		}
-		if (token[0] == '\0' || (limit > 0 && shown >= limit)) {
-			break;
-		}
-	}
+	/* Human lines are printed page by page; --json keeps every page. */
+	struct change_list l = {
+	    .since = (uint64_t) since, .rid = rid, .rtype = rtype, .print = !c->json};
+	struct od_ctl_list how = {
+	    .fetch = fetch_changes, .keep = keep_changes, .arg = &l, .stream = !c->json};
+	struct od_ctl_pages p;
+	rc = od_ctl_pages_run(c, &how, limit, page_size, &p);
 	if (rc == 0 && c->json) {
 		/* One ListChangesResponse for all pages; nextPageToken only when
 		 * --limit stopped before the end. */
 		Orgdir__V1__ListChangesResponse all = ORGDIR__V1__LIST_CHANGES_RESPONSE__INIT;
-		all.n_changes = p.n_changes;
-		all.changes = p.changes;
-		all.next_page_token = (char *) token;
-		all.revision = revision;
+		all.n_changes = l.n;
+		all.changes = l.items;
+		all.next_page_token = (char *) p.token;
+		all.revision = l.revision;
 		rc = od_ctl_print_json(&all.base);
 	}
-	orgdir_reply_free(prev);
-	pages_free(&p);
+	free(l.items);
+	od_ctl_pages_free(&p);
 	return rc;
 }
 

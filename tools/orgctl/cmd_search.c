@@ -36,6 +36,42 @@ unit_path(struct od_ctl *c, const char *id, char *out, size_t cap)
 	orgdir_reply_free(r);
 }
 
+/* search: the hits of every page, at most --limit (100). */
+#define SEARCH_PAGES_MAX 16
+struct hit_list {
+	Orgdir__V1__SearchRequest *rq;
+	Orgdir__V1__SearchResponse *last; /* the page just fetched */
+	Orgdir__V1__SearchHit *hits[100];
+	size_t n;
+};
+
+static orgdir_code
+fetch_hits(struct od_ctl *c, void *arg, int32_t page_size, const char *token,
+    struct od_ctl_page *pg, orgdir_status *st)
+{
+	struct hit_list *l = arg;
+	l->rq->page_size = page_size;
+	l->rq->page_token = (char *) token;
+	orgdir_code code = orgdir_search(c->client, l->rq, &pg->reply, &l->last, st);
+	if (code == ORGDIR_OK) {
+		pg->n = l->last->n_hits;
+		pg->next_page_token = l->last->next_page_token;
+		pg->total_size = l->last->total_size;
+	}
+	return code;
+}
+
+static int
+keep_hits(struct od_ctl *c, void *arg, size_t take)
+{
+	struct hit_list *l = arg;
+	(void) c;
+	for (size_t i = 0; i < take && l->n < OD_ARRAY_LEN(l->hits); i++) {
+		l->hits[l->n++] = l->last->hits[i];
+	}
+	return 0;
+}
+
 static int
 run_search(struct od_ctl *c, const struct od_ctl_args *a)
 {
@@ -79,39 +115,26 @@ run_search(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	/* A page may come back short when the server's work cap per call ran
 	 * out first: follow the tokens until `limit` hits (a few calls). */
-	enum { PAGES_MAX = 16 };
-	orgdir_reply *replies[PAGES_MAX] = {NULL};
-	const Orgdir__V1__SearchHit *hits[100];
-	size_t n_pages = 0, n_hits = 0;
-	Orgdir__V1__SearchResponse *r = NULL;
-	orgdir_status st = {0};
-	char token[256] = "";
-	do {
-		req.page_token = token;
-		req.page_size = (int32_t) (limit - (long) n_hits);
-		if (orgdir_search(c->client, &req, &replies[n_pages], &r, &st) != ORGDIR_OK) {
-			for (size_t i = 0; i < n_pages; i++) {
-				orgdir_reply_free(replies[i]);
-			}
-			return od_ctl_fail(&st);
-		}
-		n_pages++;
-		for (size_t i = 0; i < r->n_hits && n_hits < (size_t) limit; i++) {
-			hits[n_hits++] = r->hits[i];
-		}
-		snprintf(token, sizeof(token), "%s", r->next_page_token);
-	} while (token[0] != '\0' && n_hits < (size_t) limit && n_pages < PAGES_MAX);
+	struct hit_list l = {.rq = &req};
+	struct od_ctl_list how = {
+	    .fetch = fetch_hits, .keep = keep_hits, .arg = &l, .max_pages = SEARCH_PAGES_MAX};
+	struct od_ctl_pages p;
+	rc = od_ctl_pages_run(c, &how, limit, 0, &p);
+	if (rc != 0) {
+		od_ctl_pages_free(&p);
+		return rc;
+	}
 	/* The hits of every page as one answer (the last page's token and
 	 * total, which count the earlier pages). */
-	Orgdir__V1__SearchResponse all = *r;
-	all.hits = (Orgdir__V1__SearchHit **) hits;
-	all.n_hits = n_hits;
-	r = &all;
+	Orgdir__V1__SearchResponse all = ORGDIR__V1__SEARCH_RESPONSE__INIT;
+	all.hits = l.hits;
+	all.n_hits = l.n;
+	all.next_page_token = (char *) p.token;
+	all.total_size = p.total;
+	Orgdir__V1__SearchResponse *r = &all;
 	if (c->json) {
 		rc = od_ctl_print_json(&r->base);
-		for (size_t i = 0; i < n_pages; i++) {
-			orgdir_reply_free(replies[i]);
-		}
+		od_ctl_pages_free(&p);
 		return rc;
 	}
 	static const char *const headers[] = {"KIND", "ID", "NAME", "MATCHED", "PATH"};
@@ -149,9 +172,7 @@ run_search(struct od_ctl *c, const struct od_ctl_args *a)
 	} else if (r->next_page_token[0] != '\0') {
 		fprintf(stderr, "(%zu hits shown, more match; --limit up to 100)\n", r->n_hits);
 	}
-	for (size_t i = 0; i < n_pages; i++) {
-		orgdir_reply_free(replies[i]);
-	}
+	od_ctl_pages_free(&p);
 	return rc;
 }
 

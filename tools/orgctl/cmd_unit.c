@@ -47,52 +47,42 @@ run_get(struct od_ctl *c, const struct od_ctl_args *a)
 
 /* --- ls ------------------------------------------------------------------------- */
 
-struct pages {
-	orgdir_reply **replies;
-	size_t n, cap;
+/* unit ls: the units of every page. */
+struct unit_list {
+	const char *parent;
+	Orgdir__V1__ListUnitsResponse *last; /* the page just fetched */
 	Orgdir__V1__Unit **units;
-	size_t n_units, cap_units;
+	size_t n, cap;
 };
 
-static bool
-pages_add(struct pages *p, orgdir_reply *reply, Orgdir__V1__ListUnitsResponse *r, size_t take)
+static orgdir_code
+fetch_units(struct od_ctl *c, void *arg, int32_t page_size, const char *token,
+    struct od_ctl_page *pg, orgdir_status *st)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap == 0 ? 8 : p->cap * 2;
-		orgdir_reply **nr = realloc(p->replies, cap * sizeof(*nr));
-		if (nr == NULL) {
-			return false;
-		}
-		p->replies = nr;
-		p->cap = cap;
+	struct unit_list *l = arg;
+	orgdir_code code =
+	    orgdir_unit_list(c->client, l->parent, page_size, token, &pg->reply, &l->last, st);
+	if (code == ORGDIR_OK) {
+		pg->n = l->last->n_units;
+		pg->next_page_token = l->last->next_page_token;
+		pg->total_size = l->last->total_size;
 	}
-	p->replies[p->n++] = reply;
-	if (p->n_units + take > p->cap_units) {
-		size_t cap = p->cap_units == 0 ? 64 : p->cap_units;
-		while (cap < p->n_units + take) {
-			cap *= 2;
-		}
-		Orgdir__V1__Unit **nu = realloc(p->units, cap * sizeof(*nu));
-		if (nu == NULL) {
-			return false;
-		}
-		p->units = nu;
-		p->cap_units = cap;
-	}
-	for (size_t i = 0; i < take; i++) {
-		p->units[p->n_units++] = r->units[i];
-	}
-	return true;
+	return code;
 }
 
-static void
-pages_free(struct pages *p)
+static int
+keep_units(struct od_ctl *c, void *arg, size_t take)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		orgdir_reply_free(p->replies[i]);
+	struct unit_list *l = arg;
+	(void) c;
+	Orgdir__V1__Unit **u = od_ctl_grow(l->units, &l->cap, l->n + take, sizeof(*u));
+	if (u == NULL) {
+		return od_ctl_fail_local("out of memory");
 	}
-	free(p->replies);
-	free(p->units);
+	l->units = u;
+	memcpy(l->units + l->n, l->last->units, take * sizeof(*u));
+	l->n += take;
+	return 0;
 }
 
 static int
@@ -132,61 +122,24 @@ run_ls(struct od_ctl *c, const struct od_ctl_args *a)
 	if (rc != 0) {
 		return rc;
 	}
-	const char *parent = parent_arg(a->n_pos > 0 ? a->pos[0] : NULL);
-	struct pages p = {0};
-	const char *token = "";
-	int32_t total = 0;
-	for (;;) {
-		int ps = (int) page_size;
-		if (limit > 0) {
-			long remaining = limit - (long) p.n_units;
-			long want = page_size > 0 ? page_size : OD_PAGE_DEFAULT;
-			ps = (int) (remaining < want ? remaining : want);
-		}
-		orgdir_reply *reply = NULL;
-		Orgdir__V1__ListUnitsResponse *r = NULL;
-		orgdir_status st = {0};
-		if (orgdir_unit_list(c->client, parent, ps, token, &reply, &r, &st) != ORGDIR_OK) {
-			pages_free(&p);
-			return od_ctl_fail(&st);
-		}
-		size_t take = r->n_units;
-		bool cut = false;
-		if (limit > 0 && (long) (p.n_units + take) > limit) {
-			take = (size_t) (limit - (long) p.n_units);
-			cut = true; /* the server sent more than asked */
-		}
-		/* The token must change from page to page, or we would loop. */
-		bool stuck =
-		    r->next_page_token[0] != '\0' && strcmp(r->next_page_token, token) == 0;
-		if (!pages_add(&p, reply, r, take)) {
-			orgdir_reply_free(reply);
-			pages_free(&p);
-			return od_ctl_fail_local("out of memory");
-		}
-		total = r->total_size;
-		token = cut ? "" : r->next_page_token;
-		if (stuck) {
-			pages_free(&p);
-			return od_ctl_fail_local("the server returned the same page token twice");
-		}
-		if (token[0] == '\0' || (limit > 0 && (long) p.n_units >= limit)) {
-			break;
-		}
-	}
-	if (c->json) {
+	struct unit_list l = {.parent = parent_arg(a->n_pos > 0 ? a->pos[0] : NULL)};
+	struct od_ctl_list how = {.fetch = fetch_units, .keep = keep_units, .arg = &l};
+	struct od_ctl_pages p;
+	rc = od_ctl_pages_run(c, &how, limit, page_size, &p);
+	if (rc == 0 && c->json) {
 		/* One ListUnitsResponse for all pages; nextPageToken only when
 		 * --limit stopped before the end. */
 		Orgdir__V1__ListUnitsResponse all = ORGDIR__V1__LIST_UNITS_RESPONSE__INIT;
-		all.n_units = p.n_units;
-		all.units = p.units;
-		all.total_size = total;
-		all.next_page_token = (char *) token;
+		all.n_units = l.n;
+		all.units = l.units;
+		all.total_size = p.total;
+		all.next_page_token = (char *) p.token;
 		rc = od_ctl_print_json(&all.base);
-	} else {
-		rc = print_units_table(c, p.units, p.n_units);
+	} else if (rc == 0) {
+		rc = print_units_table(c, l.units, l.n);
 	}
-	pages_free(&p);
+	free(l.units);
+	od_ctl_pages_free(&p);
 	return rc;
 }
 

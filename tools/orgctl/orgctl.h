@@ -305,6 +305,51 @@ int od_ctl_print_tree(const struct od_ctl *c, const Orgdir__V1__GetSubtreeRespon
  */
 bool od_ctl_diff(od_buf *b, const ProtobufCMessage *before, const ProtobufCMessage *after);
 
+/* --- pages.c: lists that come in pages (unit ls, country ls, log) --------------------- */
+
+/* What one call of a list method returned; the command's fetch fills it. */
+struct od_ctl_page {
+	orgdir_reply *reply; /* the pager's once fetch returns OK */
+	size_t n; /* items on the page */
+	const char *next_page_token; /* in reply */
+	int32_t total_size;
+};
+
+/* How a command lists: fetch the page of page_size items (0 = the server's
+ * default) that `token` starts, then keep (gather, or print) its first
+ * `take` items (0 or an exit code). With `stream` the items are printed as
+ * they come: only the last page's reply is held (its token is in it). */
+struct od_ctl_list {
+	orgdir_code (*fetch)(struct od_ctl *c, void *arg, int32_t page_size, const char *token,
+	    struct od_ctl_page *page, orgdir_status *st);
+	int (*keep)(struct od_ctl *c, void *arg, size_t take);
+	void *arg;
+	bool stream;
+	unsigned max_pages; /* stop after so many calls (0 = no bound) */
+};
+
+/* The pages fetched: their replies (the items point into them). */
+struct od_ctl_pages {
+	orgdir_reply **replies;
+	size_t n_replies, cap;
+	size_t n_items; /* kept so far */
+	unsigned n_pages; /* calls made */
+	int32_t total; /* the last page's total_size */
+	const char *token; /* "" after the last page; else where --limit stopped */
+};
+
+/* Follows the pages until the last one or `limit` items (0 = all), asking
+ * page_size at a time (0 = the server's default), and refuses a server
+ * that sends the same token twice. 0 or the exit code of a failure (said
+ * on stderr). *p is od_ctl_pages_free's either way. */
+int od_ctl_pages_run(struct od_ctl *c, const struct od_ctl_list *l, long limit, long page_size,
+    struct od_ctl_pages *p);
+void od_ctl_pages_free(struct od_ctl_pages *p);
+/* arr (of *cap elements of elem bytes) grown to hold at least `need` (and
+ * allocated even for none); NULL only when out of memory (arr is then
+ * untouched and still the caller's). */
+void *od_ctl_grow(void *arr, size_t *cap, size_t need, size_t elem);
+
 /* --- cmd_log.c ------------------------------------------------------------------------ */
 
 /* One change as a line of `log` and `watch` (with its newline):
