@@ -92,11 +92,13 @@ od_test_server_start(od_test_server *srv, const char *const *extra)
 	int rc = posix_spawn(&srv->pid, bin, &fa, NULL, (char *const *) argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	assert_int_equal(rc, 0);
-	/* Wait (bounded) until it answers. */
-	orgdir_options o = {.timeout_ms = 200};
+	/* Wait (at most 30 s: other tests load the machine) until it answers. */
+	orgdir_options o = {.timeout_ms = 1000};
 	orgdir_client *c = od_test_client(srv, &o);
 	int serving = 0;
-	for (int i = 0; i < 100; i++) {
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
 		if (orgdir_server_health(c, &serving, NULL) == ORGDIR_OK && serving == 1) {
 			break;
 		}
@@ -104,7 +106,8 @@ od_test_server_start(od_test_server *srv, const char *const *extra)
 			break;
 		}
 		sleep_ms(50);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - t0.tv_sec < 30);
 	orgdir_client_close(c);
 	if (serving != 1) {
 		fprintf(stderr, "orgdird did not start; log %s\n", srv->log);
@@ -116,7 +119,16 @@ bool
 od_test_server_alive(od_test_server *srv)
 {
 	int status;
-	return srv->pid > 0 && waitpid(srv->pid, &status, WNOHANG) == 0;
+	if (srv->pid <= 0) {
+		return false;
+	}
+	if (waitpid(srv->pid, &status, WNOHANG) == 0) {
+		return true;
+	}
+	/* Reaped (or gone): forget the pid, which the system may give to
+	 * another process that a later kill must not reach. */
+	srv->pid = 0;
+	return false;
 }
 
 int

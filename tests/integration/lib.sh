@@ -47,7 +47,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # start_server URL DATA_DIR [orgdird args...]: starts it and waits until
-# `orgctl health` answers SERVING (at most ~10 s). Sets $server_pid, and
+# `orgctl health` answers SERVING (at most 30 s: with ctest -j2 and the
+# benchmark-like tests beside it, a new orgctl process can take most of a
+# second to start, connect and be answered). Sets $server_pid, and
 # remembers the admin token orgdird writes to DATA_DIR/admin.token on its
 # first start (as the C harness's od_test_admin_token does): ctl and ctl_at
 # pass it, so writes are authorised; give --token '' to call anonymously.
@@ -58,8 +60,9 @@ start_server() {
 	"$ORGDIRD" --listen "$url" --data "$data" "$@" >>"$tmp/orgdird.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
-	for ((i = 0; i < 100; i++)); do
-		if "$ORGCTL" --server "$url" --timeout 500 health >/dev/null 2>&1; then
+	local until=$((SECONDS + 30))
+	while ((SECONDS < until)); do
+		if "$ORGCTL" --server "$url" --timeout 2000 health >/dev/null 2>&1; then
 			tokens[$url]=$(head -n 1 "$data/admin.token" 2>/dev/null)
 			return 0
 		fi
@@ -70,6 +73,13 @@ start_server() {
 	done
 	echo "orgdird did not come up on $url; its log:" >&2
 	cat "$tmp/orgdird.log" >&2
+	if kill -0 "$server_pid" 2>/dev/null; then
+		# Alive but not answering: say where it is, for the next one to look.
+		echo "its $(grep '^State' "/proc/$server_pid/status" 2>/dev/null)" >&2
+		if command -v gdb >/dev/null; then
+			gdb -p "$server_pid" -batch -ex 'thread apply all bt 12' 2>&1 | grep '^#\|^Thread' >&2
+		fi
+	fi
 	return 1
 }
 
