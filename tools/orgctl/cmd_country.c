@@ -270,8 +270,10 @@ keep_countries(struct od_ctl *c, void *arg, size_t take)
 		return od_ctl_fail_local("out of memory");
 	}
 	l->items = k;
-	memcpy(l->items + l->n, l->last->countries, take * sizeof(*k));
-	l->n += take;
+	/* One by one: an empty page's array is NULL, which memcpy may not take. */
+	for (size_t i = 0; i < take; i++) {
+		l->items[l->n++] = l->last->countries[i];
+	}
 	return 0;
 }
 

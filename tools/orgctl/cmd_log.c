@@ -126,8 +126,10 @@ keep_changes(struct od_ctl *c, void *arg, size_t take)
 		return od_ctl_fail_local("out of memory");
 	}
 	l->items = ch;
-	memcpy(l->items + l->n, l->last->changes, take * sizeof(*ch));
-	l->n += take;
+	/* One by one: an empty page's array is NULL, which memcpy may not take. */
+	for (size_t i = 0; i < take; i++) {
+		l->items[l->n++] = l->last->changes[i];
+	}
 	return 0;
 }
 

@@ -80,8 +80,10 @@ keep_units(struct od_ctl *c, void *arg, size_t take)
 		return od_ctl_fail_local("out of memory");
 	}
 	l->units = u;
-	memcpy(l->units + l->n, l->last->units, take * sizeof(*u));
-	l->n += take;
+	/* One by one: an empty page's array is NULL, which memcpy may not take. */
+	for (size_t i = 0; i < take; i++) {
+		l->units[l->n++] = l->last->units[i];
+	}
 	return 0;
 }
 
