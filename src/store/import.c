@@ -357,21 +357,6 @@ resolve_depths(struct imp *im)
 	}
 }
 
-struct height {
-	uint32_t max;
-};
-
-static bool
-height_visit(void *arg, uint32_t depth, const od_val *unit)
-{
-	struct height *h = arg;
-	(void) unit;
-	if (depth > h->max) {
-		h->max = depth;
-	}
-	return true;
-}
-
 /* --- import: validation ----------------------------------------------------------------- */
 
 /* Path of a field named by the start of od_unit_check's message. */
@@ -463,15 +448,14 @@ check_moved_heights(struct imp *im)
 		if (nd->doc < 0 || !nd->moves || nd->depth < 0 || nd->depth > OD_TREE_DEPTH_MAX) {
 			continue;
 		}
-		struct height h = {0};
-		od_subtree_walk(im->t, nd->id, 0, height_visit, &h, NULL);
-		if ((uint32_t) nd->depth + h.max > OD_TREE_DEPTH_MAX) {
+		uint32_t below = (uint32_t) nd->depth + od_unit_height(im->t, nd->id);
+		if (below > OD_TREE_DEPTH_MAX) {
 			char path[48];
 			snprintf(path, sizeof(path), "units[%d].parentId", nd->doc);
 			problem(im, path,
 			    "moving unit '%s' under '%s' would put its descendants %u levels below "
 			    "their root; the limit is %d",
-			    nd->id, nd->parent_id, nd->depth + h.max, OD_TREE_DEPTH_MAX);
+			    nd->id, nd->parent_id, below, OD_TREE_DEPTH_MAX);
 		}
 	}
 }

@@ -163,6 +163,8 @@ orgdir_code od_unit_create_checked(
     od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st);
 /* units.c: levels above a unit (0 for a root). */
 uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
+/* units.c: levels below a unit (0 for a leaf, or when it does not exist). */
+uint32_t od_unit_height(od_txn *t, const char *id);
 
 /* changes.c: the log holds every change after revision f. */
 int od_changes_set_floor(od_txn *t, uint64_t f);

@@ -491,6 +491,14 @@ height_visit(void *arg, uint32_t depth, const od_val *unit)
 }
 
 uint32_t
+od_unit_height(od_txn *t, const char *id)
+{
+	struct height h = {0};
+	od_subtree_walk(t, id, 0, height_visit, &h, NULL);
+	return h.max;
+}
+
+uint32_t
 od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u)
 {
 	bool hit = false;
@@ -810,9 +818,7 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 			    "new parent unit '%s' does not exist", new_parent);
 		}
 	}
-	struct height h = {0};
-	od_subtree_walk(t, id, 0, height_visit, &h, NULL);
-	if ((uint32_t) (pdepth + 1) + h.max > OD_TREE_DEPTH_MAX) {
+	if ((uint32_t) (pdepth + 1) + od_unit_height(t, id) > OD_TREE_DEPTH_MAX) {
 		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 		    "moving '%s' under '%s' would make the tree deeper than %d levels", id,
 		    new_parent, OD_TREE_DEPTH_MAX);

@@ -91,6 +91,19 @@ big_client(od_test_server *s, const char *token, int timeout_ms)
 
 /* The export, packed with its revision left out (the revision of the
  * server it came from): what "identical" compares. Caller frees. */
+/* d packed without its revision (exports of two servers compare equal);
+ * the caller frees the bytes. */
+static uint8_t *
+pack_unrevised(Orgdir__V1__Directory *d, size_t *len)
+{
+	d->revision = 0;
+	*len = orgdir__v1__directory__get_packed_size(d);
+	uint8_t *b = malloc(*len + 1);
+	assert_non_null(b);
+	orgdir__v1__directory__pack(d, b);
+	return b;
+}
+
 static uint8_t *
 export_bytes(orgdir_client *c, size_t *len, uint64_t *revision)
 {
@@ -105,10 +118,7 @@ export_bytes(orgdir_client *c, size_t *len, uint64_t *revision)
 	if (revision != NULL) {
 		*revision = d->revision;
 	}
-	d->revision = 0;
-	*len = orgdir__v1__directory__get_packed_size(d);
-	uint8_t *b = malloc(*len + 1);
-	orgdir__v1__directory__pack(d, b);
+	uint8_t *b = pack_unrevised(d, len);
 	orgdir_reply_free(r);
 	return b;
 }
@@ -1090,10 +1100,7 @@ export_without(orgdir_client *c, const char *prefix, size_t *len, size_t *n_pref
 		}
 	}
 	d->n_units = k;
-	d->revision = 0;
-	*len = orgdir__v1__directory__get_packed_size(d);
-	uint8_t *b = malloc(*len + 1);
-	orgdir__v1__directory__pack(d, b);
+	uint8_t *b = pack_unrevised(d, len);
 	orgdir_reply_free(r);
 	return b;
 }
