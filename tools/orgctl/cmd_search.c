@@ -75,14 +75,20 @@ keep_hits(struct od_ctl *c, void *arg, size_t take)
 static int
 run_search(struct od_ctl *c, const struct od_ctl_args *a)
 {
-	char query[1024] = "";
+	char query[1024];
+	size_t n = 0;
 	for (int i = 0; i < a->n_pos; i++) {
-		size_t n = strlen(query);
-		if (n + strlen(a->pos[i]) + 2 > sizeof(query)) {
+		size_t len = strlen(a->pos[i]);
+		if (n + len + 2 > sizeof(query)) {
 			return od_ctl_usage(c, "the query is too long");
 		}
-		snprintf(query + n, sizeof(query) - n, "%s%s", n ? " " : "", a->pos[i]);
+		if (n > 0) {
+			query[n++] = ' ';
+		}
+		memcpy(query + n, a->pos[i], len);
+		n += len;
 	}
+	query[n] = '\0';
 	Orgdir__V1__SearchRequest req = ORGDIR__V1__SEARCH_REQUEST__INIT;
 	Orgdir__V1__SearchRequest__Kind kind[1];
 	const char *s;
