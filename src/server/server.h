@@ -141,6 +141,7 @@ struct od_write_job {
 	orgdir_status status;
 	uint64_t revision;
 	od_val recorded; /* packed Response of an earlier execution, or empty */
+	bool skip; /* failed after changing something: left out of the batch */
 };
 
 /* One call context: a small state machine driven by one aio callback. */

@@ -1,9 +1,10 @@
 /*
  * writer.c - group commit. One thread owns every write transaction (LMDB
  * wants a write transaction begun and committed on one thread). It takes
- * all queued writes, runs each in a nested transaction of one batch, commits
- * the batch with one sync, and only then answers each request: a write is
- * acknowledged only once it is durable, yet 64 writers share one fsync.
+ * all queued writes, runs them one after another in one transaction (see
+ * run_batch for a request that fails), commits it with one sync, and only
+ * then answers each request: a write is acknowledged only once it is
+ * durable, yet 64 writers share one fsync.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,16 +68,12 @@ record_reply(struct od_write_job *j, od_val *out)
 	return true;
 }
 
-/* Runs one job: in a child of the batch, so that a failed request rolls
- * back alone, or, when the batch holds this job only, in the batch itself
- * (a nested transaction costs LMDB a dirty-page list and a merge, a large
- * part of a single write). Sets *abort_batch when the job ran in the batch
- * and failed: the batch must then be aborted rather than committed. */
-static void
-run_job(od_txn *batch, struct od_write_job *j, bool alone, bool *abort_batch)
+/* Runs one job in the batch. False when it failed after changing
+ * something: the batch must then be aborted and run again without it. */
+static bool
+run_job(od_txn *batch, struct od_write_job *j)
 {
 	orgdir_status *st = &j->status;
-	od_txn *t = batch;
 	od_val prev;
 
 	od_status_ok(st);
@@ -90,73 +87,102 @@ run_job(od_txn *batch, struct od_write_job *j, bool alone, bool *abort_batch)
 			memcpy(p, prev.data, prev.len);
 			j->recorded.data = p;
 			j->recorded.len = prev.len;
-			return;
+			return true;
 		}
 	}
-	if (!alone && od_txn_child(batch, &t, st) != ORGDIR_OK) {
-		return;
-	}
-	od_txn_set_actor(t, j->actor, j->m->name);
-	od_call call = {
-	    .srv = j->ctx->srv, .txn = t, .arena = od_ctx_arena(j->ctx), .out = od_ctx_out(j->ctx)};
+	uint64_t writes = od_txn_writes(batch);
+	od_txn_set_actor(batch, j->actor, j->m->name);
+	od_call call = {.srv = j->ctx->srv,
+	    .txn = batch,
+	    .arena = od_ctx_arena(j->ctx),
+	    .out = od_ctx_out(j->ctx)};
 	bool ok = j->m->handler(&call, j->req, st) == ORGDIR_OK;
 	od_val rec;
 	if (ok) {
-		j->revision = od_txn_revision(t);
+		j->revision = od_txn_revision(batch);
 		if (!record_reply(j, &rec)) {
 			od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
 			ok = false;
 		}
 	}
-	ok = ok && od_request_record(t, &j->request_id, &rec, st) == ORGDIR_OK;
-	if (alone) {
-		*abort_batch = !ok;
-	} else if (!ok) {
-		od_txn_abort(t);
-	} else {
-		od_txn_commit(t, st);
+	ok = ok && od_request_record(batch, &j->request_id, &rec, st) == ORGDIR_OK;
+	return ok || od_txn_writes(batch) == writes;
+}
+
+/* Sets every job's status (and forgets its recorded reply). */
+static void
+fail_all(struct od_write_job *jobs, const orgdir_status *st, bool only_ok)
+{
+	for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
+		if (!only_ok || j->status.code == ORGDIR_OK) {
+			j->status = *st;
+			j->recorded.len = 0;
+		}
 	}
 }
 
+/*
+ * Runs the jobs in one transaction, one after another, and commits them with
+ * one sync. A job that fails without changing anything simply fails (most
+ * failures are checks made before any write). A job that fails after
+ * changing something cannot be undone alone (LMDB's nested transactions
+ * would allow it, at the cost of a page copy and a merge for every job):
+ * the batch is aborted and run again without it, the job keeping the
+ * status it failed with, which the jobs before it led to and will lead to
+ * again. A full map aborts the batch, grows the map and runs it again.
+ */
 static void
 run_batch(struct od_writer *w, struct od_write_job *jobs)
 {
-	for (int attempt = 0; attempt < 8; attempt++) {
+	for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
+		j->skip = false;
+	}
+	int grown = 0;
+	for (;;) {
 		orgdir_status st = {ORGDIR_OK, "", 0};
 		od_txn *batch;
+		bool any = false;
+		for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
+			any = any || !j->skip;
+		}
+		if (!any) {
+			return; /* every job failed on its own */
+		}
 		if (od_store_write_begin(w->srv->store, &batch, &st) != ORGDIR_OK) {
-			for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
-				j->status = st;
-			}
+			fail_all(jobs, &st, false);
 			return;
 		}
-		bool full = false, abort_batch = false;
-		for (struct od_write_job *j = jobs; j != NULL && !full; j = j->next) {
-			run_job(batch, j, jobs->next == NULL, &abort_batch);
-			full = od_txn_map_full(batch);
+		bool full = false, again = false;
+		for (struct od_write_job *j = jobs; j != NULL && !full && !again; j = j->next) {
+			if (!j->skip) {
+				bool clean = run_job(batch, j);
+				full = od_txn_map_full(batch);
+				again = !clean && !full;
+				j->skip = again;
+			}
 		}
-		if (full) {
+		if (again) {
 			od_txn_abort(batch);
-		} else if (abort_batch) {
-			od_txn_abort(batch); /* its one job failed and says why */
-			return;
-		} else if (od_txn_commit(batch, &st) == ORGDIR_OK) {
-			return;
-		} else if (st.code != ORGDIR_RESOURCE_EXHAUSTED) {
-			/* Nothing of the batch is durable: no job may report success. */
-			for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
-				if (j->status.code == ORGDIR_OK) {
-					j->status = st;
-					j->recorded.len = 0;
-				}
-			}
-			return;
+			continue;
 		}
-		if (od_store_grow(w->srv->store, &st) != ORGDIR_OK) {
-			for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
-				j->status = st;
-				j->recorded.len = 0;
+		if (!full) {
+			if (od_txn_commit(batch, &st) == ORGDIR_OK) {
+				return;
 			}
+			if (st.code != ORGDIR_RESOURCE_EXHAUSTED) {
+				/* Nothing of the batch is durable: no job may report success. */
+				fail_all(jobs, &st, true);
+				return;
+			}
+		} else {
+			od_txn_abort(batch);
+		}
+		if (++grown > 8 || od_store_grow(w->srv->store, &st) != ORGDIR_OK) {
+			if (grown > 8) {
+				od_status_set(&st, ORGDIR_RESOURCE_EXHAUSTED,
+				    "the database map is full and cannot grow further");
+			}
+			fail_all(jobs, &st, false);
 			return;
 		}
 	}

@@ -74,9 +74,9 @@ prune(od_txn *t, od_arena *a, uint64_t rev)
 			char rk[2 + OD_ID_MAX + 1];
 			MDB_val key = {res_key(ch->resource_type, ch->resource_id, rk), rk};
 			MDB_val dup = {12, k.mv_data};
-			mdb_del(t->txn, t->s->changes_by_res, &key, &dup);
+			od_mdb_del(t, t->s->changes_by_res, &key, &dup);
 		}
-		rc = mdb_cursor_del(c, 0);
+		rc = od_mdb_cursor_del(t, c, 0);
 		floor = r;
 	}
 	if (c != NULL) {

@@ -549,7 +549,7 @@ put_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, od_val *packed, orgdi
 	packed->data = buf;
 	packed->len = n;
 	if (record_is_default(r)) {
-		int rc = mdb_del(t->txn, t->s->countries, &k, NULL);
+		int rc = od_mdb_del(t, t->s->countries, &k, NULL);
 		return rc == 0 || rc == MDB_NOTFOUND ? ORGDIR_OK
 		                                     : od_mdb_status(t, rc, "country", st);
 	}

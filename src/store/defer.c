@@ -275,8 +275,8 @@ tail_add(struct tail *x, const MDB_val *k, const MDB_val *v)
 #define TAIL_BYTES_MAX ((size_t) 64 << 20)
 
 static int
-take_tail(MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, size_t k0l, size_t n_new,
-    struct tail *x)
+take_tail(od_txn *t, MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, size_t k0l,
+    size_t n_new, struct tail *x)
 {
 	MDB_val k = {k0l, (void *) k0}, v;
 	MDB_val fk, fv;
@@ -295,16 +295,15 @@ take_tail(MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, size_t k0l, s
 	}
 	/* From the first entry on: the whole database goes, cheaper than one
 	 * by one. */
-	MDB_txn *txn = mdb_cursor_txn(c);
 	rc = mdb_cursor_get(c, &fk, &fv, MDB_FIRST);
 	if (rc == 0 && memn(fk.mv_data, fk.mv_size, x->data, x->e[0].kl) == 0 &&
 	    (!dup || memn(fv.mv_data, fv.mv_size, x->data + x->e[0].kl, x->e[0].vl) == 0)) {
-		return mdb_drop(txn, dbi, 0);
+		return od_mdb_drop(t, dbi);
 	}
 	for (size_t i = 0; i < x->n && rc == 0; i++) {
 		MDB_val dk = {x->e[i].kl, x->data + x->e[i].off};
 		MDB_val dv = {x->e[i].vl, x->data + x->e[i].off + x->e[i].kl};
-		rc = mdb_del(txn, dbi, &dk, dup ? &dv : NULL);
+		rc = od_mdb_del(t, dbi, &dk, dup ? &dv : NULL);
 	}
 	return rc;
 }
@@ -324,7 +323,7 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 		return rc;
 	}
 	if (n > 0) {
-		rc = take_tail(c, d->dbi[db], d->dup[db], d->data + e[0].off, e[0].kl, n, &x);
+		rc = take_tail(t, c, d->dbi[db], d->dup[db], d->data + e[0].off, e[0].kl, n, &x);
 	}
 	/* Keys (and, in a DUPSORT database, values) are at most 511 bytes. */
 	if (rc == 0 && mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) {
@@ -384,9 +383,9 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 				flags = MDB_APPENDDUP;
 			}
 		}
-		rc = mdb_cursor_put(c, &k, &v, flags);
+		rc = od_mdb_cursor_put(t, c, &k, &v, flags);
 		if (rc == MDB_KEYEXIST && flags != 0) {
-			rc = mdb_cursor_put(c, &k, &v, 0); /* not past the end after all */
+			rc = od_mdb_cursor_put(t, c, &k, &v, 0); /* not past the end after all */
 		} else if (rc == 0 && flags != 0) {
 			empty = false;
 			memcpy(last_k, ek, kl);

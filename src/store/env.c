@@ -23,9 +23,7 @@ od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st)
 		return od_status_set(st, ORGDIR_NOT_FOUND, "%s: not found", what);
 	case MDB_MAP_FULL:
 		if (t != NULL) {
-			for (od_txn *p = t; p != NULL; p = p->parent) {
-				p->map_full = true;
-			}
+			t->map_full = true;
 		}
 		return od_status_set(
 		    st, ORGDIR_RESOURCE_EXHAUSTED, "%s: the database map is full", what);
@@ -55,11 +53,52 @@ od_mdb_put(
 	}
 	MDB_val key = {kl, (void *) k};
 	MDB_val val = {vl, (void *) v};
-	rc = mdb_put(t->txn, dbi, &key, &val, flags);
+	return od_mdb_put_val(t, dbi, &key, &val, flags);
+}
+
+/* Marks t full when rc says the map is. */
+static int
+map_full(od_txn *t, int rc)
+{
 	if (rc == MDB_MAP_FULL) {
 		od_mdb_status(t, rc, "put", NULL);
 	}
 	return rc;
+}
+
+int
+od_mdb_put_val(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	t->writes++;
+	return map_full(t, mdb_put(t->txn, dbi, k, v, flags));
+}
+
+int
+od_mdb_del(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+	t->writes++;
+	return map_full(t, mdb_del(t->txn, dbi, k, v));
+}
+
+int
+od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	t->writes++;
+	return map_full(t, mdb_cursor_put(c, k, v, flags));
+}
+
+int
+od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags)
+{
+	t->writes++;
+	return map_full(t, mdb_cursor_del(c, flags));
+}
+
+int
+od_mdb_drop(od_txn *t, MDB_dbi dbi)
+{
+	t->writes++;
+	return mdb_drop(t->txn, dbi, 0);
 }
 
 static int
@@ -401,7 +440,7 @@ od_reader_free(od_reader *r)
 orgdir_code
 od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 {
-	od_txn *t = calloc(2, sizeof(*t)); /* [0] the batch, [1] its child slot */
+	od_txn *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -412,26 +451,7 @@ od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 	}
 	t->s = s;
 	t->write = true;
-	t->child = &t[1];
 	*batch = t;
-	return ORGDIR_OK;
-}
-
-orgdir_code
-od_txn_child(od_txn *parent, od_txn **child, orgdir_status *st)
-{
-	od_txn *c = parent->child;
-	memset(c, 0, sizeof(*c));
-	int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &c->txn);
-	if (rc != 0) {
-		return od_mdb_status(parent, rc, "begin nested write", st);
-	}
-	c->s = parent->s;
-	c->parent = parent;
-	c->write = true;
-	c->actor = parent->actor;
-	c->method = parent->method;
-	*child = c;
 	return ORGDIR_OK;
 }
 
@@ -440,10 +460,8 @@ od_txn_commit(od_txn *t, orgdir_status *st)
 {
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
-	orgdir_code c = od_mdb_status(t, rc, "commit", st);
-	if (t->parent == NULL) {
-		free(t); /* a batch's MAP_FULL shows as RESOURCE_EXHAUSTED */
-	}
+	orgdir_code c = od_mdb_status(t, rc, "commit", st); /* MAP_FULL: RESOURCE_EXHAUSTED */
+	free(t);
 	return c;
 }
 
@@ -454,15 +472,19 @@ od_txn_abort(od_txn *t)
 		mdb_txn_abort(t->txn);
 		t->txn = NULL;
 	}
-	if (t->parent == NULL) {
-		free(t);
-	}
+	free(t);
 }
 
 bool
 od_txn_map_full(const od_txn *t)
 {
 	return t->map_full;
+}
+
+uint64_t
+od_txn_writes(const od_txn *t)
+{
+	return t->writes;
 }
 
 /* --- metadata ------------------------------------------------------------------ */

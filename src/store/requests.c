@@ -51,8 +51,8 @@ od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_s
 			break;
 		}
 		MDB_val old = v;
-		mdb_del(t->txn, t->s->requests, &old, NULL);
-		mdb_cursor_del(c, 0);
+		od_mdb_del(t, t->s->requests, &old, NULL);
+		od_mdb_cursor_del(t, c, 0);
 		first++;
 	}
 	mdb_cursor_close(c);

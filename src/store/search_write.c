@@ -24,7 +24,7 @@ apply_diff(od_txn *t, const struct entry *o, size_t no, const struct entry *e, s
 		int c = i == no ? 1 : (j == ne ? -1 : od_search_entry_cmp(&o[i], &e[j]));
 		if (c < 0) {
 			MDB_val k = {o[i].klen, o[i].key};
-			rc = mdb_del(t->txn, t->s->search, &k, NULL);
+			rc = od_mdb_del(t, t->s->search, &k, NULL);
 			rc = rc == MDB_NOTFOUND ? 0 : rc;
 			i++;
 		} else if (c > 0 || o[i].vlen != e[j].vlen ||
@@ -319,7 +319,7 @@ od_search_unindex_unit(od_txn *t, const char *id)
 	}
 	if (rc == 0 || rc == MDB_NOTFOUND) {
 		MDB_val k = {dl, doc};
-		rc = mdb_del(t->txn, t->s->search_docs, &k, NULL);
+		rc = od_mdb_del(t, t->s->search_docs, &k, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	od_arena_destroy(&a);
@@ -406,12 +406,12 @@ od_search_reindex_all(od_txn *t, od_arena *a)
 	MDB_cursor *c;
 	MDB_val k, v;
 	MDB_val mk = {strlen(META_SEARCH_COUNTRIES), META_SEARCH_COUNTRIES};
-	int rc = mdb_drop(t->txn, t->s->search, 0);
+	int rc = od_mdb_drop(t, t->s->search);
 	if (rc == 0) {
-		rc = mdb_drop(t->txn, t->s->search_docs, 0);
+		rc = od_mdb_drop(t, t->s->search_docs);
 	}
 	if (rc == 0) {
-		rc = mdb_del(t->txn, t->s->meta, &mk, NULL);
+		rc = od_mdb_del(t, t->s->meta, &mk, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	if (rc == 0) {

@@ -8,9 +8,11 @@
  *    never begun afresh). One reader serves one thread at a time; it may
  *    move between threads between uses (MDB_NOTLS).
  *  - Writers: a write batch (od_store_write_begin) is one LMDB write
- *    transaction; each request inside it runs in a nested child
- *    (od_txn_child) so one failed request rolls back alone. A batch must
- *    begin and commit on the same thread.
+ *    transaction that the writer runs requests in one after another; a
+ *    request that fails after changing something (od_txn_writes moved)
+ *    makes the writer abort the batch and run it again without that
+ *    request (src/server/writer.c). A batch must begin and commit on the
+ *    same thread.
  *  - Values read are borrowed until the transaction ends.
  */
 #ifndef OD_STORE_H
@@ -63,15 +65,17 @@ void od_reader_free(od_reader *r);
 
 /* Writes */
 orgdir_code od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st);
-orgdir_code od_txn_child(od_txn *parent, od_txn **child, orgdir_status *st);
-/* Commits (a child into its parent; a batch to disk, synced). The
- * transaction is gone afterwards, committed or not. A batch that failed
+/* Commits a batch to disk, synced. The transaction is gone afterwards,
+ * committed or not. A batch that failed
  * because the map is full returns RESOURCE_EXHAUSTED: grow and run it again. */
 orgdir_code od_txn_commit(od_txn *t, orgdir_status *st);
 void od_txn_abort(od_txn *t);
 /* True when the transaction hit the map size limit: abort the batch, call
  * od_store_grow, and run it again. */
 bool od_txn_map_full(const od_txn *t);
+/* Changes made in the transaction so far (puts, deletes, drops): equal
+ * before and after a request when it changed nothing. */
+uint64_t od_txn_writes(const od_txn *t);
 /* Doubles the map, or grows it to what od_store_reserve asked for when that
  * is more. Waits for readers in progress; no write may be open. */
 orgdir_code od_store_grow(struct od_store *s, orgdir_status *st);

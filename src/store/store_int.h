@@ -38,10 +38,10 @@ struct od_store {
 struct od_txn {
 	struct od_store *s;
 	MDB_txn *txn;
-	struct od_txn *parent;
-	struct od_txn *child; /* batch only: the one child slot */
 	bool write;
 	bool map_full;
+	/* Changes made so far (od_mdb_put and its kin count them). */
+	uint64_t writes;
 	/* Writes: who and what, for the change log; seq numbers the changes
 	 * of the current revision. */
 	const char *actor;
@@ -169,8 +169,23 @@ uint32_t od_unit_height(od_txn *t, const char *id);
 /* changes.c: the log holds every change after revision f. */
 int od_changes_set_floor(od_txn *t, uint64_t f);
 
+/*
+ * env.c: every change to the store goes through these (tools/check-format.sh
+ * refuses a direct mdb_put, mdb_del, mdb_cursor_put, mdb_cursor_del or
+ * mdb_drop elsewhere): each counts in t->writes, which tells the writer
+ * whether a failed request left changes behind (writer.c). They return an
+ * LMDB status; a put that fills the map marks t.
+ */
 int od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
+/* mdb_put with MDB_vals: v->mv_data is where to write with MDB_RESERVE. */
+int od_mdb_put_val(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
+/* mdb_del (v NULL: every value of the key). */
+int od_mdb_del(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+int od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags);
+int od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags);
+/* Empties dbi (mdb_drop(..., 0)). */
+int od_mdb_drop(od_txn *t, MDB_dbi dbi);
 
 /* defer.c: puts an import holds back, then writes in key order. */
 struct od_deferred;

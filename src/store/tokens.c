@@ -142,9 +142,9 @@ od_token_delete(od_txn *t, const char *name, orgdir_status *st)
 	}
 	MDB_val k = {strlen(name), (void *) name};
 	MDB_val hk = {sizeof(rec.hash), rec.hash};
-	int rc = mdb_del(t->txn, t->s->tokens, &k, NULL);
+	int rc = od_mdb_del(t, t->s->tokens, &k, NULL);
 	if (rc == 0) {
-		rc = mdb_del(t->txn, t->s->token_hashes, &hk, NULL);
+		rc = od_mdb_del(t, t->s->token_hashes, &hk, NULL);
 	}
 	return od_mdb_status(t, rc == MDB_NOTFOUND ? 0 : rc, "delete token", st);
 }

@@ -51,7 +51,7 @@ children_del(od_txn *t, const char *parent, int32_t order, const char *id)
 	uint8_t sk[OD_SORTKEY_MAX];
 	MDB_val k = parent_key(parent);
 	MDB_val v = {sort_key(order, id, strlen(id), sk), sk};
-	return mdb_del(t->txn, t->s->children, &k, &v);
+	return od_mdb_del(t, t->s->children, &k, &v);
 }
 
 /* --- reads ------------------------------------------------------------------------- */
@@ -332,7 +332,7 @@ office_index(od_txn *t, int kind, const char *cc, const char *id, bool add)
 	}
 	MDB_val key = {2, (void *) cc};
 	MDB_val val = {n + 1, v};
-	int rc = mdb_del(t->txn, t->s->country_units, &key, &val);
+	int rc = od_mdb_del(t, t->s->country_units, &key, &val);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -361,9 +361,9 @@ od_store_reindex(od_txn *t, od_arena *a)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_drop(t->txn, t->s->kind_counts, 0);
+	int rc = od_mdb_drop(t, t->s->kind_counts);
 	if (rc == 0) {
-		rc = mdb_drop(t->txn, t->s->country_units, 0);
+		rc = od_mdb_drop(t, t->s->country_units);
 	}
 	if (rc == 0) {
 		rc = mdb_cursor_open(t->txn, t->s->units, &c);
@@ -540,7 +540,7 @@ store_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, unsigned flags, const MD
 	MDB_val k = {strlen(u->id), u->id};
 	MDB_val v = {n, NULL};
 	/* MDB_RESERVE: pack straight into the page, no intermediate copy. */
-	int rc = mdb_put(t->txn, t->s->units, &k, &v, flags | MDB_RESERVE);
+	int rc = od_mdb_put_val(t, t->s->units, &k, &v, flags | MDB_RESERVE);
 	if (rc == MDB_KEYEXIST) {
 		return od_status_set(st, ORGDIR_ALREADY_EXISTS, "unit '%s' already exists", u->id);
 	}
@@ -905,8 +905,6 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	    (c = check_etag(cur, etag, st)) != ORGDIR_OK) {
 		return c;
 	}
-	/* The revision first: records changed along the way carry it. */
-	od_txn_next_revision(t);
 	/* Collect first, delete after: the walk's cursors must not see deletes. */
 	struct collect col = {.a = a};
 	od_subtree_walk(t, id, 0, collect_visit, &col, NULL);
@@ -920,6 +918,9 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 		    "force",
 		    id, col.n - 1);
 	}
+	/* Checked: the revision before any change, so the records changed
+	 * carry it. */
+	od_txn_next_revision(t);
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);
 	for (size_t i = 0; (rc == 0 || rc == MDB_NOTFOUND) && i < col.n; i++) {
 		MDB_val k = {strlen(col.ids[i]), col.ids[i]};
@@ -942,9 +943,9 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 				break;
 			}
 		}
-		rc = mdb_del(t->txn, t->s->units, &k, NULL);
+		rc = od_mdb_del(t, t->s->units, &k, NULL);
 		if (rc == 0 || rc == MDB_NOTFOUND) {
-			rc = mdb_del(t->txn, t->s->children, &k, NULL); /* its child list, if any */
+			rc = od_mdb_del(t, t->s->children, &k, NULL); /* its child list, if any */
 		}
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {

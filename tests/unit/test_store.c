@@ -97,6 +97,58 @@ fetch(struct fx *f, const char *id)
 	return u;
 }
 
+/*
+ * The writer runs a batch's requests in one transaction and leaves a failed
+ * one out by itself only when od_txn_writes did not move (writer.c): every
+ * change counts, and the failures a request meets in its checks (a missing
+ * parent or unit, an existing id, a stale etag, a cycle) change nothing.
+ */
+static void
+test_writes_count_changes_and_not_refusals(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(create(f, "kid", "root", 0, &st), ORGDIR_OK);
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_writes(t), 0);
+	uint64_t w = od_txn_writes(t);
+	assert_int_equal(
+	    od_unit_create(t, &f->arena, mkunit(&f->arena, "x", "nope", 0, "x"), NULL, &st),
+	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(od_txn_writes(t), w);
+	assert_int_equal(
+	    od_unit_create(t, &f->arena, mkunit(&f->arena, "kid", "root", 0, "k"), NULL, &st),
+	    ORGDIR_ALREADY_EXISTS);
+	assert_int_equal(od_txn_writes(t), w);
+	Orgdir__V1__Unit *patch = mkunit(&f->arena, "kid", "root", 0, "renamed");
+	patch->etag = "999";
+	assert_int_equal(od_unit_update(t, &f->arena, patch, NULL, NULL, &st), ORGDIR_ABORTED);
+	assert_int_equal(od_txn_writes(t), w);
+	patch->id = "ghost";
+	patch->etag = "";
+	assert_int_equal(od_unit_update(t, &f->arena, patch, NULL, NULL, &st), ORGDIR_NOT_FOUND);
+	assert_int_equal(od_txn_writes(t), w);
+	assert_int_equal(
+	    od_unit_move(t, &f->arena, "root", "kid", "", NULL, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(od_txn_writes(t), w);
+	assert_int_equal(
+	    od_unit_delete(t, &f->arena, "root", false, "", NULL, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(od_txn_writes(t), w);
+	assert_int_equal(
+	    od_unit_delete(t, &f->arena, "ghost", false, "", NULL, &st), ORGDIR_NOT_FOUND);
+	assert_int_equal(od_txn_writes(t), w);
+	/* A change moves it. */
+	patch->id = "kid";
+	assert_int_equal(od_unit_update(t, &f->arena, patch, NULL, NULL, &st), ORGDIR_OK);
+	assert_true(od_txn_writes(t) > w);
+	w = od_txn_writes(t);
+	assert_int_equal(od_unit_delete(t, &f->arena, "kid", false, "", NULL, &st), ORGDIR_OK);
+	assert_true(od_txn_writes(t) > w);
+	od_txn_abort(t);
+}
+
 static void
 test_create_get(void **state)
 {
@@ -533,6 +585,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_writes_count_changes_and_not_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
