@@ -107,6 +107,31 @@ od_arena_reset(od_arena *a)
 }
 
 void
+od_arena_reset_keep(od_arena *a, size_t max_keep)
+{
+	struct od_arena_chunk *keep = NULL;
+	for (struct od_arena_chunk *c = a->head; c != NULL; c = c->next) {
+		if (c->size <= max_keep && (keep == NULL || c->size > keep->size)) {
+			keep = c;
+		}
+	}
+	for (struct od_arena_chunk *c = a->head; c != NULL;) {
+		struct od_arena_chunk *next = c->next;
+		if (c != keep) {
+			free(c);
+		}
+		c = next;
+	}
+	a->head = a->first = keep;
+	if (keep != NULL) {
+		keep->used = 0;
+		keep->next = NULL;
+	}
+	a->used_total = 0;
+	a->exhausted = false;
+}
+
+void
 od_arena_destroy(od_arena *a)
 {
 	struct od_arena_chunk *c = a->head;

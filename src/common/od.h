@@ -63,6 +63,10 @@ void od_arena_init(od_arena *a, size_t cap);
 void *od_arena_alloc(od_arena *a, size_t n);
 char *od_arena_strndup(od_arena *a, const char *s, size_t n);
 void od_arena_reset(od_arena *a);
+/* Like od_arena_reset, but keeps the largest chunk of at most max_keep
+ * bytes instead of the first: an arena reused for like work (search
+ * upkeep, record after record) stops allocating after the first. */
+void od_arena_reset_keep(od_arena *a, size_t max_keep);
 void od_arena_destroy(od_arena *a);
 
 /* --- growable byte buffer with a cap (curl's dynbuf idea) ----------------- */

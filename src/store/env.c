@@ -109,6 +109,7 @@ migrate_1_to_2(struct od_store *s, MDB_txn *txn)
 	od_arena_init(&a, (size_t) 1 << 34);
 	int rc = od_store_reindex(&t, &a);
 	od_arena_destroy(&a);
+	od_txn_scratch_free(&t);
 	return rc;
 }
 
@@ -195,6 +196,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 				s->schema = 4;
 			}
 			od_arena_destroy(&a);
+			od_txn_scratch_free(&t);
 		}
 		if (rc == 0 && s->schema == 4) {
 			/* 4 -> 5: the search index keyed by depth (search_write.c). */
@@ -205,6 +207,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 				s->schema = 5;
 			}
 			od_arena_destroy(&a);
+			od_txn_scratch_free(&t);
 		}
 		if (rc == 0 && s->schema != ver_before) {
 			uint32_t ver = s->schema;
@@ -221,6 +224,7 @@ open_dbs(struct od_store *s, orgdir_status *st)
 		od_arena_init(&a, (size_t) 1 << 30);
 		rc = od_search_index_countries(&t, &a);
 		od_arena_destroy(&a);
+		od_txn_scratch_free(&t);
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
@@ -415,6 +419,7 @@ od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st)
 void
 od_reader_end(od_reader *r)
 {
+	od_txn_scratch_free(&r->t);
 	if (r->active) {
 		mdb_txn_reset(r->t.txn);
 		r->active = false;
@@ -461,6 +466,7 @@ od_txn_commit(od_txn *t, orgdir_status *st)
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
 	orgdir_code c = od_mdb_status(t, rc, "commit", st); /* MAP_FULL: RESOURCE_EXHAUSTED */
+	od_txn_scratch_free(t);
 	free(t);
 	return c;
 }
@@ -472,6 +478,7 @@ od_txn_abort(od_txn *t)
 		mdb_txn_abort(t->txn);
 		t->txn = NULL;
 	}
+	od_txn_scratch_free(t);
 	free(t);
 }
 
@@ -479,6 +486,15 @@ bool
 od_txn_map_full(const od_txn *t)
 {
 	return t->map_full;
+}
+
+void
+od_txn_scratch_free(od_txn *t)
+{
+	if (t->has_scratch) {
+		od_arena_destroy(&t->scratch);
+		t->has_scratch = false;
+	}
 }
 
 uint64_t

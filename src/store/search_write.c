@@ -111,20 +111,48 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d)
 	return write_over(t, a, doc, dl, rc == 0 ? &old : NULL, old_raw, old_len, d, NULL);
 }
 
-int
-od_search_index_unit(od_txn *t, od_arena *caller, const Orgdir__V1__Unit *u, uint32_t depth)
+/*
+ * One record's upkeep works in the transaction's scratch arena, emptied
+ * after each record but keeping its largest chunk: an import indexes
+ * 100,000 units in one transaction without allocating for each.
+ */
+#define SCRATCH_CAP ((size_t) 64 << 20)
+#define SCRATCH_KEEP ((size_t) 4 << 20)
+
+static od_arena *
+scratch_begin(od_txn *t)
+{
+	if (!t->has_scratch) {
+		od_arena_init(&t->scratch, SCRATCH_CAP);
+		t->has_scratch = true;
+	}
+	return &t->scratch;
+}
+
+static void
+scratch_end(od_txn *t)
+{
+	od_arena_reset_keep(&t->scratch, SCRATCH_KEEP);
+}
+
+/* Indexes unit u at depth in a (emptied by the caller). */
+static int
+index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth)
 {
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('u', u->id, doc);
-	/* A scratch arena per call: imports index many units in one request. */
-	od_arena a;
-	(void) caller;
-	od_arena_init(&a, (size_t) 64 << 20);
 	struct doc d = {.depth = depth > 255 ? 255 : (uint8_t) depth, .kind = (uint8_t) u->kind};
-	struct builder b = {.a = &a, .d = &d};
+	struct builder b = {.a = a, .d = &d};
 	od_search_add_unit_fields(&b, u, ~0u);
-	int rc = b.oom ? ENOMEM : write_doc(t, &a, doc, dl, &d);
-	od_arena_destroy(&a);
+	return b.oom ? ENOMEM : write_doc(t, a, doc, dl, &d);
+}
+
+int
+od_search_index_unit(od_txn *t, od_arena *caller, const Orgdir__V1__Unit *u, uint32_t depth)
+{
+	(void) caller;
+	int rc = index_unit(t, scratch_begin(t), u, depth);
+	scratch_end(t);
 	return rc;
 }
 
@@ -287,18 +315,17 @@ od_search_update_unit(od_txn *t, const struct od_search_fields *before, const Or
 	}
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('u', u->id, doc);
-	od_arena a;
-	od_arena_init(&a, (size_t) 64 << 20);
+	od_arena *a = scratch_begin(t);
 	struct doc old;
 	uint8_t *raw;
 	size_t raw_len;
-	int rc = load_doc(t, &a, doc, dl, &old, &raw, &raw_len);
+	int rc = load_doc(t, a, doc, dl, &old, &raw, &raw_len);
 	if (rc == 0 && doc_complete(&old)) {
-		rc = reuse_doc(t, &a, doc, dl, &old, raw, raw_len, u, changed);
+		rc = reuse_doc(t, a, doc, dl, &old, raw, raw_len, u, changed);
 	} else if (rc == 0 || rc == MDB_NOTFOUND) {
-		rc = od_search_index_unit(t, &a, u, od_unit_depth(t, u));
+		rc = index_unit(t, a, u, od_unit_depth(t, u));
 	}
-	od_arena_destroy(&a);
+	scratch_end(t);
 	return rc;
 }
 
@@ -307,14 +334,13 @@ od_search_unindex_unit(od_txn *t, const char *id)
 {
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('u', id, doc);
-	od_arena a;
-	od_arena_init(&a, (size_t) 64 << 20);
+	od_arena *a = scratch_begin(t);
 	struct doc old;
 	struct entry *oe;
 	uint8_t *raw;
 	size_t raw_len, no;
-	int rc = load_doc(t, &a, doc, dl, &old, &raw, &raw_len);
-	if (rc == 0 && (rc = od_search_derive(&a, &old, doc, dl, NULL, &oe, &no)) == 0) {
+	int rc = load_doc(t, a, doc, dl, &old, &raw, &raw_len);
+	if (rc == 0 && (rc = od_search_derive(a, &old, doc, dl, NULL, &oe, &no)) == 0) {
 		rc = apply_diff(t, oe, no, NULL, 0);
 	}
 	if (rc == 0 || rc == MDB_NOTFOUND) {
@@ -322,7 +348,7 @@ od_search_unindex_unit(od_txn *t, const char *id)
 		rc = od_mdb_del(t, t->s->search_docs, &k, NULL);
 		rc = rc == MDB_NOTFOUND ? 0 : rc;
 	}
-	od_arena_destroy(&a);
+	scratch_end(t);
 	return rc;
 }
 
@@ -333,19 +359,18 @@ od_search_set_depth(od_txn *t, const char *id, uint32_t depth)
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('u', id, doc);
 	uint8_t dd = depth > 255 ? 255 : (uint8_t) depth;
-	od_arena a;
-	od_arena_init(&a, (size_t) 64 << 20);
+	od_arena *a = scratch_begin(t);
 	struct doc d;
 	uint8_t *raw;
 	size_t raw_len;
-	int rc = load_doc(t, &a, doc, dl, &d, &raw, &raw_len);
+	int rc = load_doc(t, a, doc, dl, &d, &raw, &raw_len);
 	if (rc == 0 && d.depth != dd) {
 		d.depth = dd;
 		d.cap_occ = d.n_occ;
 		d.cap_names = d.n_names;
-		rc = write_doc(t, &a, doc, dl, &d);
+		rc = write_doc(t, a, doc, dl, &d);
 	}
-	od_arena_destroy(&a);
+	scratch_end(t);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
@@ -354,19 +379,18 @@ od_search_index_country(od_txn *t, od_arena *caller, const Orgdir__V1__Country *
 {
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('c', c->code, doc);
-	od_arena a;
+	od_arena *a = scratch_begin(t);
 	(void) caller;
-	od_arena_init(&a, (size_t) 16 << 20);
 	struct doc d = {.depth = 0, .kind = 0};
-	struct builder b = {.a = &a, .d = &d};
+	struct builder b = {.a = a, .d = &d};
 	od_search_add_text(&b, c->code, F_COUNTRY_CODE, NULL, EXACT_KEY);
 	od_search_add_text(&b, c->alpha3, F_COUNTRY_CODE, NULL, EXACT_KEY);
 	for (size_t i = 0; i < c->n_name; i++) {
 		od_search_add_text(
 		    &b, c->name[i]->text, F_COUNTRY_NAME, c->name[i]->lang, WHOLE_NAME);
 	}
-	int rc = b.oom ? ENOMEM : write_doc(t, &a, doc, dl, &d);
-	od_arena_destroy(&a);
+	int rc = b.oom ? ENOMEM : write_doc(t, a, doc, dl, &d);
+	scratch_end(t);
 	return rc;
 }
 

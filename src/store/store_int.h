@@ -42,6 +42,10 @@ struct od_txn {
 	bool map_full;
 	/* Changes made so far (od_mdb_put and its kin count them). */
 	uint64_t writes;
+	/* The search index's scratch for one record at a time (search_write.c),
+	 * kept for the transaction's next record; set up on first use. */
+	od_arena scratch;
+	bool has_scratch;
 	/* Writes: who and what, for the change log; seq numbers the changes
 	 * of the current revision. */
 	const char *actor;
@@ -176,6 +180,8 @@ int od_changes_set_floor(od_txn *t, uint64_t f);
  * whether a failed request left changes behind (writer.c). They return an
  * LMDB status; a put that fills the map marks t.
  */
+/* env.c: frees t's scratch arena, if it has one. */
+void od_txn_scratch_free(od_txn *t);
 int od_mdb_put(
     od_txn *t, MDB_dbi dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
 /* mdb_put with MDB_vals: v->mv_data is where to write with MDB_RESERVE. */
