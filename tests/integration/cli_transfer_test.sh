@@ -68,6 +68,17 @@ expect_rc "backup into a non-empty directory" 19
 ctl_at "$a" --token '' backup "$tmp/backup2"
 expect_rc "backup without a token" 26
 
+# A cap that is not a number from 1 to 100,000,000 is a usage error (exit
+# 2) that names the option, before anything is created.
+for v in 0 -5 abc 100000001 ''; do
+	"$ORGDIRD" --listen "ipc://$tmp/never.sock" --data "$tmp/never" --max-import-units "$v" \
+	    >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	expect_rc "--max-import-units '$v'" 2
+	expect_err "--max-import-units '$v': says why" "--max-import-units: '$v' is not a number from 1 to 100000000"
+done
+if [[ ! -e "$tmp/never" ]]; then ok; else bad "a usage error created the data directory"; fi
+
 # The cap on units in one import (orgdird --max-import-units): the example
 # holds more than 10; refused whole, with the option named, nothing written.
 d="ipc://$tmp/d.sock"
