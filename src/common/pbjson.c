@@ -667,7 +667,7 @@ struct in_ctx {
 	unsigned path_lost; /* segments not recorded because path is full */
 };
 
-/* What path_push changed, for path_pop to undo. */
+/* What path_append changed, for path_pop to undo. */
 struct path_mark {
 	size_t len;
 	bool lost;
@@ -730,31 +730,52 @@ type_error(struct in_ctx *c, const char *expected, const json_t *j)
 	return fail(c, "expected %s, got %s", expected, json_kind(j));
 }
 
+/* Appends seg (n bytes), after a '.' if dot, to the path: whole, or not at
+ * all and then the path is marked cut ("..." in messages). This runs for
+ * every field and element read, so it copies bytes and formats nothing. */
 static struct path_mark
-path_push(struct in_ctx *c, const char *key, size_t index, bool is_index)
+path_append(struct in_ctx *c, bool dot, const char *seg, size_t n)
 {
 	struct path_mark mark = {c->path_len, false};
-	size_t room = sizeof(c->path) - c->path_len;
-	int n;
+	size_t need = n + (dot ? 1 : 0);
 
-	if (c->path_lost > 0) {
+	/* The NUL needs a byte too. */
+	if (c->path_lost > 0 || need >= sizeof(c->path) - c->path_len) {
 		c->path_lost++;
 		mark.lost = true;
 		return mark;
 	}
-	if (is_index) {
-		n = snprintf(c->path + c->path_len, room, "[%zu]", index);
-	} else {
-		n = snprintf(c->path + c->path_len, room, "%s%s", c->path_len > 0 ? "." : "", key);
+	char *o = c->path + c->path_len;
+	if (dot) {
+		*o++ = '.';
 	}
-	if (n < 0 || (size_t) n >= room) {
-		c->path[c->path_len] = '\0';
-		c->path_lost++;
-		mark.lost = true;
-		return mark;
-	}
-	c->path_len += (size_t) n;
+	memcpy(o, seg, n);
+	o[n] = '\0';
+	c->path_len += need;
 	return mark;
+}
+
+/* key_len is strlen(key): a key with a NUL inside shows up to the NUL. */
+static struct path_mark
+path_push_key(struct in_ctx *c, const char *key, size_t key_len)
+{
+	return path_append(c, c->path_len > 0, key, key_len);
+}
+
+/* "[index]", as "[%zu]" would print it. */
+static struct path_mark
+path_push_index(struct in_ctx *c, size_t index)
+{
+	char buf[3 * sizeof(size_t) + 2];
+	size_t o = sizeof(buf);
+
+	buf[--o] = ']';
+	do {
+		buf[--o] = (char) ('0' + index % 10);
+		index /= 10;
+	} while (index > 0);
+	buf[--o] = '[';
+	return path_append(c, false, buf + o, sizeof(buf) - o);
 }
 
 static void
@@ -805,8 +826,49 @@ shortest_double(double d, char *buf, size_t n)
 struct intval {
 	bool neg;
 	uint64_t mag;
-	char shown[PBJSON_QUOTE_MAX + 8]; /* the value as written, for errors */
+	const json_t *src; /* the value as written, quoted back by errors */
 };
+
+/* The JSON value j as an error message shows it: formatted only when an
+ * error needs it, since nearly every number read fits its field. */
+static void
+show_number(const json_t *j, char *buf, size_t n)
+{
+	switch (json_typeof(j)) {
+	case JSON_INTEGER:
+		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+		return;
+	case JSON_REAL:
+		shortest_double(json_real_value(j), buf, n);
+		return;
+	case JSON_STRING: {
+		const char *s = json_string_value(j);
+		size_t len = json_string_length(j);
+		snprintf(
+		    buf, n, "\"%.*s%s\"", PBJSON_QUOTE_MAX, s, len > PBJSON_QUOTE_MAX ? "..." : "");
+		return;
+	}
+	default:
+		buf[0] = '\0'; /* not a number: callers never ask */
+		return;
+	}
+}
+
+static bool
+not_an_integer(struct in_ctx *c, const json_t *j)
+{
+	char shown[PBJSON_QUOTE_MAX + 8];
+	show_number(j, shown, sizeof(shown));
+	return fail(c, "%s is not an integer", shown);
+}
+
+static bool
+out_of_range(struct in_ctx *c, const json_t *j, const char *tname)
+{
+	char shown[PBJSON_QUOTE_MAX + 8];
+	show_number(j, shown, sizeof(shown));
+	return fail(c, "%s is out of range for %s", shown, tname);
+}
 
 /* Plain decimal, optional '-': what every implementation prints for 64-bit
  * values. Returns 0 ok, 1 not an integer, 2 too large for 64 bits. */
@@ -848,11 +910,10 @@ read_intval(struct in_ctx *c, const json_t *j, const char *tname, struct intval 
 {
 	v->neg = false;
 	v->mag = 0;
-	v->shown[0] = '\0';
+	v->src = j;
 	switch (json_typeof(j)) {
 	case JSON_INTEGER: {
 		json_int_t x = json_integer_value(j);
-		snprintf(v->shown, sizeof(v->shown), "%" JSON_INTEGER_FORMAT, x);
 		v->neg = x < 0;
 		/* -(x + 1) + 1 avoids negating LLONG_MIN. */
 		v->mag = x < 0 ? (uint64_t) (-(x + 1)) + 1 : (uint64_t) x;
@@ -861,13 +922,12 @@ read_intval(struct in_ctx *c, const json_t *j, const char *tname, struct intval 
 	case JSON_REAL: {
 		double x = json_real_value(j);
 		double ax = x < 0 ? -x : x;
-		shortest_double(x, v->shown, sizeof(v->shown));
 		if (!(ax < 18446744073709551616.0)) {
-			return fail(c, "%s is out of range for %s", v->shown, tname);
+			return out_of_range(c, j, tname);
 		}
 		v->mag = (uint64_t) ax;
 		if ((double) v->mag != ax) {
-			return fail(c, "%s is not an integer", v->shown);
+			return not_an_integer(c, j);
 		}
 		v->neg = x < 0 && v->mag != 0;
 		return true;
@@ -875,14 +935,12 @@ read_intval(struct in_ctx *c, const json_t *j, const char *tname, struct intval 
 	case JSON_STRING: {
 		const char *s = json_string_value(j);
 		size_t n = json_string_length(j);
-		snprintf(v->shown, sizeof(v->shown), "\"%.*s%s\"", PBJSON_QUOTE_MAX, s,
-		    n > PBJSON_QUOTE_MAX ? "..." : "");
 		int r = parse_decimal(s, n, &v->neg, &v->mag);
 		if (r == 1) {
-			return fail(c, "%s is not an integer", v->shown);
+			return not_an_integer(c, j);
 		}
 		if (r == 2) {
-			return fail(c, "%s is out of range for %s", v->shown, tname);
+			return out_of_range(c, j, tname);
 		}
 		return true;
 	}
@@ -899,7 +957,7 @@ intval_check(
 {
 	bool ok = v->neg ? (is_signed && v->mag - 1 <= max_pos) : v->mag <= max_pos;
 	if (!ok) {
-		return fail(c, "%s is out of range for %s", v->shown, tname);
+		return out_of_range(c, v->src, tname);
 	}
 	return true;
 }
@@ -1230,7 +1288,7 @@ read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t 
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(j, i);
-		struct path_mark mark = path_push(c, NULL, i, true);
+		struct path_mark mark = path_push_index(c, i);
 		bool ok;
 		if (json_is_null(e)) {
 			ok = fail(c, "null is not allowed in a repeated field");
@@ -1534,10 +1592,12 @@ fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t
 		const char *key = json_object_iter_key(it);
 		size_t key_len = json_object_iter_key_len(it);
 		const json_t *val = json_object_iter_value(it);
-		struct path_mark mark = path_push(c, key, 0, false);
-		/* A key with a NUL inside would match by its prefix. */
+		/* The path shows a key with a NUL inside up to the NUL ... */
+		size_t shown_len = strlen(key);
+		struct path_mark mark = path_push_key(c, key, shown_len);
+		/* ... and the key matches no field: it would by its prefix. */
 		const ProtobufCFieldDescriptor *f =
-		    strlen(key) == key_len ? find_field(d, key) : NULL;
+		    shown_len == key_len ? find_field(d, key) : NULL;
 		if (f == NULL) {
 			return fail(c, "unknown field for %s", d->name);
 		}

@@ -1274,6 +1274,106 @@ test_long_paths_are_cut_not_overrun(void **state)
 	json_decref(j);
 }
 
+/* expect_err with room for a message longer than the 512-byte path. */
+static void
+expect_long_err(const ProtobufCMessageDescriptor *desc, const char *text, const char *expected)
+{
+	char err[1024];
+	json_t *j = load(text);
+	assert_null(od_pbjson_to_message(desc, j, NULL, err, sizeof(err)));
+	json_decref(j);
+	assert_string_equal(err, expected);
+}
+
+/* The path is built by hand, not by snprintf: a segment that just fits
+ * is kept whole, one byte more is cut to "...", and indices of any width
+ * come out as snprintf's "[%zu]" would. */
+static void
+test_path_segment_that_just_fits_is_kept(void **state)
+{
+	(void) state;
+	char key[600];
+	char text[800];
+	char want[800];
+
+	/* 512 bytes of path: 511 characters and the NUL. */
+	memset(key, 'k', 511);
+	key[511] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\": 1}", key);
+	snprintf(want, sizeof(want), "%s: unknown field for orgdir.v1.Unit", key);
+	expect_long_err(&orgdir__v1__unit__descriptor, text, want);
+	key[511] = 'k';
+	key[512] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\": 1}", key);
+	expect_long_err(
+	    &orgdir__v1__unit__descriptor, text, "...: unknown field for orgdir.v1.Unit");
+
+	/* Below a field, the dot counts too: "head." and 506 characters fit. */
+	key[506] = '\0';
+	snprintf(text, sizeof(text), "{\"head\": {\"%s\": 1}}", key);
+	snprintf(want, sizeof(want), "head.%s: unknown field for orgdir.v1.Head", key);
+	expect_long_err(&orgdir__v1__unit__descriptor, text, want);
+	key[506] = 'k';
+	key[507] = '\0';
+	snprintf(text, sizeof(text), "{\"head\": {\"%s\": 1}}", key);
+	expect_long_err(
+	    &orgdir__v1__unit__descriptor, text, "head...: unknown field for orgdir.v1.Head");
+
+	/* Indices of one to four digits. */
+	static const size_t at[] = {0, 9, 10, 99, 100, 1000};
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		size_t len = 32 + 4 * at[k];
+		char *doc = malloc(len);
+		assert_non_null(doc);
+		size_t o = (size_t) snprintf(doc, len, "{\"units\": [");
+		for (size_t i = 0; i < at[k]; i++) {
+			o += (size_t) snprintf(doc + o, len - o, "{}, ");
+		}
+		snprintf(doc + o, len - o, "{\"bogus\": 1}]}");
+		snprintf(want, sizeof(want), "units[%zu].bogus: unknown field for orgdir.v1.Unit",
+		    at[k]);
+		expect_err(&orgdir__v1__directory__descriptor, doc, want);
+		free(doc);
+	}
+}
+
+/* An integer that does not fit is quoted back as it was written, and only
+ * then formatted: as a number, the shortest form of a real, a string cut
+ * after 64 characters. */
+static void
+test_integer_errors_quote_the_value_as_written(void **state)
+{
+	(void) state;
+	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": -9223372036854775808}",
+	    "sortOrder: -9223372036854775808 is out of range for int32");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": 1e300}",
+	    "sortOrder: 1e+300 is out of range for int32");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": 0.1}",
+	    "sortOrder: 0.1 is not an integer");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": -4e9}",
+	    "sortOrder: -4e+09 is out of range for int32");
+	expect_err(&orgdir__v1__request__descriptor, "{\"deadlineMs\": \"-5\"}",
+	    "deadlineMs: \"-5\" is out of range for uint32");
+	expect_err(
+	    &orgdir__v1__unit__descriptor, "{\"kind\": 1.25}", "kind: 1.25 is not an integer");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"kind\": -2147483649}",
+	    "kind: -2147483649 is out of range for enum");
+	/* 64 characters are quoted whole; 65 are cut. */
+	expect_err(&pbjsontest__all_types__descriptor,
+	    "{\"fInt64\": \"1234567890123456789012345678901234567890123456789012345678901234\"}",
+	    "fInt64: \"1234567890123456789012345678901234567890123456789012345678901234\" is out "
+	    "of range for int64");
+	expect_err(&pbjsontest__all_types__descriptor,
+	    "{\"fInt64\": \"12345678901234567890123456789012345678901234567890123456789012345\"}",
+	    "fInt64: \"1234567890123456789012345678901234567890123456789012345678901234...\" is "
+	    "out of range for int64");
+	expect_err(&pbjsontest__all_types__descriptor,
+	    "{\"fUint32\": "
+	    "\"x234567890123456789012345678901234567890123456789012345678901234567\"}",
+	    "fUint32: \"x234567890123456789012345678901234567890123456789012345678901234...\" is "
+	    "not an integer");
+}
+
 /* --- oneof and proto2 ------------------------------------------------------- */
 
 static void
@@ -1495,6 +1595,8 @@ main(void)
 	    cmocka_unit_test(test_strings_must_be_utf8_without_nul),
 	    cmocka_unit_test(test_nesting_cap),
 	    cmocka_unit_test(test_long_paths_are_cut_not_overrun),
+	    cmocka_unit_test(test_path_segment_that_just_fits_is_kept),
+	    cmocka_unit_test(test_integer_errors_quote_the_value_as_written),
 	    cmocka_unit_test(test_oneof),
 	    cmocka_unit_test(test_proto2_optional_and_required),
 	    cmocka_unit_test(test_arena_allocator),
