@@ -151,6 +151,7 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
 		}
 	}
 	r.commit = true;
+	r.end_session = r.dry_run; /* no real commit of these parts follows */
 	code = call(client, &r, commit_ms, reply, out, status);
 	orgdir_reply_free(tmp_reply);
 	return code;

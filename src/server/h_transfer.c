@@ -122,16 +122,26 @@ static orgdir_code
 session_new(struct od_import_sessions *is, uint64_t now, struct session **out, orgdir_status *st)
 {
 	uint8_t raw[SESSION_ID_BYTES];
-	struct session *s = NULL;
+	struct session *s = NULL, *over = NULL;
 	for (size_t i = 0; i < SESSIONS_MAX && s == NULL; i++) {
-		if (!is->s[i].used) {
-			s = &is->s[i];
+		struct session *x = &is->s[i];
+		if (!x->used) {
+			s = x;
+		} else if (x->done && (over == NULL || x->touched_ms < over->touched_ms)) {
+			over = x;
 		}
+	}
+	if (s == NULL && over != NULL) {
+		/* A committed session is kept only to answer its batch run again:
+		 * the oldest gives way to a new one. */
+		od_log("info", "import session %s dropped after its commit", over->id);
+		session_free(is, over);
+		s = over;
 	}
 	if (s == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
-		    "ImportDirectory: %d import sessions are open already; commit one, or wait for "
-		    "them to expire (10 minutes idle)",
+		    "ImportDirectory: %d import sessions are open already; commit one (or end it "
+		    "with a dry run and end_session), or wait for them to expire (10 minutes idle)",
 		    SESSIONS_MAX);
 	}
 	if (!od_random(raw, sizeof(raw))) {
@@ -255,6 +265,10 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		return od_status_set(
 		    st, ORGDIR_INVALID_ARGUMENT, "ImportDirectory: mode must be MERGE or REPLACE");
 	}
+	if (r->end_session && !(r->commit && r->session[0] != '\0')) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "ImportDirectory: end_session goes with the commit of a session");
+	}
 	if (srv->imports == NULL && (srv->imports = calloc(1, sizeof(*srv->imports))) == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -303,8 +317,9 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 	if (s != NULL) {
 		resp.session = s->id;
 		code = run_import(c, s->data.data, s->data.len, r, &resp, st);
-		if (code == ORGDIR_OK && !r->dry_run) {
-			/* A dry run leaves the session open for the real commit. */
+		if (code == ORGDIR_OK && (!r->dry_run || r->end_session)) {
+			/* A dry run leaves the session open for the real commit,
+			 * unless it ends it. */
 			s->done = true;
 			s->touched_ms = now;
 		}

@@ -731,6 +731,51 @@ test_multipart_import_lands_at_once(void **state)
 	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
 	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
 	    ORGDIR_FAILED_PRECONDITION);
+
+	/* Ended sessions give way: more sessions in a row than the server
+	 * keeps open at once (4), each ended by a dry run with end_session or
+	 * by a real commit; then liborgdir's dry runs of the large document,
+	 * which end their sessions the same way. */
+	for (int k = 0; k < 10; k++) {
+		assert_int_equal(
+		    orgdir_client_call(c, "ImportDirectory", &b0.base,
+		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+		    ORGDIR_OK);
+		od_strlcpy(
+		    session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
+		orgdir_reply_free(r);
+		p.units = h.pu;
+		p.n_units = 100;
+		q2.commit = true;
+		q2.dry_run = k % 2 == 0;
+		q2.end_session = q2.dry_run;
+		assert_int_equal(
+		    orgdir_client_call(c, "ImportDirectory", &q2.base,
+		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+		    ORGDIR_OK);
+		assert_int_equal(((Orgdir__V1__ImportDirectoryResponse *) m)->n_problems, 0);
+		orgdir_reply_free(r);
+		/* Over: a part to it is refused. */
+		q2.commit = false;
+		q2.dry_run = false;
+		q2.end_session = false;
+		assert_int_equal(
+		    orgdir_client_call(c, "ImportDirectory", &q2.base,
+		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+		    ORGDIR_FAILED_PRECONDITION);
+		assert_non_null(strstr(st.message, "committed already"));
+	}
+	for (int k = 0; k < 5; k++) {
+		assert_int_equal(import(c, &g.d, MERGE, 1, &r, &out, &st), ORGDIR_OK);
+		assert_int_equal(out->n_problems, 0);
+		orgdir_reply_free(r);
+	}
+	/* end_session only goes with the commit of a session. */
+	q2.end_session = true;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "end_session"));
 	gdoc_free(&h);
 	gdoc_free(&g);
 	orgdir_client_close(small);
