@@ -74,6 +74,19 @@ call(orgdir_client *client, const Orgdir__V1__ImportDirectoryRequest *r, uint32_
 	return code;
 }
 
+/* Ends a session whose import will not go on: best effort (the server
+ * drops an idle session after 10 minutes anyway), after a failed part or
+ * commit. A session the commit did end is left as it is. */
+static void
+abandon(orgdir_client *client, const char *session)
+{
+	Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	orgdir_status ignored;
+	q.session = (char *) session;
+	q.end_session = true;
+	(void) call(client, &q, 0, NULL, NULL, &ignored);
+}
+
 orgdir_code
 orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc, int mode,
     int dry_run, orgdir_reply **reply, Orgdir__V1__ImportDirectoryResponse **out,
@@ -147,12 +160,16 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
 			break; /* the last part travels with the commit */
 		}
 		if ((code = call(client, &r, 0, NULL, NULL, status)) != ORGDIR_OK) {
+			abandon(client, session);
 			return code;
 		}
 	}
 	r.commit = true;
 	r.end_session = r.dry_run; /* no real commit of these parts follows */
 	code = call(client, &r, commit_ms, reply, out, status);
+	if (code != ORGDIR_OK) {
+		abandon(client, session);
+	}
 	orgdir_reply_free(tmp_reply);
 	return code;
 }

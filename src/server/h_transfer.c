@@ -38,7 +38,8 @@
 
 struct session {
 	bool used;
-	bool done; /* committed: kept only to answer a re-run */
+	bool done; /* committed (or abandoned): kept only to answer a re-run */
+	bool abandoned; /* ended without a commit: its parts are gone */
 	char id[2 * SESSION_ID_BYTES + 1];
 	od_buf data; /* the parts: packed Directory messages end to end */
 	size_t units;
@@ -265,9 +266,11 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		return od_status_set(
 		    st, ORGDIR_INVALID_ARGUMENT, "ImportDirectory: mode must be MERGE or REPLACE");
 	}
-	if (r->end_session && !(r->commit && r->session[0] != '\0')) {
+	bool has_part = r->part != NULL && (r->part->n_units > 0 || r->part->n_countries > 0);
+	if (r->end_session && (r->session[0] == '\0' || (!r->commit && has_part))) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "ImportDirectory: end_session goes with the commit of a session");
+		    "ImportDirectory: end_session goes with a session: on its dry-run commit, or "
+		    "alone (no part) to abandon it");
 	}
 	if (srv->imports == NULL && (srv->imports = calloc(1, sizeof(*srv->imports))) == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
@@ -293,6 +296,25 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			    "restarts): start again with begin_session",
 			    r->session);
 		}
+		if (r->end_session && !r->commit) {
+			/* Abandoned (a client whose part failed): its parts go now,
+			 * its slot to the next session; asked again, the same answer. */
+			if (!s->done) {
+				is->bytes -= s->data.len;
+				od_buf_free(&s->data);
+				s->done = s->abandoned = true;
+				s->touched_ms = now;
+			}
+			resp.session = s->id;
+			return reply(c, &resp.base, st);
+		}
+		if (s->abandoned) {
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "ImportDirectory: import session '%s' was abandoned (end_session): "
+			    "start "
+			    "a new one",
+			    s->id);
+		}
 		if (s->done && !r->commit) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "ImportDirectory: import session '%s' is committed already: start a "
@@ -305,7 +327,6 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "ImportDirectory: nothing to do: set begin_session, session (with a part) or "
 		    "commit");
 	}
-	bool has_part = r->part != NULL && (r->part->n_units > 0 || r->part->n_countries > 0);
 	if (s != NULL && has_part &&
 	    (code = session_add(is, s, r->part, srv->max_import_units, st)) != ORGDIR_OK) {
 		return code;

@@ -770,12 +770,56 @@ test_multipart_import_lands_at_once(void **state)
 		assert_int_equal(out->n_problems, 0);
 		orgdir_reply_free(r);
 	}
-	/* end_session only goes with the commit of a session. */
-	q2.end_session = true;
+	/* end_session goes with a session; alone, it abandons one: its parts
+	 * are gone, nothing is written, and neither a part nor a commit is
+	 * taken any more (a commit of nothing with REPLACE would empty the
+	 * store). */
+	b0.end_session = true;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &b0.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "end_session goes with a session"));
+	b0.end_session = false;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &b0.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_OK);
+	od_strlcpy(session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
+	orgdir_reply_free(r);
+	p.units = h.pu;
+	p.n_units = 100;
+	q2.commit = false;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_OK);
+	orgdir_reply_free(r);
+	q2.end_session = true; /* with a part: refused */
 	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
 	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
 	    ORGDIR_INVALID_ARGUMENT);
-	assert_non_null(strstr(st.message, "end_session"));
+	p.n_units = 0;
+	for (int k = 0; k < 2; k++) { /* asked again, the same answer */
+		assert_int_equal(
+		    orgdir_client_call(c, "ImportDirectory", &q2.base,
+		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+		    ORGDIR_OK);
+		orgdir_reply_free(r);
+	}
+	q2.end_session = false;
+	p.n_units = 1;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "abandoned"));
+	p.n_units = 0;
+	q2.commit = true;
+	q2.mode = REPLACE;
+	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
+	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
+	    ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "abandoned"));
+	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
+	assert_int_equal(d->n_units, 20300); /* nothing of it landed, nothing went */
+	orgdir_reply_free(r);
 	gdoc_free(&h);
 	gdoc_free(&g);
 	orgdir_client_close(small);
@@ -798,6 +842,48 @@ log_count(od_test_server *s, const char *what)
 	}
 	fclose(f);
 	return n;
+}
+
+/* liborgdir abandons the session of an import whose part is refused (here:
+ * over orgdird --max-import-units), so refused imports in a row leave the
+ * server's four session slots free, and nothing of them lands. */
+static void
+test_refused_parts_abandon_their_session(void **state)
+{
+	(void) state;
+	od_test_server b = {0};
+	const char *args[] = {"--max-import-units", "5000", NULL};
+	od_test_server_start(&b, args);
+	orgdir_client *c = big_client(&b, NULL, 30000);
+	orgdir_reply *r;
+	orgdir_status st;
+	Orgdir__V1__ImportDirectoryResponse *out;
+	gdoc g;
+	gdoc_make(&g, "cap", 20000, 12, "");
+	char url[400];
+	memset(url, 'u', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memcpy(url, "https://", 8);
+	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
+	contact.url = url;
+	for (size_t i = 0; i < 20000; i++) {
+		g.u[i].contact = &contact; /* large enough to travel in parts */
+	}
+	assert_true(protobuf_c_message_get_packed_size(&g.d.base) > (6u << 20));
+	for (int k = 0; k < 6; k++) {
+		assert_int_equal(
+		    import(c, &g.d, MERGE, k % 2, &r, &out, &st), ORGDIR_RESOURCE_EXHAUSTED);
+		assert_non_null(strstr(st.message, "--max-import-units"));
+	}
+	assert_true(log_count(&b, "sessions are open already") == 0);
+	Orgdir__V1__Directory *d;
+	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
+	assert_int_equal(d->n_units, 0);
+	orgdir_reply_free(r);
+	gdoc_free(&g);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&b), 0);
+	od_test_server_cleanup(&b);
 }
 
 /* An import needing far more than the map: the map grows once, before any
@@ -1284,6 +1370,7 @@ main(void)
 	    cmocka_unit_test(test_merge_updates_and_moves),
 	    cmocka_unit_test(test_replace_keeps_only_the_document),
 	    cmocka_unit_test(test_multipart_import_lands_at_once),
+	    cmocka_unit_test(test_refused_parts_abandon_their_session),
 	    cmocka_unit_test(test_import_larger_than_the_map_grows_once),
 	    cmocka_unit_test(test_import_and_backup_need_admin),
 	    cmocka_unit_test(test_backup_while_writing_starts_a_server),
