@@ -228,7 +228,7 @@ check_search_unit(struct ck *c, const MDB_val *k, const MDB_val *v)
 		return; /* no depth to index it at: the tree pass reports why */
 	}
 	snprintf(label, sizeof(label), "unit '%s'", id);
-	search_differs(c, label, od_search_index_unit(c->t, &c->a, u, depth),
+	search_differs(c, label, od_search_index_unit(c->t, u, depth),
 	    "record (words, names, acronym, kind) and depth");
 }
 
@@ -259,8 +259,8 @@ od_check_search_countries(struct ck *c)
 			    "country %s: cannot be read to check its search entries: %s", cc,
 			    st.message);
 		} else {
-			search_differs(c, label, od_search_index_country(c->t, &c->a, country),
-			    "codes and names");
+			search_differs(
+			    c, label, od_search_index_country(c->t, country), "codes and names");
 		}
 		od_arena_reset(&c->a);
 	}

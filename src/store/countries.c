@@ -676,7 +676,7 @@ od_country_update(od_txn *t, od_arena *a, const Orgdir__V1__Country *in,
 		return c;
 	}
 	/* Name overrides are searchable: re-index the country. */
-	int rc = od_search_index_country(t, a, *out);
+	int rc = od_search_index_country(t, *out);
 	return rc == 0 ? ORGDIR_OK : od_mdb_status(t, rc, "index country for search", st);
 }
 

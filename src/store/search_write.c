@@ -148,9 +148,8 @@ index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth)
 }
 
 int
-od_search_index_unit(od_txn *t, od_arena *caller, const Orgdir__V1__Unit *u, uint32_t depth)
+od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth)
 {
-	(void) caller;
 	int rc = index_unit(t, scratch_begin(t), u, depth);
 	scratch_end(t);
 	return rc;
@@ -375,12 +374,11 @@ od_search_set_depth(od_txn *t, const char *id, uint32_t depth)
 }
 
 int
-od_search_index_country(od_txn *t, od_arena *caller, const Orgdir__V1__Country *c)
+od_search_index_country(od_txn *t, const Orgdir__V1__Country *c)
 {
 	char doc[DOC_MAX];
 	size_t dl = od_search_doc_key('c', c->code, doc);
 	od_arena *a = scratch_begin(t);
-	(void) caller;
 	struct doc d = {.depth = 0, .kind = 0};
 	struct builder b = {.a = a, .d = &d};
 	od_search_add_text(&b, c->code, F_COUNTRY_CODE, NULL, EXACT_KEY);
@@ -414,7 +412,7 @@ od_search_index_countries(od_txn *t, od_arena *a)
 		    ORGDIR_OK) {
 			return EIO;
 		}
-		int rc = od_search_index_country(t, a, c);
+		int rc = od_search_index_country(t, c);
 		od_arena_reset(a);
 		if (rc != 0) {
 			return rc;
@@ -467,7 +465,7 @@ od_search_reindex_all(od_txn *t, od_arena *a)
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		rc = od_search_index_unit(t, a, u, od_unit_depth(t, u));
+		rc = od_search_index_unit(t, u, od_unit_depth(t, u));
 	}
 	return rc == 0 ? od_search_index_countries(t, a) : rc;
 }

@@ -123,7 +123,7 @@ orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, c
     const od_val *after, orgdir_status *st);
 
 /* search_*.c: the index, maintained in the records' own transactions. */
-int od_search_index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth);
+int od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth);
 /* What of a unit its search doc is made from, kept before an update
  * changes it (the pointers are the unit's: they must outlive the update). */
 struct od_search_fields {
@@ -145,7 +145,7 @@ int od_search_update_unit(
     od_txn *t, const struct od_search_fields *before, const Orgdir__V1__Unit *u);
 int od_search_unindex_unit(od_txn *t, const char *id);
 int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
-int od_search_index_country(od_txn *t, od_arena *a, const Orgdir__V1__Country *c);
+int od_search_index_country(od_txn *t, const Orgdir__V1__Country *c);
 int od_search_index_countries(od_txn *t, od_arena *a);
 int od_search_reindex_all(od_txn *t, od_arena *a);
 /* search_write.c, for check_search.c: are the `search` keys the search_docs record

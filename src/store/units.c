@@ -582,7 +582,7 @@ insert_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, uint32_t depth, orgdir_
 		rc = od_unit_index_add(t, u);
 	}
 	if (rc == 0) {
-		rc = od_search_index_unit(t, a, u, depth);
+		rc = od_search_index_unit(t, u, depth);
 	}
 	if (rc != 0) {
 		return od_mdb_status(t, rc, "index unit", st);
@@ -841,7 +841,7 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 	struct redepth rd = {.a = a};
 	od_subtree_walk(t, id, 0, redepth_visit, &rd, NULL);
 	uint32_t base = pdepth < 0 ? 0 : (uint32_t) pdepth + 1;
-	int rc2 = rd.oom ? ENOMEM : od_search_index_unit(t, a, cur, base);
+	int rc2 = rd.oom ? ENOMEM : od_search_index_unit(t, cur, base);
 	for (size_t i = 0; i < rd.n && rc2 == 0; i++) {
 		rc2 = od_search_set_depth(t, rd.ids[i], base + rd.depths[i]);
 	}

@@ -609,6 +609,15 @@ test_replace_keeps_only_the_document(void **state)
 	od_test_server_cleanup(&b);
 }
 
+/* One ImportDirectory request as it is given (sessions by hand). */
+static orgdir_code
+import_call(orgdir_client *c, const Orgdir__V1__ImportDirectoryRequest *q, orgdir_reply **r,
+    ProtobufCMessage **m, orgdir_status *st)
+{
+	return orgdir_client_call(c, "ImportDirectory", &q->base,
+	    &orgdir__v1__import_directory_response__descriptor, r, m, st);
+}
+
 /* --- large documents: parts and sessions ------------------------------------------------------ */
 
 static void
@@ -664,9 +673,7 @@ test_multipart_import_lands_at_once(void **state)
 	ProtobufCMessage *m;
 	q.session = "0123456789abcdef0123456789abcdef";
 	q.commit = true;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "unknown or has expired"));
 	Orgdir__V1__Directory one = ORGDIR__V1__DIRECTORY__INIT;
 	one.units = g.pu;
@@ -674,21 +681,15 @@ test_multipart_import_lands_at_once(void **state)
 	q.session = done_session;
 	q.commit = false;
 	q.part = &one;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "committed already"));
 	Orgdir__V1__ImportDirectoryRequest empty = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &empty.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(import_call(c, &empty, &r, &m, &st), ORGDIR_INVALID_ARGUMENT);
 
 	/* A session by hand: parts in any order, a dry run, then the commit. */
 	Orgdir__V1__ImportDirectoryRequest b0 = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
 	b0.begin_session = true;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &b0.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_OK);
+	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
 	char session[80];
 	od_strlcpy(session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
 	orgdir_reply_free(r);
@@ -701,26 +702,19 @@ test_multipart_import_lands_at_once(void **state)
 	for (int k = 2; k >= 0; k--) { /* children before parents: any order will do */
 		p.units = h.pu + 100 * k;
 		p.n_units = 100;
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &q2.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_OK);
+		assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 		orgdir_reply_free(r);
 	}
 	p.n_units = 0;
 	q2.commit = true;
 	q2.dry_run = true;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_OK);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 	out = (void *) m;
 	assert_int_equal(out->n_problems, 0);
 	assert_int_equal(out->units_created, 300);
 	orgdir_reply_free(r);
 	q2.dry_run = false;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_OK);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 	out = (void *) m;
 	assert_int_equal(out->units_created, 300);
 	assert_int_equal(out->revision, 2);
@@ -728,19 +722,14 @@ test_multipart_import_lands_at_once(void **state)
 	/* The session is over: no more parts. */
 	q2.commit = false;
 	p.n_units = 1;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 
 	/* Ended sessions give way: more sessions in a row than the server
 	 * keeps open at once (4), each ended by a dry run with end_session or
 	 * by a real commit; then liborgdir's dry runs of the large document,
 	 * which end their sessions the same way. */
 	for (int k = 0; k < 10; k++) {
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &b0.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_OK);
+		assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
 		od_strlcpy(
 		    session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
 		orgdir_reply_free(r);
@@ -749,20 +738,14 @@ test_multipart_import_lands_at_once(void **state)
 		q2.commit = true;
 		q2.dry_run = k % 2 == 0;
 		q2.end_session = q2.dry_run;
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &q2.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_OK);
+		assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 		assert_int_equal(((Orgdir__V1__ImportDirectoryResponse *) m)->n_problems, 0);
 		orgdir_reply_free(r);
 		/* Over: a part to it is refused. */
 		q2.commit = false;
 		q2.dry_run = false;
 		q2.end_session = false;
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &q2.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_FAILED_PRECONDITION);
+		assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 		assert_non_null(strstr(st.message, "committed already"));
 	}
 	for (int k = 0; k < 5; k++) {
@@ -775,47 +758,32 @@ test_multipart_import_lands_at_once(void **state)
 	 * taken any more (a commit of nothing with REPLACE would empty the
 	 * store). */
 	b0.end_session = true;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &b0.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_non_null(strstr(st.message, "end_session goes with a session"));
 	b0.end_session = false;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &b0.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_OK);
+	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
 	od_strlcpy(session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
 	orgdir_reply_free(r);
 	p.units = h.pu;
 	p.n_units = 100;
 	q2.commit = false;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_OK);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 	orgdir_reply_free(r);
 	q2.end_session = true; /* with a part: refused */
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_INVALID_ARGUMENT);
 	p.n_units = 0;
 	for (int k = 0; k < 2; k++) { /* asked again, the same answer */
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &q2.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_OK);
+		assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_OK);
 		orgdir_reply_free(r);
 	}
 	q2.end_session = false;
 	p.n_units = 1;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "abandoned"));
 	p.n_units = 0;
 	q2.commit = true;
 	q2.mode = REPLACE;
-	assert_int_equal(orgdir_client_call(c, "ImportDirectory", &q2.base,
-	                     &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-	    ORGDIR_FAILED_PRECONDITION);
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
 	assert_non_null(strstr(st.message, "abandoned"));
 	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
 	assert_int_equal(d->n_units, 20300); /* nothing of it landed, nothing went */
@@ -1208,8 +1176,7 @@ commit_main(void *arg)
 	orgdir_reply *r = NULL;
 	ProtobufCMessage *m;
 	orgdir_status st;
-	cc->code = orgdir_client_call(cc->c, "ImportDirectory", &cc->q->base,
-	    &orgdir__v1__import_directory_response__descriptor, &r, &m, &st);
+	cc->code = import_call(cc->c, cc->q, &r, &m, &st);
 	atomic_store(&cc->done, true);
 	orgdir_reply_free(r);
 	return NULL;
@@ -1279,10 +1246,7 @@ test_kill9_during_import_leaves_all_or_nothing(void **state)
 		ProtobufCMessage *m;
 		orgdir_status st;
 		q.begin_session = true;
-		assert_int_equal(
-		    orgdir_client_call(c, "ImportDirectory", &q.base,
-		        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-		    ORGDIR_OK);
+		assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_OK);
 		char session[80];
 		od_strlcpy(
 		    session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
@@ -1294,10 +1258,7 @@ test_kill9_during_import_leaves_all_or_nothing(void **state)
 		for (size_t at = 0; at < n; at += 10000) {
 			p.units = g.pu + at;
 			p.n_units = 10000;
-			assert_int_equal(
-			    orgdir_client_call(c, "ImportDirectory", &q.base,
-			        &orgdir__v1__import_directory_response__descriptor, &r, &m, &st),
-			    ORGDIR_OK);
+			assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_OK);
 			orgdir_reply_free(r);
 		}
 		p.n_units = 0;
