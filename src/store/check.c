@@ -224,6 +224,8 @@ od_store_check(struct od_store *s, od_check_report *rep, orgdir_status *st)
 	}
 	if (rc == 0) {
 		od_check_search_countries(c);
+		rc = od_check_search_keys(c);
+		what = "search keys";
 	}
 	od_arena_destroy(&c->a);
 	free(c);

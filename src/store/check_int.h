@@ -21,6 +21,8 @@ struct ck {
 	od_check_report *rep;
 	od_arena a;
 	uint64_t kinds[256]; /* units per kind byte */
+	uint64_t search_derived; /* keys of `search` the search passes derived */
+	bool search_incomplete; /* some were missing, differed or not derived */
 };
 
 /* Counts a problem in c->rep and keeps its text while there is room. */
@@ -69,5 +71,6 @@ int od_check_search_units(struct ck *c); /* check_search.c */
 /* check_search.c: every ISO country's doc; reads the ISO table, not a
  * database, and cannot fail. */
 void od_check_search_countries(struct ck *c);
+int od_check_search_keys(struct ck *c); /* check_search.c, after the three above */
 
 #endif

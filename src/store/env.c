@@ -187,24 +187,15 @@ open_dbs(struct od_store *s, orgdir_status *st)
 				s->schema = 3;
 			}
 		}
-		if (rc == 0 && s->schema == 3) {
-			/* 3 -> 4: the search index. */
+		if (rc == 0 && s->schema >= 3 && s->schema < 6) {
+			/* 3 -> 6: the search index, built afresh (4 added it, 5 keyed
+			 * it by depth, 6 derives units' keys from their records and
+			 * keeps search_docs for countries only: search_write.c). */
 			od_txn t = {.s = s, .txn = txn, .write = true};
 			od_arena a;
 			od_arena_init(&a, (size_t) 1 << 34);
 			if ((rc = od_search_reindex_all(&t, &a)) == 0) {
-				s->schema = 4;
-			}
-			od_arena_destroy(&a);
-			od_txn_scratch_free(&t);
-		}
-		if (rc == 0 && s->schema == 4) {
-			/* 4 -> 5: the search index keyed by depth (search_write.c). */
-			od_txn t = {.s = s, .txn = txn, .write = true};
-			od_arena a;
-			od_arena_init(&a, (size_t) 1 << 34);
-			if ((rc = od_search_reindex_all(&t, &a)) == 0) {
-				s->schema = 5;
+				s->schema = 6;
 			}
 			od_arena_destroy(&a);
 			od_txn_scratch_free(&t);

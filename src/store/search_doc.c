@@ -16,10 +16,17 @@
  *                                   head titles and name) whose 64-bit hash
  *                                   is `hash` (big-endian): ([tier u8][field
  *                                   u8][langlen u8][lang][len u16][text])*
- *   search_docs  doc              -> what the keys above were derived from
- *                                   (layout at od_search_encode_doc), so a
- *                                   write puts and deletes only the keys
- *                                   that changed
+ *   search_docs  'c' code         -> what a country's keys were derived
+ *                                   from (layout at od_search_encode_doc),
+ *                                   so a write puts and deletes only the
+ *                                   keys that changed
+ *
+ * A unit has no search_docs record (schema 6): its keys are derived from
+ * its record and depth, and each change passes what the unit was
+ * (search_write.c), so an update writes only the keys that changed and
+ * no record beside them. Anything that changes what a record derives
+ * (the words a text gives, the key layout) must rebuild the index with a
+ * schema migration (env.c).
  *
  * A word has two buckets: its first code point, and (for words of three
  * code points or more) its first three. A query word of three code points
@@ -58,6 +65,16 @@ od_search_grow(od_arena *a, void **arr, size_t *cap, size_t n, size_t elem)
 	*arr = na;
 	*cap = nc;
 	return true;
+}
+
+uint64_t
+od_search_word_prefix(const char *w, size_t len)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < 8; i++) {
+		v = v << 8 | (i < len ? (uint8_t) w[i] : 0u);
+	}
+	return v;
 }
 
 uint64_t
@@ -106,8 +123,8 @@ emit_word(void *arg, const char *word, size_t len, unsigned flags)
 		b->oom = true;
 		return;
 	}
-	d->occ[d->n_occ] = (struct occ){
-	    w, (uint8_t) len, b->field, b->ll, b->lang, od_search_seq_of(b->rank, d->n_occ)};
+	d->occ[d->n_occ] = (struct occ){od_search_word_prefix(w, len), w, (uint8_t) len, b->field,
+	    b->ll, b->lang, od_search_seq_of(b->rank, d->n_occ)};
 	d->n_occ++;
 	/* od_textkey_normalize's key: the plain words, one space between. */
 	if (b->joined != NULL && !(flags & OD_TEXTKEY_JOINED)) {
@@ -168,12 +185,43 @@ od_search_add_text(struct builder *b, const char *text, uint8_t field, const cha
 	b->joined = NULL;
 }
 
-static int
-occ_cmp(const void *pa, const void *pb)
+/* Word order, then seq: the prefixes decide unless they are equal, when
+ * both words are the same or longer than 8 bytes. */
+static inline int
+occ_cmp(const struct occ *x, const struct occ *y)
 {
-	const struct occ *x = pa, *y = pb;
-	int c = od_search_bytes_cmp(x->word, x->len, y->word, y->len);
+	if (x->pfx != y->pfx) {
+		return x->pfx < y->pfx ? -1 : 1;
+	}
+	int c = x->len > 8 || y->len > 8
+	    ? od_search_bytes_cmp(x->word + 8, x->len - 8u, y->word + 8, y->len - 8u)
+	    : 0;
 	return c != 0 ? c : (x->seq < y->seq ? -1 : 1);
+}
+
+static int
+occ_qsort_cmp(const void *pa, const void *pb)
+{
+	return occ_cmp(pa, pb);
+}
+
+/* od_search_sort_small for words, its comparison inline. */
+static void
+sort_occ(struct occ *o, size_t n)
+{
+	if (n > 64) {
+		qsort(o, n, sizeof(*o), occ_qsort_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct occ tmp = o[i];
+		size_t j = i;
+		while (j > 0 && occ_cmp(&o[j - 1], &tmp) > 0) {
+			o[j] = o[j - 1];
+			j--;
+		}
+		o[j] = tmp;
+	}
 }
 
 static int
@@ -225,7 +273,7 @@ od_search_sort_small(void *base, size_t n, size_t size, int (*cmp)(const void *,
 void
 od_search_canonicalize(struct doc *d)
 {
-	od_search_sort_small(d->occ, d->n_occ, sizeof(*d->occ), occ_cmp);
+	sort_occ(d->occ, d->n_occ);
 	size_t out = 0;
 	for (size_t i = 0; i < d->n_occ;) {
 		size_t j = i, first = out, bytes = 0;
@@ -241,9 +289,7 @@ od_search_canonicalize(struct doc *d)
 			}
 			if (!dup && bytes + 2u + o->ll <= OCC_BYTES_MAX && out - first < 255) {
 				bytes += 2u + o->ll;
-				d->occ[out] = *o;
-				d->occ[out].seq = (uint32_t) out;
-				out++;
+				d->occ[out++] = *o; /* its seq kept: see unit_doc_from */
 			}
 		}
 		i = j;
@@ -261,9 +307,7 @@ od_search_canonicalize(struct doc *d)
 			    od_search_same_lang(m->ll, m->lang, n->ll, n->lang);
 		}
 		if (!dup) {
-			d->names[out] = *n;
-			d->names[out].seq = (uint32_t) out;
-			out++;
+			d->names[out++] = *n;
 		}
 	}
 	d->n_names = out < COUNT16_MAX ? out : COUNT16_MAX;
@@ -348,6 +392,7 @@ od_search_decode_doc(od_arena *a, const uint8_t *p, size_t n, struct doc *d)
 		}
 		o->len = p[off++];
 		o->word = (const char *) p + off;
+		o->pfx = od_search_word_prefix(o->word, o->len);
 		off += o->len;
 		o->field = p[off++];
 		o->ll = p[off++];
@@ -412,33 +457,32 @@ od_search_doc_key(char type, const char *id, char *out)
 /* The words and names of the unit's fields in `fields` (bits 1 << F_*),
  * in field order (each field's rank). */
 void
-od_search_add_unit_fields(struct builder *b, const Orgdir__V1__Unit *u, unsigned fields)
+od_search_add_unit_fields(struct builder *b, const struct od_search_fields *f, unsigned fields)
 {
-	const Orgdir__V1__Head *h = u->head;
 	if (fields & 1u << F_ID) {
 		b->rank = F_ID;
-		od_search_add_text(b, u->id, F_ID, NULL, EXACT_KEY);
+		od_search_add_text(b, f->id, F_ID, NULL, EXACT_KEY);
 	}
 	if (fields & 1u << F_ACRONYM) {
 		b->rank = F_ACRONYM;
-		od_search_add_text(b, u->acronym, F_ACRONYM, NULL, EXACT_KEY);
+		od_search_add_text(b, f->acronym, F_ACRONYM, NULL, EXACT_KEY);
 	}
 	b->rank = F_NAME;
-	for (size_t i = 0; (fields & 1u << F_NAME) && i < u->n_name; i++) {
-		od_search_add_text(b, u->name[i]->text, F_NAME, u->name[i]->lang, WHOLE_NAME);
+	for (size_t i = 0; (fields & 1u << F_NAME) && i < f->n_name; i++) {
+		od_search_add_text(b, f->name[i]->text, F_NAME, f->name[i]->lang, WHOLE_NAME);
 	}
 	b->rank = F_DESCRIPTION;
-	for (size_t i = 0; (fields & 1u << F_DESCRIPTION) && i < u->n_description; i++) {
+	for (size_t i = 0; (fields & 1u << F_DESCRIPTION) && i < f->n_description; i++) {
 		od_search_add_text(
-		    b, u->description[i]->text, F_DESCRIPTION, u->description[i]->lang, WORDS_ONLY);
+		    b, f->description[i]->text, F_DESCRIPTION, f->description[i]->lang, WORDS_ONLY);
 	}
 	b->rank = F_HEAD_TITLE;
-	for (size_t i = 0; h != NULL && (fields & 1u << F_HEAD_TITLE) && i < h->n_title; i++) {
+	for (size_t i = 0; (fields & 1u << F_HEAD_TITLE) && i < f->n_head_title; i++) {
 		od_search_add_text(
-		    b, h->title[i]->text, F_HEAD_TITLE, h->title[i]->lang, WHOLE_NAME);
+		    b, f->head_title[i]->text, F_HEAD_TITLE, f->head_title[i]->lang, WHOLE_NAME);
 	}
-	if (h != NULL && (fields & 1u << F_HEAD_NAME)) {
+	if (f->has_head && (fields & 1u << F_HEAD_NAME)) {
 		b->rank = F_HEAD_NAME;
-		od_search_add_text(b, h->name, F_HEAD_NAME, NULL, WHOLE_NAME);
+		od_search_add_text(b, f->head_name, F_HEAD_NAME, NULL, WHOLE_NAME);
 	}
 }

@@ -39,6 +39,7 @@ enum {
 /* --- what a doc is indexed under (search_doc.c) --------------------------------------- */
 
 struct occ {
+	uint64_t pfx; /* od_search_word_prefix(word): sorts before the bytes */
 	const char *word; /* arena */
 	uint8_t len;
 	uint8_t field;
@@ -113,6 +114,9 @@ enum { WORDS_ONLY, WHOLE_NAME, EXACT_KEY };
  * doubling into a new arena block (the old one stays in the arena). False
  * when the arena is exhausted; *arr and *cap are then unchanged. */
 bool od_search_grow(od_arena *a, void **arr, size_t *cap, size_t n, size_t elem);
+/* The first 8 bytes of a word, big-endian, zero-padded: for words (no
+ * NUL in them), their order is the words' order on those bytes. */
+uint64_t od_search_word_prefix(const char *w, size_t len);
 /* FNV-1a 64 of n bytes: the hash of a name key, of a position. */
 uint64_t od_search_hash(const void *p, size_t n);
 /* memcmp order, a prefix first: < 0, 0 or > 0. */
@@ -127,8 +131,9 @@ uint8_t od_search_name_rank(uint8_t rank, uint8_t tier);
 void od_search_add_text(
     struct builder *b, const char *text, uint8_t field, const char *lang, int name);
 /* The words and names of the unit's fields in `fields` (bits 1 << F_*),
- * added to b as od_search_add_text does; u is only read. */
-void od_search_add_unit_fields(struct builder *b, const Orgdir__V1__Unit *u, unsigned fields);
+ * added to b as od_search_add_text does; f is only read. */
+void od_search_add_unit_fields(
+    struct builder *b, const struct od_search_fields *f, unsigned fields);
 /* Whether two languages (al / bl bytes, 0 for none) are the same bytes. */
 bool od_search_same_lang(uint8_t al, const char *a, uint8_t bl, const char *b);
 /* A stable sort in place (the seq fields break ties). */

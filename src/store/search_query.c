@@ -164,12 +164,8 @@ od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *r,
 		}
 		f.want_countries = false;
 		/* No unit above the subtree's root can be in it. */
-		char doc[DOC_MAX];
-		MDB_val dk = {od_search_doc_key('u', r->under_unit_id, doc), doc};
-		MDB_val dv;
-		if (mdb_get(t->txn, t->s->search_docs, &dk, &dv) == 0 && dv.mv_size >= 2) {
-			f.under_depth = ((const uint8_t *) dv.mv_data)[1];
-		}
+		int d = od_unit_id_depth(t, r->under_unit_id);
+		f.under_depth = d < 0 ? 0 : (d > 255 ? 255 : (uint8_t) d);
 	}
 	if (r->page_size < 0) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "page_size must not be negative");

@@ -64,14 +64,11 @@ load_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d, uint
 	return od_search_decode_doc(a, copy, v.mv_size, d) ? 0 : MDB_NOTFOUND;
 }
 
-/*
- * Writes doc d (canonical) over old (NULL: none), decoded from old_raw:
- * the keys that differ and the record. With `only`, the keys outside it
- * are known to be equal and are not compared.
- */
+/* Writes doc d (canonical) over old (NULL: none), decoded from old_raw:
+ * the keys that differ and the record. */
 static int
 write_over(od_txn *t, od_arena *a, const char *doc, size_t dl, const struct doc *old,
-    const uint8_t *old_raw, size_t old_len, const struct doc *d, const struct only *only)
+    const uint8_t *old_raw, size_t old_len, const struct doc *d)
 {
 	size_t len;
 	uint8_t *val = od_search_encode_doc(a, d, &len);
@@ -84,10 +81,10 @@ write_over(od_txn *t, od_arena *a, const char *doc, size_t dl, const struct doc 
 	struct entry *oe = NULL, *ne;
 	size_t no = 0, nn;
 	int rc;
-	if (old != NULL && (rc = od_search_derive(a, old, doc, dl, only, &oe, &no)) != 0) {
+	if (old != NULL && (rc = od_search_derive(a, old, doc, dl, NULL, &oe, &no)) != 0) {
 		return rc;
 	}
-	if ((rc = od_search_derive(a, d, doc, dl, only, &ne, &nn)) != 0) {
+	if ((rc = od_search_derive(a, d, doc, dl, NULL, &ne, &nn)) != 0) {
 		return rc;
 	}
 	if ((rc = apply_diff(t, oe, no, ne, nn)) != 0) {
@@ -108,7 +105,7 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d)
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return rc;
 	}
-	return write_over(t, a, doc, dl, rc == 0 ? &old : NULL, old_raw, old_len, d, NULL);
+	return write_over(t, a, doc, dl, rc == 0 ? &old : NULL, old_raw, old_len, d);
 }
 
 /*
@@ -135,22 +132,159 @@ scratch_end(od_txn *t)
 	od_arena_reset_keep(&t->scratch, SCRATCH_KEEP);
 }
 
-/* Indexes unit u at depth in a (emptied by the caller). */
+/* The doc of a unit (its fields f) at depth, canonical, in a. */
 static int
-index_unit(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth)
+unit_doc(od_arena *a, const struct od_search_fields *f, uint32_t depth, struct doc *d)
+{
+	*d = (struct doc){.depth = depth > 255 ? 255 : (uint8_t) depth};
+	struct builder b = {.a = a, .d = d};
+	od_search_add_unit_fields(&b, f, ~0u);
+	if (b.oom) {
+		return ENOMEM;
+	}
+	od_search_canonicalize(d);
+	return 0;
+}
+
+/*
+ * The doc of a unit (its fields f) at the depth of `other`, the canonical
+ * doc of the same unit with other texts in the fields `changed`, nothing
+ * of it cut (doc_complete): the words and names of the other fields are
+ * taken from it, in order, the changed ones made from f. The same as
+ * unit_doc's: a word's (or name's) seq orders it by field first, then in
+ * the order its field gave it, which both ways keep; and the sort only
+ * has the changed fields' few to move.
+ */
+static int
+unit_doc_from(od_arena *a, const struct doc *other, const struct od_search_fields *f,
+    unsigned changed, struct doc *d)
+{
+	*d = (struct doc){.depth = other->depth};
+	d->cap_occ = other->n_occ + 16;
+	d->cap_names = other->n_names + 4;
+	d->occ = od_arena_alloc(a, d->cap_occ * sizeof(*d->occ));
+	d->names = od_arena_alloc(a, d->cap_names * sizeof(*d->names));
+	if (d->occ == NULL || d->names == NULL) {
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < other->n_occ; i++) {
+		if (!(changed & 1u << other->occ[i].field)) {
+			d->occ[d->n_occ++] = other->occ[i];
+		}
+	}
+	for (size_t i = 0; i < other->n_names; i++) {
+		if (!(changed & 1u << other->names[i].field)) {
+			d->names[d->n_names++] = other->names[i];
+		}
+	}
+	struct builder b = {.a = a, .d = d};
+	od_search_add_unit_fields(&b, f, changed);
+	if (b.oom) {
+		return ENOMEM;
+	}
+	od_search_canonicalize(d);
+	return 0;
+}
+
+/* Adds to o the words and name hashes of d that came from the fields in
+ * `changed` (bits 1 << F_*). o's arrays have room for them. */
+static void
+only_add(struct only *o, const struct doc *d, unsigned changed)
+{
+	for (size_t i = 0; i < d->n_occ; i++) {
+		if (changed & 1u << d->occ[i].field) {
+			o->words[o->n_words++] = &d->occ[i];
+		}
+	}
+	for (size_t i = 0; i < d->n_names; i++) {
+		if (changed & 1u << d->names[i].field) {
+			o->hashes[o->n_hashes++] = d->names[i].hash;
+		}
+	}
+}
+
+/*
+ * Whether a doc holds every pair its fields gave: od_search_canonicalize
+ * drops the pairs of a word past OCC_BYTES_MAX bytes or 255 pairs, and
+ * the words and names past COUNT16_MAX. A pair of an unchanged field that
+ * was dropped can come back when another field changes (and the other way
+ * round), so such a doc's keys are all compared.
+ */
+static bool
+doc_complete(const struct doc *d)
+{
+	if (d->n_occ >= COUNT16_MAX || d->n_names >= COUNT16_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < d->n_occ;) {
+		size_t j = i, bytes = 0;
+		for (; j < d->n_occ && d->occ[j].len == d->occ[i].len &&
+		     memcmp(d->occ[j].word, d->occ[i].word, d->occ[i].len) == 0;
+		     j++) {
+			bytes += 2u + d->occ[j].ll;
+		}
+		if (j - i >= 255 || bytes + 2u + OD_LANG_MAX > OCC_BYTES_MAX) {
+			return false;
+		}
+		i = j;
+	}
+	return true;
+}
+
+/*
+ * Rewrites the keys of a unit from what it was (was, at depth `from`;
+ * NULL: none) to what it is (now, at depth `to`; NULL: none). With
+ * `changed` other than ~0u (an update: same depth, and the texts of the
+ * fields not in `changed` the same in both), only the keys of the
+ * changed fields' words and names, before and after, are derived and
+ * compared: the others are the same in both (unless a doc was cut short).
+ */
+static int
+rewrite_unit(od_txn *t, od_arena *a, const struct od_search_fields *was, uint32_t from,
+    const struct od_search_fields *now, uint32_t to, unsigned changed)
 {
 	char doc[DOC_MAX];
-	size_t dl = od_search_doc_key('u', u->id, doc);
-	struct doc d = {.depth = depth > 255 ? 255 : (uint8_t) depth, .kind = (uint8_t) u->kind};
-	struct builder b = {.a = a, .d = &d};
-	od_search_add_unit_fields(&b, u, ~0u);
-	return b.oom ? ENOMEM : write_doc(t, a, doc, dl, &d);
+	size_t dl = od_search_doc_key('u', (now != NULL ? now : was)->id, doc);
+	struct doc od, nd;
+	struct entry *oe = NULL, *ne = NULL;
+	size_t no = 0, nn = 0;
+	struct only o = {.n_words = 0}, *op = NULL;
+	int rc = 0;
+	if (now != NULL && (rc = unit_doc(a, now, to, &nd)) != 0) {
+		return rc;
+	}
+	bool part = was != NULL && now != NULL && changed != ~0u && doc_complete(&nd);
+	if (was != NULL) {
+		rc = part ? unit_doc_from(a, &nd, was, changed, &od) : unit_doc(a, was, from, &od);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	if (part && doc_complete(&od)) {
+		o.words = od_arena_alloc(a, (od.n_occ + nd.n_occ + 1) * sizeof(*o.words));
+		o.hashes = od_arena_alloc(a, (od.n_names + nd.n_names + 1) * sizeof(*o.hashes));
+		if (o.words == NULL || o.hashes == NULL) {
+			return ENOMEM;
+		}
+		only_add(&o, &od, changed);
+		only_add(&o, &nd, changed);
+		op = &o;
+	}
+	if (was != NULL && (rc = od_search_derive(a, &od, doc, dl, op, &oe, &no)) != 0) {
+		return rc;
+	}
+	if (now != NULL && (rc = od_search_derive(a, &nd, doc, dl, op, &ne, &nn)) != 0) {
+		return rc;
+	}
+	return apply_diff(t, oe, no, ne, nn);
 }
 
 int
 od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth)
 {
-	int rc = index_unit(t, scratch_begin(t), u, depth);
+	struct od_search_fields now;
+	od_search_fields_of(u, &now);
+	int rc = rewrite_unit(t, scratch_begin(t), NULL, 0, &now, depth, ~0u);
 	scratch_end(t);
 	return rc;
 }
@@ -158,7 +292,7 @@ od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth)
 void
 od_search_fields_of(const Orgdir__V1__Unit *u, struct od_search_fields *f)
 {
-	f->kind = u->kind;
+	f->id = u->id;
 	f->acronym = u->acronym;
 	f->n_name = u->n_name;
 	f->name = u->name;
@@ -167,6 +301,7 @@ od_search_fields_of(const Orgdir__V1__Unit *u, struct od_search_fields *f)
 	f->n_head_title = u->head != NULL ? u->head->n_title : 0;
 	f->head_title = u->head != NULL ? u->head->title : NULL;
 	f->head_name = u->head != NULL ? u->head->name : "";
+	f->has_head = u->head != NULL;
 }
 
 static bool
@@ -207,170 +342,52 @@ changed_fields(const struct od_search_fields *o, const struct od_search_fields *
 	return c;
 }
 
-/*
- * Whether a stored doc holds every pair its fields gave: od_search_canonicalize
- * drops the pairs of a word past OCC_BYTES_MAX bytes or 255 pairs, and
- * the words and names past COUNT16_MAX. A dropped pair could come back
- * when another field changes, so such a doc is rebuilt whole.
- */
-static bool
-doc_complete(const struct doc *d)
-{
-	if (d->n_occ >= COUNT16_MAX || d->n_names >= COUNT16_MAX) {
-		return false;
-	}
-	for (size_t i = 0; i < d->n_occ;) {
-		size_t j = i, bytes = 0;
-		for (; j < d->n_occ && d->occ[j].len == d->occ[i].len &&
-		     memcmp(d->occ[j].word, d->occ[i].word, d->occ[i].len) == 0;
-		     j++) {
-			bytes += 2u + d->occ[j].ll;
-		}
-		if (j - i >= 255 || bytes + 2u + OD_LANG_MAX > OCC_BYTES_MAX) {
-			return false;
-		}
-		i = j;
-	}
-	return true;
-}
-
-/*
- * The doc of unit u from its stored record `old`: the words and names of
- * the fields not in `changed` are taken from the record (each with the
- * rank a full build gives it, so od_search_canonicalize orders them the same), the
- * others made afresh. Only the keys of the changed fields' words and names,
- * before and after, can differ.
- */
-static int
-reuse_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, const struct doc *old,
-    const uint8_t *raw, size_t raw_len, const Orgdir__V1__Unit *u, unsigned changed)
-{
-	struct doc d = {.depth = old->depth, .kind = (uint8_t) u->kind};
-	d.cap_occ = old->n_occ + 16;
-	d.cap_names = old->n_names + 4;
-	d.occ = od_arena_alloc(a, d.cap_occ * sizeof(*d.occ));
-	d.names = od_arena_alloc(a, d.cap_names * sizeof(*d.names));
-	if (d.occ == NULL || d.names == NULL) {
-		return ENOMEM;
-	}
-	for (size_t i = 0; i < old->n_occ; i++) {
-		const struct occ *o = &old->occ[i];
-		if (!(changed & 1u << o->field)) {
-			d.occ[d.n_occ] = *o;
-			d.occ[d.n_occ++].seq = od_search_seq_of(o->field, i);
-		}
-	}
-	for (size_t i = 0; i < old->n_names; i++) {
-		const struct name *m = &old->names[i];
-		if (!(changed & 1u << m->field)) {
-			d.names[d.n_names] = *m;
-			d.names[d.n_names++].seq =
-			    od_search_seq_of(od_search_name_rank(m->field, m->tier), i);
-		}
-	}
-	struct builder b = {.a = a, .d = &d};
-	od_search_add_unit_fields(&b, u, changed);
-	if (b.oom) {
-		return ENOMEM;
-	}
-	od_search_canonicalize(&d);
-	struct only o = {.n_words = 0};
-	o.words = od_arena_alloc(a, (old->n_occ + d.n_occ + 1) * sizeof(*o.words));
-	o.hashes = od_arena_alloc(a, (old->n_names + d.n_names + 1) * sizeof(*o.hashes));
-	if (o.words == NULL || o.hashes == NULL) {
-		return ENOMEM;
-	}
-	for (size_t i = 0; i < old->n_occ; i++) {
-		if (changed & 1u << old->occ[i].field) {
-			o.words[o.n_words++] = &old->occ[i];
-		}
-	}
-	for (size_t i = 0; i < d.n_occ; i++) {
-		if (changed & 1u << d.occ[i].field) {
-			o.words[o.n_words++] = &d.occ[i];
-		}
-	}
-	for (size_t i = 0; i < old->n_names; i++) {
-		if (changed & 1u << old->names[i].field) {
-			o.hashes[o.n_hashes++] = old->names[i].hash;
-		}
-	}
-	for (size_t i = 0; i < d.n_names; i++) {
-		if (changed & 1u << d.names[i].field) {
-			o.hashes[o.n_hashes++] = d.names[i].hash;
-		}
-	}
-	return write_over(t, a, doc, dl, old, raw, raw_len, &d, &o);
-}
-
 int
 od_search_update_unit(od_txn *t, const struct od_search_fields *before, const Orgdir__V1__Unit *u)
 {
 	struct od_search_fields now;
 	od_search_fields_of(u, &now);
 	unsigned changed = changed_fields(before, &now);
-	if (changed == 0 && before->kind == u->kind) {
-		return 0; /* the same doc: its keys and record stay as they are */
+	if (changed == 0) {
+		return 0; /* the same words and names: the same keys */
 	}
-	char doc[DOC_MAX];
-	size_t dl = od_search_doc_key('u', u->id, doc);
-	od_arena *a = scratch_begin(t);
-	struct doc old;
-	uint8_t *raw;
-	size_t raw_len;
-	int rc = load_doc(t, a, doc, dl, &old, &raw, &raw_len);
-	if (rc == 0 && doc_complete(&old)) {
-		rc = reuse_doc(t, a, doc, dl, &old, raw, raw_len, u, changed);
-	} else if (rc == 0 || rc == MDB_NOTFOUND) {
-		rc = index_unit(t, a, u, od_unit_depth(t, u));
-	}
+	uint32_t depth = od_unit_depth(t, u);
+	int rc = rewrite_unit(t, scratch_begin(t), before, depth, &now, depth, changed);
 	scratch_end(t);
 	return rc;
 }
 
 int
-od_search_unindex_unit(od_txn *t, const char *id)
+od_search_unindex_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth)
 {
-	char doc[DOC_MAX];
-	size_t dl = od_search_doc_key('u', id, doc);
-	od_arena *a = scratch_begin(t);
-	struct doc old;
-	struct entry *oe;
-	uint8_t *raw;
-	size_t raw_len, no;
-	int rc = load_doc(t, a, doc, dl, &old, &raw, &raw_len);
-	if (rc == 0 && (rc = od_search_derive(a, &old, doc, dl, NULL, &oe, &no)) == 0) {
-		rc = apply_diff(t, oe, no, NULL, 0);
-	}
-	if (rc == 0 || rc == MDB_NOTFOUND) {
-		MDB_val k = {dl, doc};
-		rc = od_mdb_del(t, t->s->search_docs, &k, NULL);
-		rc = rc == MDB_NOTFOUND ? 0 : rc;
-	}
+	struct od_search_fields was;
+	od_search_fields_of(u, &was);
+	int rc = rewrite_unit(t, scratch_begin(t), &was, depth, NULL, 0, ~0u);
 	scratch_end(t);
 	return rc;
 }
 
-/* The depth is part of every key: a move rewrites the doc's keys. */
+/* The depth is part of every key: a move rewrites the unit's keys. */
 int
-od_search_set_depth(od_txn *t, const char *id, uint32_t depth)
+od_search_move_unit(od_txn *t, const char *id, uint32_t from, uint32_t to)
 {
-	char doc[DOC_MAX];
-	size_t dl = od_search_doc_key('u', id, doc);
-	uint8_t dd = depth > 255 ? 255 : (uint8_t) depth;
+	od_val v;
+	if (from == to) {
+		return 0;
+	}
+	if (od_unit_get(t, id, &v, NULL) != ORGDIR_OK) {
+		return MDB_NOTFOUND;
+	}
 	od_arena *a = scratch_begin(t);
-	struct doc d;
-	uint8_t *raw;
-	size_t raw_len;
-	int rc = load_doc(t, a, doc, dl, &d, &raw, &raw_len);
-	if (rc == 0 && d.depth != dd) {
-		d.depth = dd;
-		d.cap_occ = d.n_occ;
-		d.cap_names = d.n_names;
-		rc = write_doc(t, a, doc, dl, &d);
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, v.len, v.data);
+	int rc = MDB_CORRUPTED;
+	if (u != NULL) {
+		struct od_search_fields f;
+		od_search_fields_of(u, &f);
+		rc = rewrite_unit(t, a, &f, from, &f, to, ~0u);
 	}
 	scratch_end(t);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc;
 }
 
 int
@@ -472,6 +489,48 @@ od_search_reindex_all(od_txn *t, od_arena *a)
 
 /* --- consistency (check_search.c) ----------------------------------------------------- */
 
+/* Are the n entries e all stored in `search`, with their values? */
+static int
+entries_stored(od_txn *t, const struct entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = {e[i].klen, e[i].key};
+		MDB_val v;
+		int rc = mdb_get(t->txn, t->s->search, &k, &v);
+		if (rc != 0) {
+			return rc == MDB_NOTFOUND ? ENOENT : rc;
+		}
+		if (v.mv_size != e[i].vlen || memcmp(v.mv_data, e[i].val, e[i].vlen) != 0) {
+			return EACCES;
+		}
+	}
+	return 0;
+}
+
+/* The entries of unit u at depth, in a. */
+static int
+unit_entries(od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, struct entry **e, size_t *n)
+{
+	char doc[DOC_MAX];
+	size_t dl = od_search_doc_key('u', u->id, doc);
+	struct od_search_fields f;
+	struct doc d;
+	od_search_fields_of(u, &f);
+	int rc = unit_doc(a, &f, depth, &d);
+	return rc != 0 ? rc : od_search_derive(a, &d, doc, dl, NULL, e, n);
+}
+
+int
+od_search_check_unit(
+    od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, size_t *n_keys)
+{
+	struct entry *e;
+	size_t n = 0;
+	int rc = unit_entries(a, u, depth, &e, &n);
+	*n_keys = n;
+	return rc != 0 ? rc : entries_stored(t, e, n);
+}
+
 int
 od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, const void *rec,
     size_t rec_len, size_t *n_keys)
@@ -488,18 +547,41 @@ od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, const vo
 		return rc;
 	}
 	*n_keys = n;
-	for (size_t i = 0; i < n; i++) {
-		MDB_val k = {e[i].klen, e[i].key};
-		MDB_val v;
-		rc = mdb_get(t->txn, t->s->search, &k, &v);
-		if (rc != 0) {
-			return rc == MDB_NOTFOUND ? ENOENT : rc;
+	return entries_stored(t, e, n);
+}
+
+/* The entries the doc (dl bytes) derives: a unit's from its record at its
+ * depth, a country's from its search_docs record. MDB_NOTFOUND: none;
+ * EDOM: a unit whose depth is unknown (its ancestry is broken). */
+static int
+doc_entries(od_txn *t, od_arena *a, const char *doc, size_t dl, struct entry **e, size_t *n)
+{
+	if (doc[0] == 'u') {
+		char id[OD_ID_MAX + 1];
+		od_val v;
+		if (dl - 1 > OD_ID_MAX) {
+			return MDB_NOTFOUND;
 		}
-		if (v.mv_size != e[i].vlen || memcmp(v.mv_data, e[i].val, e[i].vlen) != 0) {
-			return EACCES;
+		memcpy(id, doc + 1, dl - 1);
+		id[dl - 1] = '\0';
+		if (od_unit_get(t, id, &v, NULL) != ORGDIR_OK) {
+			return MDB_NOTFOUND;
 		}
+		Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, v.len, v.data);
+		if (u == NULL) {
+			return MDB_NOTFOUND; /* the unit pass reports it */
+		}
+		uint32_t depth = od_unit_depth(t, u);
+		if ((u->parent_id[0] != '\0' && depth == 0) || depth > OD_TREE_DEPTH_MAX) {
+			return EDOM;
+		}
+		return unit_entries(a, u, depth, e, n);
 	}
-	return 0;
+	struct doc d;
+	uint8_t *raw;
+	size_t raw_len;
+	int rc = load_doc(t, a, doc, dl, &d, &raw, &raw_len);
+	return rc != 0 ? rc : od_search_derive(a, &d, doc, dl, NULL, e, n);
 }
 
 int
@@ -523,14 +605,9 @@ od_search_check_key(
 	}
 	*doc = pos + 1;
 	*dl = plen - 1;
-	struct doc d;
 	struct entry *e;
-	uint8_t *raw;
-	size_t raw_len, n;
-	int rc = load_doc(t, a, (const char *) pos + 1, plen - 1, &d, &raw, &raw_len);
-	if (rc == 0) {
-		rc = od_search_derive(a, &d, (const char *) pos + 1, plen - 1, NULL, &e, &n);
-	}
+	size_t n;
+	int rc = doc_entries(t, a, (const char *) pos + 1, plen - 1, &e, &n);
 	if (rc != 0) {
 		return rc == MDB_NOTFOUND ? ENOENT : rc;
 	}

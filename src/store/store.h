@@ -22,7 +22,7 @@
 
 struct od_iso3166;
 
-#define OD_SCHEMA_VERSION 5
+#define OD_SCHEMA_VERSION 6
 
 struct od_store;
 typedef struct od_txn od_txn;

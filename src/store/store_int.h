@@ -122,41 +122,56 @@ int od_store_reindex(od_txn *t, od_arena *a);
 orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, const od_val *before,
     const od_val *after, orgdir_status *st);
 
-/* search_*.c: the index, maintained in the records' own transactions. */
+/*
+ * search_*.c: the index, maintained in the records' own transactions. A
+ * unit's keys are derived from its record and its depth, and a change
+ * passes what the unit was: there is no stored copy of what a unit was
+ * indexed under. Countries keep one (search_docs). All return 0 or an
+ * LMDB/errno status.
+ */
+/* Indexes a new unit `depth` levels deep. */
 int od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth);
-/* What of a unit its search doc is made from, kept before an update
- * changes it (the pointers are the unit's: they must outlive the update). */
+/* What of a unit its keys are made from, kept before an update changes
+ * it (the pointers are the unit's: they must outlive the update). */
 struct od_search_fields {
-	Orgdir__V1__Unit__Kind kind;
+	const char *id;
 	const char *acronym;
 	size_t n_name, n_description, n_head_title;
 	Orgdir__V1__LocalizedString *const *name;
 	Orgdir__V1__LocalizedString *const *description;
 	Orgdir__V1__LocalizedString *const *head_title;
 	const char *head_name;
+	bool has_head;
 };
 void od_search_fields_of(const Orgdir__V1__Unit *u, struct od_search_fields *f);
 /* Re-indexes unit u after an update (same id and depth) from `before`,
- * its fields as they were: nothing when no indexed field changed; else
- * the stored doc's words of the unchanged fields are reused and only the
- * keys of the changed ones rewritten (a whole re-index when the stored
- * doc cannot be reused). 0 or an LMDB/errno status. */
+ * its fields as they were: nothing when no indexed field changed, else
+ * only the keys of the changed fields' words and names are rewritten. */
 int od_search_update_unit(
     od_txn *t, const struct od_search_fields *before, const Orgdir__V1__Unit *u);
-int od_search_unindex_unit(od_txn *t, const char *id);
-int od_search_set_depth(od_txn *t, const char *id, uint32_t depth);
+/* Removes the keys of unit u, indexed `depth` levels deep. */
+int od_search_unindex_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth);
+/* Moves the keys of the stored unit `id` from depth `from` to `to` (its
+ * record holds the same words at both). MDB_NOTFOUND: no such unit. */
+int od_search_move_unit(od_txn *t, const char *id, uint32_t from, uint32_t to);
 int od_search_index_country(od_txn *t, const Orgdir__V1__Country *c);
 int od_search_index_countries(od_txn *t, od_arena *a);
 int od_search_reindex_all(od_txn *t, od_arena *a);
-/* search_write.c, for check_search.c: are the `search` keys the search_docs record
- * `rec` of doc (dl bytes) derives all stored, with their values? 0, EINVAL
- * (rec is malformed), ENOENT (a key is missing), EACCES (a key holds other
- * bytes) or an LMDB status; *n_keys = how many keys rec derives. */
+/* search_write.c, for check_search.c. What unit u derives at depth, and
+ * what the search_docs record `rec` of a country's doc (dl bytes)
+ * derives: are those keys of `search` all stored, with their values?
+ * 0, EINVAL (rec is malformed), ENOENT (a key is missing), EACCES (a key
+ * holds other bytes) or an LMDB status; *n_keys = how many keys it
+ * derives. */
+int od_search_check_unit(
+    od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, size_t *n_keys);
 int od_search_check_doc(od_txn *t, od_arena *a, const void *doc, size_t dl, const void *rec,
     size_t rec_len, size_t *n_keys);
-/* Is this `search` key derived by its doc's record? 0, ENOENT (no record,
- * or the record does not derive it: a stale key), EINVAL (not a key of the
- * index) or an LMDB status; *doc / *dl (into key) name the doc unless EINVAL. */
+/* Is this `search` key derived by its doc (the unit's record at its depth,
+ * a country's search_docs record)? 0, ENOENT (no such unit or record, or
+ * it does not derive the key: a stale key), EINVAL (not a key of the
+ * index), EDOM (a unit whose ancestry is broken: no depth to derive at)
+ * or an LMDB status; *doc / *dl (into key) name the doc unless EINVAL. */
 int od_search_check_key(
     od_txn *t, od_arena *a, const void *key, size_t klen, const uint8_t **doc, size_t *dl);
 /* units.c, for an import (import.c) that has checked `u` as od_unit_create
@@ -167,6 +182,9 @@ orgdir_code od_unit_create_checked(
     od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st);
 /* units.c: levels above a unit (0 for a root). */
 uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
+/* units.c: ancestors of the unit `id` (0 for a root); -1 when it does not
+ * exist or its chain is broken. */
+int od_unit_id_depth(od_txn *t, const char *id);
 /* units.c: levels below a unit (0 for a leaf, or when it does not exist). */
 uint32_t od_unit_height(od_txn *t, const char *id);
 

@@ -498,6 +498,13 @@ od_unit_height(od_txn *t, const char *id)
 	return h.max;
 }
 
+int
+od_unit_id_depth(od_txn *t, const char *id)
+{
+	bool hit = false;
+	return depth_of(t, id, NULL, &hit);
+}
+
 uint32_t
 od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u)
 {
@@ -738,22 +745,24 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	return ORGDIR_OK;
 }
 
-/* Descendants of a moved unit and their depths below it. */
-struct redepth {
+/* The units of a subtree (with its root or without) and their depths
+ * below its root, in walk order. */
+struct descendants {
 	od_arena *a;
 	char **ids;
 	uint32_t *depths;
 	size_t n, cap;
+	bool with_root;
 	bool oom;
 };
 
 static bool
-redepth_visit(void *arg, uint32_t depth, const od_val *unit)
+descendants_visit(void *arg, uint32_t depth, const od_val *unit)
 {
-	struct redepth *r = arg;
+	struct descendants *r = arg;
 	const uint8_t *p;
 	size_t n;
-	if (depth == 0 || !od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
+	if ((depth == 0 && !r->with_root) || !od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
 		return true;
 	}
 	if (r->n == r->cap) {
@@ -823,6 +832,7 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		    "moving '%s' under '%s' would make the tree deeper than %d levels", id,
 		    new_parent, OD_TREE_DEPTH_MAX);
 	}
+	uint32_t old_base = od_unit_depth(t, cur); /* where its search keys are */
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);
 	if (rc == 0 || rc == MDB_NOTFOUND) {
 		rc = children_put(t, new_parent, cur->sort_order, cur->id);
@@ -838,12 +848,13 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		return c;
 	}
 	/* The subtree's depths changed: the search index ranks by depth. */
-	struct redepth rd = {.a = a};
-	od_subtree_walk(t, id, 0, redepth_visit, &rd, NULL);
+	struct descendants rd = {.a = a, .with_root = true};
+	od_subtree_walk(t, id, 0, descendants_visit, &rd, NULL);
 	uint32_t base = pdepth < 0 ? 0 : (uint32_t) pdepth + 1;
-	int rc2 = rd.oom ? ENOMEM : od_search_index_unit(t, cur, base);
+	int rc2 = rd.oom ? ENOMEM : 0;
 	for (size_t i = 0; i < rd.n && rc2 == 0; i++) {
-		rc2 = od_search_set_depth(t, rd.ids[i], base + rd.depths[i]);
+		rc2 =
+		    od_search_move_unit(t, rd.ids[i], old_base + rd.depths[i], base + rd.depths[i]);
 	}
 	if (rc2 != 0) {
 		return od_mdb_status(t, rc2, "re-index for search", st);
@@ -852,46 +863,6 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		*out = cur;
 	}
 	return ORGDIR_OK;
-}
-
-struct collect {
-	od_arena *a;
-	char **ids;
-	size_t n;
-	size_t cap;
-	bool oom;
-};
-
-static bool
-collect_visit(void *arg, uint32_t depth, const od_val *unit)
-{
-	struct collect *c = arg;
-	const uint8_t *p;
-	size_t n;
-	(void) depth;
-	if (!od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
-		return true;
-	}
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-		char **nids = od_arena_alloc(c->a, ncap * sizeof(*nids));
-		if (nids == NULL) {
-			c->oom = true;
-			return false;
-		}
-		if (c->n > 0) {
-			memcpy(nids, c->ids, c->n * sizeof(*nids));
-		}
-		c->ids = nids;
-		c->cap = ncap;
-	}
-	c->ids[c->n] = od_arena_strndup(c->a, (const char *) p, n);
-	if (c->ids[c->n] == NULL) {
-		c->oom = true;
-		return false;
-	}
-	c->n++;
-	return true;
 }
 
 orgdir_code
@@ -906,8 +877,8 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 		return c;
 	}
 	/* Collect first, delete after: the walk's cursors must not see deletes. */
-	struct collect col = {.a = a};
-	od_subtree_walk(t, id, 0, collect_visit, &col, NULL);
+	struct descendants col = {.a = a, .with_root = true};
+	od_subtree_walk(t, id, 0, descendants_visit, &col, NULL);
 	if (col.oom) {
 		return od_status_set(
 		    st, ORGDIR_RESOURCE_EXHAUSTED, "subtree too large to delete at once");
@@ -921,6 +892,7 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 	/* Checked: the revision before any change, so the records changed
 	 * carry it. */
 	od_txn_next_revision(t);
+	uint32_t base = od_unit_depth(t, cur); /* before any of its ancestry goes */
 	int rc = children_del(t, cur->parent_id, cur->sort_order, cur->id);
 	for (size_t i = 0; (rc == 0 || rc == MDB_NOTFOUND) && i < col.n; i++) {
 		MDB_val k = {strlen(col.ids[i]), col.ids[i]};
@@ -934,7 +906,7 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 			}
 			rc = od_unit_index_del(t, gone);
 			if (rc == 0) {
-				rc = od_search_unindex_unit(t, gone->id);
+				rc = od_search_unindex_unit(t, gone, base + col.depths[i]);
 			}
 			if (rc == 0 && gone->kind == ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
 				rc = od_countries_forget_region(t, a, gone->id);

@@ -305,6 +305,8 @@ write_op(struct fx *f, int op, const char *id, const char *arg)
 	return od_txn_commit(t, &st);
 }
 
+static void assert_check_clean(struct fx *f);
+
 static void
 test_index_follows_writes(void **state)
 {
@@ -323,15 +325,62 @@ test_index_follows_writes(void **state)
 	search(f, "oeuvres", UNITS, "ocos", NULL, ids, sizeof(ids), &r);
 	assert_string_equal(ids, "u:oeuvres");
 	assert_int_equal(r->hits[0]->depth, 3);
+	/* The check derives every unit's keys from its record at its depth
+	 * and finds no key it did not derive: none left at the old depth. */
+	assert_check_clean(f);
 	assert_int_equal(write_op(f, 1, "ocos", ""), ORGDIR_OK); /* ocos becomes a root */
 	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), &r);
 	assert_int_equal(r->hits[0]->depth, 1);
+	assert_check_clean(f);
 	/* A force delete takes the subtree out of the index. */
 	assert_int_equal(write_op(f, 2, "ocos", NULL), ORGDIR_OK);
 	search(f, "oeuvres", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
 	assert_string_equal(ids, "");
 	search(f, "cabinet", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
 	assert_string_equal(ids, "");
+	assert_check_clean(f);
+}
+
+/* A schema-5 directory (units had search_docs records) is migrated on
+ * open: the index is built afresh, no unit record is left in search_docs. */
+static void
+test_migration_from_schema_5(void **state)
+{
+	struct fx *f = *state;
+	char ids[2048];
+	orgdir_status st;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, docs, idx;
+	MDB_val k, v;
+	uint32_t five = 5;
+	od_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "search_docs", 0, &docs), 0);
+	assert_int_equal(mdb_dbi_open(txn, "search", 0, &idx), 0);
+	k = (MDB_val){strlen("schema_version"), "schema_version"};
+	v = (MDB_val){sizeof(five), &five};
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	k = (MDB_val){3, "udg"};
+	v = (MDB_val){5, "stale"};
+	assert_int_equal(mdb_put(txn, docs, &k, &v, 0), 0);
+	assert_int_equal(mdb_drop(txn, idx, 0), 0); /* and an index to rebuild */
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	od_store_opts o = {.path = f->dir, .no_sync = true, .iso = f->iso};
+	assert_int_equal(od_store_open(&o, &f->s, &st), ORGDIR_OK);
+	assert_int_equal(od_store_schema_version(f->s), OD_SCHEMA_VERSION);
+	search(f, "dg", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "u:dg");
+	search(f, "cote divoire", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
+	assert_string_equal(ids, "c:CI");
+	assert_check_clean(f); /* no search_docs record of a unit */
 }
 
 static void
@@ -715,6 +764,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_countries_and_kinds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_under_and_bad_queries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_index_follows_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_from_schema_5, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages_without_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages_across_early_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranking_ties, setup, teardown),
