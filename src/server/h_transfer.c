@@ -10,9 +10,10 @@
  * arena, and decoded once, at the commit.
  *
  * The writer may run a batch again after growing the map, handlers
- * included. So a part identical to the session's last part is taken once,
- * and a committed session stays (answering a commit again) for a minute
- * before it is dropped.
+ * included. What a request did to the sessions is kept in its job's
+ * od_once, so a second run neither opens a second session nor adds its
+ * part twice; and a committed session stays (answering a commit again)
+ * for a minute before it is dropped.
  *
  * Backup copies the environment on a detached thread of its own: neither an
  * nng callback nor the writer waits for it.
@@ -44,7 +45,6 @@ struct session {
 	od_buf data; /* the parts: packed Directory messages end to end */
 	size_t units;
 	uint64_t touched_ms;
-	size_t last_off, last_len; /* the last part */
 };
 
 struct od_import_sessions {
@@ -184,13 +184,7 @@ session_add(struct od_import_sessions *is, struct session *s, const Orgdir__V1__
 		    "wait for the others first",
 		    SESSION_BYTES_MAX >> 20);
 	}
-	uint8_t *at = s->data.data + s->data.len;
-	protobuf_c_message_pack(&p.base, at);
-	if (n > 0 && n == s->last_len && memcmp(s->data.data + s->last_off, at, n) == 0) {
-		return ORGDIR_OK; /* the same part again: a batch run again after a map resize */
-	}
-	s->last_off = s->data.len;
-	s->last_len = n;
+	protobuf_c_message_pack(&p.base, s->data.data + s->data.len);
 	s->data.len += n;
 	s->units += p.n_units;
 	is->bytes += n;
@@ -283,8 +277,13 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			    "ImportDirectory: begin_session opens a session; send the parts with "
 			    "`session` and commit in later requests");
 		}
-		if ((code = session_new(is, now, &s, st)) != ORGDIR_OK) {
-			return code;
+		/* Run again (writer.c): the session its first run opened. */
+		s = c->once->session[0] != '\0' ? session_find(is, c->once->session) : NULL;
+		if (s == NULL) {
+			if ((code = session_new(is, now, &s, st)) != ORGDIR_OK) {
+				return code;
+			}
+			od_strlcpy(c->once->session, s->id, sizeof(c->once->session));
 		}
 	} else if (r->session[0] != '\0') {
 		s = session_find(is, r->session);
@@ -327,9 +326,11 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "ImportDirectory: nothing to do: set begin_session, session (with a part) or "
 		    "commit");
 	}
-	if (s != NULL && has_part &&
-	    (code = session_add(is, s, r->part, srv->max_import_units, st)) != ORGDIR_OK) {
-		return code;
+	if (s != NULL && has_part && !c->once->part_added) {
+		if ((code = session_add(is, s, r->part, srv->max_import_units, st)) != ORGDIR_OK) {
+			return code;
+		}
+		c->once->part_added = true;
 	}
 	if (!r->commit) {
 		resp.session = s->id;

@@ -21,6 +21,17 @@
 struct od_server;
 struct od_writer;
 
+/*
+ * What a write job did outside LMDB (h_transfer.c's import sessions),
+ * kept across the runs of its batch: the writer runs a batch again after
+ * growing a full map (writer.c), and a second run must not open a second
+ * session or add a part twice. Zeroed for each request.
+ */
+struct od_once {
+	char session[40]; /* the import session its begin_session opened, or "" */
+	bool part_added; /* its part is in its session */
+};
+
 /* One call being answered; lives in its context, reused call after call. */
 typedef struct od_call {
 	struct od_server *srv;
@@ -31,6 +42,7 @@ typedef struct od_call {
 	struct od_ctx *ctx; /* reads: the context, for od_call_park */
 	bool parked; /* set by od_call_park: the reply comes later */
 	bool deferred; /* set by od_call_defer: another thread answers */
+	struct od_once *once; /* writes: the job's, across runs of its batch */
 } od_call;
 
 typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
@@ -142,6 +154,7 @@ struct od_write_job {
 	uint64_t revision;
 	od_val recorded; /* packed Response of an earlier execution, or empty */
 	bool skip; /* failed after changing something: left out of the batch */
+	struct od_once once;
 };
 
 /* One call context: a small state machine driven by one aio callback. */

@@ -21,6 +21,10 @@ struct od_writer {
 	struct od_write_job *head;
 	struct od_write_job *tail;
 	bool stop;
+	/* Tests (ORGDIRD_TEST_REPEAT_BATCHES=1): every batch runs twice, the
+	 * first run aborted as after a full map, so that the tests exercise
+	 * what a run again must not do twice. */
+	bool repeat;
 };
 
 void
@@ -95,7 +99,8 @@ run_job(od_txn *batch, struct od_write_job *j)
 	od_call call = {.srv = j->ctx->srv,
 	    .txn = batch,
 	    .arena = od_ctx_arena(j->ctx),
-	    .out = od_ctx_out(j->ctx)};
+	    .out = od_ctx_out(j->ctx),
+	    .once = &j->once};
 	bool ok = j->m->handler(&call, j->req, st) == ORGDIR_OK;
 	od_val rec;
 	if (ok) {
@@ -129,7 +134,8 @@ fail_all(struct od_write_job *jobs, const orgdir_status *st, bool only_ok)
  * would allow it, at the cost of a page copy and a merge for every job):
  * the batch is aborted and run again without it, the job keeping the
  * status it failed with, which the jobs before it led to and will lead to
- * again. A full map aborts the batch, grows the map and runs it again.
+ * again. A full map aborts the batch, grows the map and runs it again
+ * (and so does every batch, once, under ORGDIRD_TEST_REPEAT_BATCHES).
  */
 static void
 run_batch(struct od_writer *w, struct od_write_job *jobs)
@@ -138,6 +144,7 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 		j->skip = false;
 	}
 	int grown = 0;
+	bool repeat = w->repeat;
 	for (;;) {
 		orgdir_status st = {ORGDIR_OK, "", 0};
 		od_txn *batch;
@@ -161,7 +168,8 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 				j->skip = again;
 			}
 		}
-		if (again) {
+		if (again || (repeat && !full)) {
+			repeat = false;
 			od_txn_abort(batch);
 			continue;
 		}
@@ -240,6 +248,12 @@ od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	w->srv = srv;
+	const char *rep = getenv("ORGDIRD_TEST_REPEAT_BATCHES");
+	w->repeat = rep != NULL && strcmp(rep, "1") == 0;
+	if (w->repeat) {
+		od_log(
+		    "warn", "ORGDIRD_TEST_REPEAT_BATCHES=1: every write batch runs twice (tests)");
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {

@@ -6,3 +6,8 @@ od_add_cmocka_test(test_integration TIMEOUT 180
 target_include_directories(test_integration PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 set_property(TEST test_integration APPEND PROPERTY ENVIRONMENT
   "ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json")
+# The same tests with every write batch run twice, its first run aborted as
+# after a full map (writer.c): no write may land twice or answer otherwise.
+add_test(NAME test_integration_repeat COMMAND test_integration)
+set_tests_properties(test_integration_repeat PROPERTIES TIMEOUT 180
+  ENVIRONMENT "ORGDIRD=$<TARGET_FILE:orgdird>;ORGCTL=$<TARGET_FILE:orgctl>;ORGDIR_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp-repeat;ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json;ORGDIRD_TEST_REPEAT_BATCHES=1")

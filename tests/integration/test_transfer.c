@@ -854,6 +854,80 @@ test_refused_parts_abandon_their_session(void **state)
 	od_test_server_cleanup(&b);
 }
 
+/*
+ * Every write batch run twice (ORGDIRD_TEST_REPEAT_BATCHES=1: the first run
+ * aborted, as after a full map): each write still lands once, and a
+ * multi-part import neither opens a second session nor adds a part twice
+ * (a second session would stay open: the fifth import would find four).
+ */
+static void
+test_batches_run_again_do_nothing_twice(void **state)
+{
+	(void) state;
+	od_test_server b = {0};
+	assert_int_equal(setenv("ORGDIRD_TEST_REPEAT_BATCHES", "1", 1), 0);
+	od_test_server_start(&b, NULL);
+	unsetenv("ORGDIRD_TEST_REPEAT_BATCHES");
+	orgdir_client *c = big_client(&b, NULL, 30000);
+	orgdir_reply *r;
+	orgdir_status st;
+	Orgdir__V1__ImportDirectoryResponse *out;
+	gdoc g;
+	gdoc_make(&g, "twice", 20000, 12, "");
+	char url[400];
+	memset(url, 'u', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memcpy(url, "https://", 8);
+	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
+	contact.url = url;
+	for (size_t i = 0; i < 20000; i++) {
+		g.u[i].contact = &contact; /* large enough to travel in parts */
+	}
+	assert_true(protobuf_c_message_get_packed_size(&g.d.base) > (6u << 20));
+	for (int k = 0; k < 5; k++) {
+		assert_int_equal(import(c, &g.d, MERGE, 0, &r, &out, &st), ORGDIR_OK);
+		assert_int_equal(out->n_problems, 0);
+		assert_int_equal(out->units_created, k == 0 ? 20000 : 0);
+		assert_int_equal(out->revision, 1); /* the later ones change nothing */
+		orgdir_reply_free(r);
+	}
+	assert_true(log_count(&b, "sessions are open already") == 0);
+	assert_true(log_count(&b, "every write batch runs twice") == 1);
+
+	/* Single writes: one revision and one change each. */
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString *names[] = {&n};
+	n.lang = "en";
+	n.text = "Twice Office";
+	u.id = "twice-office";
+	u.parent_id = g.id[0];
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	u.name = names;
+	u.n_name = 1;
+	Orgdir__V1__Unit *made;
+	assert_int_equal(orgdir_unit_create(c, &u, &r, &made, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	Orgdir__V1__ServerInfoResponse *info;
+	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
+	assert_int_equal(info->revision, 2);
+	orgdir_reply_free(r);
+	Orgdir__V1__ListChangesResponse *ch;
+	assert_int_equal(orgdir_changes_list(c, 1, NULL, 0, 0, NULL, &r, &ch, &st), ORGDIR_OK);
+	assert_int_equal(ch->n_changes, 1);
+	assert_string_equal(ch->changes[0]->resource_id, "twice-office");
+	orgdir_reply_free(r);
+
+	Orgdir__V1__Directory *d;
+	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
+	assert_int_equal(d->n_units, 20001);
+	orgdir_reply_free(r);
+	gdoc_free(&g);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&b), 0);
+	od_test_server_cleanup(&b);
+}
+
 /* An import needing far more than the map: the map grows once, before any
  * work (not after the import has filled it, to run it all again), and the
  * import lands once, at one revision. The second import also finds a few
@@ -1332,6 +1406,7 @@ main(void)
 	    cmocka_unit_test(test_replace_keeps_only_the_document),
 	    cmocka_unit_test(test_multipart_import_lands_at_once),
 	    cmocka_unit_test(test_refused_parts_abandon_their_session),
+	    cmocka_unit_test(test_batches_run_again_do_nothing_twice),
 	    cmocka_unit_test(test_import_larger_than_the_map_grows_once),
 	    cmocka_unit_test(test_import_and_backup_need_admin),
 	    cmocka_unit_test(test_backup_while_writing_starts_a_server),
