@@ -57,6 +57,27 @@ expect_err "broken import names the country" "ZZ"
 ctl_at "$b" unit get orphan
 expect_rc "nothing of the broken import landed" 15
 
+# Documents orgctl cannot read or map: INVALID_ARGUMENT (exit 13) before
+# anything is sent, with the line and column of bad JSON, the path of a
+# field that does not map, or why the file cannot be read.
+printf '{"units": [ {"id": "a",\n "kind": "OFFICE",, }]}' >"$tmp/syntax.json"
+printf '{"units": [{"id": "a", "kind": "OFFICE", "colour": "red"}]}' >"$tmp/field.json"
+printf '{"units": [{"id": "a", "kind": "NOPE"}]}' >"$tmp/enum.json"
+ctl_at "$b" import "$tmp/syntax.json"
+expect_rc "import of bad JSON" 13
+expect_err "bad JSON: file, line and column" "syntax.json:2:19: string or '}' expected near ','"
+ctl_at "$b" import "$tmp/field.json"
+expect_rc "import of an unknown field" 13
+expect_err "unknown field: its path" "field.json: units[0].colour: unknown field for orgdir.v1.Unit"
+ctl_at "$b" import "$tmp/enum.json"
+expect_rc "import of an unknown enum value" 13
+expect_err "unknown enum value: its path" 'units[0].kind: unknown enum value "NOPE"'
+ctl_at "$b" import "$tmp/no-such.json"
+expect_rc "import of a missing file" 13
+expect_err "missing file: says so" "unable to open $tmp/no-such.json: No such file or directory"
+ctl_at "$b" unit get a
+expect_rc "none of them landed" 15
+
 # Backup (admin), then a server on the copy.
 ctl_at "$a" backup "$tmp/backup"
 expect_rc "backup" 0

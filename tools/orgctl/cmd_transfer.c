@@ -182,14 +182,12 @@ parse_directory(const char *path, char *text, size_t len, od_arena *msg)
 	return dir;
 }
 
-/* Prints a failure to open or read `path` as json_load_file did: line and
- * column -1, its text cut where jansson cuts its error texts. */
+/* Prints a failure to open or read `path` (no line or column: there is
+ * no text to point into). */
 static void
 print_read_error(const char *path, const char *what, int e)
 {
-	char text[JSON_ERROR_TEXT_LENGTH - 1];
-	snprintf(text, sizeof(text), "unable to %s %s: %s", what, path, strerror(e));
-	fprintf(stderr, "orgctl: %s:%d:%d: %s\n", path, -1, -1, text);
+	fprintf(stderr, "orgctl: unable to %s %s: %s\n", what, path, strerror(e));
 }
 
 static int
