@@ -815,6 +815,23 @@ log_count(od_test_server *s, const char *what)
 /* liborgdir abandons the session of an import whose part is refused (here:
  * over orgdird --max-import-units), so refused imports in a row leave the
  * server's four session slots free, and nothing of them lands. */
+/* A document of 20,000 units under one root, large enough to travel in
+ * parts (a 400-byte contact URL each: over 6 MB packed). */
+static void
+gdoc_make_in_parts(gdoc *g, const char *prefix)
+{
+	static char url[400];
+	static Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
+	memset(url, 'u', sizeof(url) - 1);
+	memcpy(url, "https://", 8);
+	contact.url = url;
+	gdoc_make(g, prefix, 20000, 12, "");
+	for (size_t i = 0; i < 20000; i++) {
+		g->u[i].contact = &contact;
+	}
+	assert_true(protobuf_c_message_get_packed_size(&g->d.base) > (6u << 20));
+}
+
 static void
 test_refused_parts_abandon_their_session(void **state)
 {
@@ -827,17 +844,7 @@ test_refused_parts_abandon_their_session(void **state)
 	orgdir_status st;
 	Orgdir__V1__ImportDirectoryResponse *out;
 	gdoc g;
-	gdoc_make(&g, "cap", 20000, 12, "");
-	char url[400];
-	memset(url, 'u', sizeof(url) - 1);
-	url[sizeof(url) - 1] = '\0';
-	memcpy(url, "https://", 8);
-	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
-	contact.url = url;
-	for (size_t i = 0; i < 20000; i++) {
-		g.u[i].contact = &contact; /* large enough to travel in parts */
-	}
-	assert_true(protobuf_c_message_get_packed_size(&g.d.base) > (6u << 20));
+	gdoc_make_in_parts(&g, "cap");
 	for (int k = 0; k < 6; k++) {
 		assert_int_equal(
 		    import(c, &g.d, MERGE, k % 2, &r, &out, &st), ORGDIR_RESOURCE_EXHAUSTED);
@@ -873,17 +880,7 @@ test_batches_run_again_do_nothing_twice(void **state)
 	orgdir_status st;
 	Orgdir__V1__ImportDirectoryResponse *out;
 	gdoc g;
-	gdoc_make(&g, "twice", 20000, 12, "");
-	char url[400];
-	memset(url, 'u', sizeof(url) - 1);
-	url[sizeof(url) - 1] = '\0';
-	memcpy(url, "https://", 8);
-	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
-	contact.url = url;
-	for (size_t i = 0; i < 20000; i++) {
-		g.u[i].contact = &contact; /* large enough to travel in parts */
-	}
-	assert_true(protobuf_c_message_get_packed_size(&g.d.base) > (6u << 20));
+	gdoc_make_in_parts(&g, "twice");
 	for (int k = 0; k < 5; k++) {
 		assert_int_equal(import(c, &g.d, MERGE, 0, &r, &out, &st), ORGDIR_OK);
 		assert_int_equal(out->n_problems, 0);
