@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-TESTS=${VALGRIND_TESTS:-^(test_integration|test_tls|cli.*|check_cli|sp_garbage)$}
+TESTS=${VALGRIND_TESTS:-^(test_integration|test_subtree|test_tls|cli.*|check_cli|sp_garbage)$}
 
 tools/install-deps.sh
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGDIR_WERROR=ON >/dev/null

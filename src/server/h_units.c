@@ -157,10 +157,11 @@ od_h_get_subtree(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 	}
 	struct subtree_out so = {c->out, false};
 	/* The whole organisation: size the buffer once (units are ~330 bytes
-	 * stored, plus framing) rather than doubling a dozen times. */
+	 * stored, plus framing) rather than doubling a dozen times, in the
+	 * server's spare buffer whose pages are already mapped. */
 	if (r->root_id[0] == '\0' && r->max_depth == 0) {
 		uint64_t guess = od_store_unit_count(c->txn) * 360;
-		od_buf_reserve(c->out, guess < c->out->cap ? (size_t) guess : c->out->cap);
+		od_call_reserve_reply(c, guess < c->out->cap ? (size_t) guess : c->out->cap);
 	}
 	code = od_subtree_walk(c->txn, r->root_id, (uint32_t) r->max_depth, subtree_visit, &so, st);
 	if (so.overflow) {

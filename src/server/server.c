@@ -14,8 +14,48 @@
 #define ENVELOPE_MARGIN (64u << 10)
 #define STRING_FIELD_MAX (16u << 10) /* any string in any request */
 #define OUT_KEEP_MAX (256u << 10) /* reply buffer kept by an idle context */
+/* The server's one spare large reply buffer (od_call_reserve_reply): at most
+ * this much stays mapped between calls. Enough for a whole subtree of
+ * ~23,000 units (od_buf allocates powers of two; 10,000 units take 4 MiB). */
+#define SPARE_KEEP_MAX (8u << 20)
 
 static void ctx_cb(void *arg);
+
+/* After the reply is framed: a buffer that a large reply grew goes to the
+ * server's spare slot when the slot is empty and it is not too large, and
+ * is freed otherwise. */
+static void
+spare_give(struct od_server *srv, od_buf *out)
+{
+	pthread_mutex_lock(&srv->spare_mu);
+	if (srv->spare == NULL && out->alloc <= SPARE_KEEP_MAX) {
+		srv->spare = out->data;
+		srv->spare_size = out->alloc;
+		out->data = NULL;
+		out->alloc = 0;
+	}
+	pthread_mutex_unlock(&srv->spare_mu);
+	od_buf_free(out);
+}
+
+bool
+od_call_reserve_reply(od_call *call, size_t n)
+{
+	od_buf *out = call->out;
+	struct od_server *srv = call->srv;
+	if (n > OUT_KEEP_MAX && out->len == 0 && out->alloc < n) {
+		pthread_mutex_lock(&srv->spare_mu);
+		if (srv->spare_size > out->alloc) {
+			od_buf_free(out); /* small: send_reply gives larger ones away */
+			out->data = srv->spare;
+			out->alloc = srv->spare_size;
+			srv->spare = NULL;
+			srv->spare_size = 0;
+		}
+		pthread_mutex_unlock(&srv->spare_mu);
+	}
+	return od_buf_reserve(out, n);
+}
 
 static void
 recv_next(struct od_ctx *c)
@@ -46,9 +86,10 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 	nng_aio_set_msg(c->aio, c->msg);
 	c->msg = NULL;
 	/* A context keeps its reply buffer between calls, but not one a large
-	 * reply (a whole subtree) grew: 128 of those would pin gigabytes. */
+	 * reply (a whole subtree) grew: 128 of those would pin gigabytes. The
+	 * server keeps one of them. */
 	if (c->out.alloc > OUT_KEEP_MAX) {
-		od_buf_free(&c->out);
+		spare_give(c->srv, &c->out);
 	}
 	c->state = ST_SEND;
 	nng_ctx_send(c->ctx, c->aio);
@@ -480,6 +521,10 @@ od_server_start(
 	srv->require_auth = o->require_auth;
 	srv->max_import_units =
 	    o->max_import_units ? o->max_import_units : OD_IMPORT_UNITS_MAX_DEFAULT;
+	if (pthread_mutex_init(&srv->spare_mu, NULL) != 0) {
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a mutex");
+	}
+	srv->spare_inited = true;
 	orgdir_code c = od_methods_init(st);
 	if (c != ORGDIR_OK || (c = od_watch_init(srv, st)) != ORGDIR_OK) {
 		return c;
@@ -560,6 +605,13 @@ od_server_stop(struct od_server *srv)
 		}
 		free(srv->ctxs);
 		srv->ctxs = NULL;
+	}
+	if (srv->spare_inited) {
+		free(srv->spare);
+		srv->spare = NULL;
+		srv->spare_size = 0;
+		pthread_mutex_destroy(&srv->spare_mu);
+		srv->spare_inited = false;
 	}
 	if (srv->watch_inited) {
 		pthread_mutex_destroy(&srv->watch_mu);

@@ -135,6 +135,17 @@ struct od_server {
 	 * and the backups running on threads of their own. */
 	struct od_import_sessions *imports;
 	atomic_int backups;
+	/* One large reply buffer (up to SPARE_KEEP_MAX, server.c) kept with
+	 * its pages mapped between calls, so that a whole-tree reply is not
+	 * built in fresh memory the kernel must fault in every call. Server-
+	 * wide, not per context: nng hands requests to the contexts in turn,
+	 * so a context's own buffer would be cold and 128 of them would pin
+	 * 128 of these. A buffer is in the slot or owned by one context's
+	 * reply, never both: it moves only under spare_mu. */
+	pthread_mutex_t spare_mu;
+	bool spare_inited;
+	uint8_t *spare; /* malloc'd; owned by the server; NULL when empty */
+	size_t spare_size;
 };
 
 orgdir_code od_server_start(
@@ -206,6 +217,12 @@ void od_ctx_write_done(struct od_ctx *ctx);
 void od_call_defer(od_call *call);
 void od_call_undefer(od_call *call);
 void od_ctx_finish(struct od_ctx *ctx, orgdir_status *st, uint64_t revision);
+/* server.c: reserves n bytes of reply body for a handler that knows its
+ * reply will be large (a whole subtree): an empty reply buffer first takes
+ * the server's spare one, whose pages are already mapped. The buffer goes
+ * back to the slot (or is freed) once the reply is framed. False when the
+ * reply's cap or malloc refuses n (call->out->overflow is then set). */
+bool od_call_reserve_reply(od_call *call, size_t n);
 /* server.c: runs the context's method again on a fresh snapshot (a parked
  * long poll woken by a commit); it may park again. */
 void od_ctx_rerun(struct od_ctx *ctx);
