@@ -8,6 +8,7 @@
 #include "store_int.h"
 
 #define DEFAULT_MAP_SIZE ((size_t) 256 << 20)
+#define OPEN_GROW_MAX 10 /* doublings of the map a migration may ask for */
 #define DEFAULT_MAX_READERS 512
 #define GROW_ROUND ((size_t) 64 << 20)
 #define META_SCHEMA "schema_version"
@@ -113,9 +114,13 @@ migrate_1_to_2(struct od_store *s, MDB_txn *txn)
 	return rc;
 }
 
+/* Opens the databases and migrates the schema, in one transaction. *full:
+ * it failed for want of room in the map (a migration rebuilding an index
+ * needs the old pages and the new ones at once). */
 static orgdir_code
-open_dbs(struct od_store *s, orgdir_status *st)
+open_dbs(struct od_store *s, bool *full, orgdir_status *st)
 {
+	*full = false;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0) {
@@ -219,9 +224,11 @@ open_dbs(struct od_store *s, orgdir_status *st)
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
+		*full = rc == MDB_MAP_FULL;
 		return od_mdb_status(NULL, rc, "schema version", st);
 	}
 	rc = mdb_txn_commit(txn);
+	*full = rc == MDB_MAP_FULL;
 	return od_mdb_status(NULL, rc, "open databases", st);
 }
 
@@ -300,7 +307,20 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	MDB_envinfo info;
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize; /* an existing environment may be larger */
-	orgdir_code c = open_dbs(s, st);
+	/* A migration that finds the map full: the map grows (nothing was
+	 * written) and the migration runs again. */
+	bool full = true;
+	orgdir_code c = ORGDIR_OK;
+	for (int grown = 0; full; grown++) {
+		c = open_dbs(s, &full, st);
+		if (!full || grown == OPEN_GROW_MAX ||
+		    mdb_env_set_mapsize(s->env, s->map_size * 2) != 0) {
+			break;
+		}
+		s->map_size *= 2;
+		od_log("info", "map size grown to %zu MiB to open the data directory",
+		    s->map_size >> 20);
+	}
 	if (c != ORGDIR_OK) {
 		od_store_close(s);
 		return c;
