@@ -291,8 +291,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "ImportDirectory: import session '%.40s' is unknown or has expired "
 			    "(sessions end at their commit, after 10 minutes idle, or when the "
-			    "server "
-			    "restarts): start again with begin_session",
+			    "server restarts): start again with begin_session",
 			    r->session);
 		}
 		if (r->end_session && !r->commit) {
@@ -310,8 +309,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		if (s->abandoned) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "ImportDirectory: import session '%s' was abandoned (end_session): "
-			    "start "
-			    "a new one",
+			    "start a new one",
 			    s->id);
 		}
 		if (s->done && !r->commit) {

@@ -67,8 +67,10 @@ od_search_grow(od_arena *a, void **arr, size_t *cap, size_t n, size_t elem)
 	return true;
 }
 
-uint64_t
-od_search_word_prefix(const char *w, size_t len)
+/* The first 8 bytes of a word, big-endian, zero-padded: for words (no
+ * NUL in them), their order is the words' order on those bytes. */
+static uint64_t
+word_prefix(const char *w, size_t len)
 {
 	uint64_t v = 0;
 	for (size_t i = 0; i < 8; i++) {
@@ -123,8 +125,8 @@ emit_word(void *arg, const char *word, size_t len, unsigned flags)
 		b->oom = true;
 		return;
 	}
-	d->occ[d->n_occ] = (struct occ){od_search_word_prefix(w, len), w, (uint8_t) len, b->field,
-	    b->ll, b->lang, od_search_seq_of(b->rank, d->n_occ)};
+	d->occ[d->n_occ] = (struct occ){word_prefix(w, len), w, (uint8_t) len, b->field, b->ll,
+	    b->lang, od_search_seq_of(b->rank, d->n_occ)};
 	d->n_occ++;
 	/* od_textkey_normalize's key: the plain words, one space between. */
 	if (b->joined != NULL && !(flags & OD_TEXTKEY_JOINED)) {
@@ -392,7 +394,7 @@ od_search_decode_doc(od_arena *a, const uint8_t *p, size_t n, struct doc *d)
 		}
 		o->len = p[off++];
 		o->word = (const char *) p + off;
-		o->pfx = od_search_word_prefix(o->word, o->len);
+		o->pfx = word_prefix(o->word, o->len);
 		off += o->len;
 		o->field = p[off++];
 		o->ll = p[off++];

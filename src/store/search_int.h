@@ -39,7 +39,7 @@ enum {
 /* --- what a doc is indexed under (search_doc.c) --------------------------------------- */
 
 struct occ {
-	uint64_t pfx; /* od_search_word_prefix(word): sorts before the bytes */
+	uint64_t pfx; /* word_prefix(word) (search_doc.c): sorts before the bytes */
 	const char *word; /* arena */
 	uint8_t len;
 	uint8_t field;
@@ -114,9 +114,6 @@ enum { WORDS_ONLY, WHOLE_NAME, EXACT_KEY };
  * doubling into a new arena block (the old one stays in the arena). False
  * when the arena is exhausted; *arr and *cap are then unchanged. */
 bool od_search_grow(od_arena *a, void **arr, size_t *cap, size_t n, size_t elem);
-/* The first 8 bytes of a word, big-endian, zero-padded: for words (no
- * NUL in them), their order is the words' order on those bytes. */
-uint64_t od_search_word_prefix(const char *w, size_t len);
 /* FNV-1a 64 of n bytes: the hash of a name key, of a position. */
 uint64_t od_search_hash(const void *p, size_t n);
 /* memcmp order, a prefix first: < 0, 0 or > 0. */

@@ -745,14 +745,13 @@ od_unit_update(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in,
 	return ORGDIR_OK;
 }
 
-/* The units of a subtree (with its root or without) and their depths
- * below its root, in walk order. */
+/* The units of a subtree, its root first, and their depths below its
+ * root, in walk order. */
 struct descendants {
 	od_arena *a;
 	char **ids;
 	uint32_t *depths;
 	size_t n, cap;
-	bool with_root;
 	bool oom;
 };
 
@@ -762,7 +761,7 @@ descendants_visit(void *arg, uint32_t depth, const od_val *unit)
 	struct descendants *r = arg;
 	const uint8_t *p;
 	size_t n;
-	if ((depth == 0 && !r->with_root) || !od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
+	if (!od_pb_scan_field(unit->data, unit->len, 1, &p, &n)) {
 		return true;
 	}
 	if (r->n == r->cap) {
@@ -848,7 +847,7 @@ od_unit_move(od_txn *t, od_arena *a, const char *id, const char *new_parent, con
 		return c;
 	}
 	/* The subtree's depths changed: the search index ranks by depth. */
-	struct descendants rd = {.a = a, .with_root = true};
+	struct descendants rd = {.a = a};
 	od_subtree_walk(t, id, 0, descendants_visit, &rd, NULL);
 	uint32_t base = pdepth < 0 ? 0 : (uint32_t) pdepth + 1;
 	int rc2 = rd.oom ? ENOMEM : 0;
@@ -877,7 +876,7 @@ od_unit_delete(od_txn *t, od_arena *a, const char *id, bool force, const char *e
 		return c;
 	}
 	/* Collect first, delete after: the walk's cursors must not see deletes. */
-	struct descendants col = {.a = a, .with_root = true};
+	struct descendants col = {.a = a};
 	od_subtree_walk(t, id, 0, descendants_visit, &col, NULL);
 	if (col.oom) {
 		return od_status_set(
