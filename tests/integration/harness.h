@@ -18,7 +18,9 @@ typedef struct od_test_server {
 
 /* Starts orgdird on a fresh temporary directory (or on srv->dir if already
  * set, to restart on the same data) with extra arguments (NULL-terminated),
- * and waits until Health answers SERVING. Aborts the test on failure. */
+ * and waits until Health answers SERVING. Aborts the test on failure. Call
+ * it from the main thread: the server is SIGKILLed when the thread that
+ * started it ends (so a failed or crashed test never leaves one behind). */
 void od_test_server_start(od_test_server *srv, const char *const *extra);
 /* SIGTERM and wait; returns the exit status (0 for a clean stop). */
 int od_test_server_stop(od_test_server *srv);

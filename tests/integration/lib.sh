@@ -39,12 +39,22 @@ stop_pid() {
 	kill -KILL "$p" 2>/dev/null
 	wait "$p" 2>/dev/null
 }
+# The EXIT trap also runs when `set -e` or `set -u` ends the script; with
+# errexit still on, the first kill or wait that fails (a server already
+# gone) would end the trap too, leaving the other servers running.
 cleanup() {
+	set +e
 	stop_servers
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# Servers get SIGKILL when this shell dies, even when no trap can run (a
+# SIGKILL, or a ctest timeout).
+with_pdeathsig=()
+if setpriv --pdeathsig KILL true 2>/dev/null; then
+	with_pdeathsig=(setpriv --pdeathsig KILL)
+fi
 
 # start_server URL DATA_DIR [orgdird args...]: starts it and waits until
 # `orgctl health` answers SERVING (at most 30 s: with ctest -j2 and the
@@ -57,7 +67,7 @@ start_server() {
 	local url=$1 data=$2 i
 	shift 2
 	mkdir -p "$data"
-	"$ORGDIRD" --listen "$url" --data "$data" "$@" >>"$tmp/orgdird.log" 2>&1 &
+	"${with_pdeathsig[@]}" "$ORGDIRD" --listen "$url" --data "$data" "$@" >>"$tmp/orgdird.log" 2>&1 &
 	server_pid=$!
 	pids+=("$server_pid")
 	local until=$((SECONDS + 30))

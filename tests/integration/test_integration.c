@@ -1134,7 +1134,7 @@ main(void)
 	    cmocka_unit_test(test_seeded_example_and_reply_cap),
 	};
 	signal(SIGPIPE, SIG_IGN); /* a server hanging up on a raw write */
-	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc = test_run_group(tests, group_setup, group_teardown);
 	nng_fini();
 	return rc;
 }

@@ -189,7 +189,7 @@ test_whole_tree_concurrent(void **state)
 }
 
 /* Last: the server frees the spare buffer on the way out. Here, not in the
- * group teardown, whose failures do not fail the run. */
+ * group teardown, so that a failure names what broke. */
 static void
 test_stops_cleanly(void **state)
 {
@@ -206,5 +206,5 @@ main(void)
 	    cmocka_unit_test(test_whole_tree_concurrent),
 	    cmocka_unit_test(test_stops_cleanly),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return test_run_group(tests, group_setup, group_teardown);
 }

@@ -167,7 +167,7 @@ main(void)
 	    cmocka_unit_test(test_no_ca_and_bad_ca_file),
 	    cmocka_unit_test(test_no_plaintext_fallback),
 	};
-	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	int rc = test_run_group(tests, setup, teardown);
 	nng_fini();
 	return rc;
 }

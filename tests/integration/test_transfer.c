@@ -1409,7 +1409,7 @@ main(void)
 	    cmocka_unit_test(test_backup_while_writing_starts_a_server),
 	    cmocka_unit_test(test_kill9_during_import_leaves_all_or_nothing),
 	};
-	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc = test_run_group(tests, group_setup, group_teardown);
 	nng_fini();
 	return rc;
 }
