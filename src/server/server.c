@@ -91,6 +91,9 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 	if (c->out.alloc > OUT_KEEP_MAX) {
 		spare_give(c->srv, &c->out);
 	}
+	/* Nor the chunks a large request (an import's part) decoded into:
+	 * the reply is in the message now, and nothing else reads the arena. */
+	od_arena_reset_keep(&c->arena, OUT_KEEP_MAX);
 	c->state = ST_SEND;
 	nng_ctx_send(c->ctx, c->aio);
 }
