@@ -236,17 +236,12 @@ main(int argc, char **argv)
 		od_iso3166_free(iso);
 		return 1;
 	}
-	if (seed != NULL) {
-		/* LMDB keeps the pages a transaction dirtied for the next one, for
-		 * the life of the environment: after a large seed that is tens of
-		 * MiB nothing will reuse. A fresh environment serves instead. */
+	if (seed != NULL && od_store_refresh(store, &st) != ORGDIR_OK) {
+		/* The seed's dirty pages, tens of MiB, would stay allocated. */
+		od_log("error", "cannot start: %s", st.message);
 		od_store_close(store);
-		malloc_trim(0);
-		if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
-			od_log("error", "cannot start: %s", st.message);
-			od_iso3166_free(iso);
-			return 1;
-		}
+		od_iso3166_free(iso);
+		return 1;
 	}
 	struct od_server srv;
 	od_server_opts o = {.listen = listen,

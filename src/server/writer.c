@@ -12,6 +12,10 @@
 #include "server.h"
 
 #define BATCH_MAX 256
+/* A committed batch with at least this many changes (an import of ~1,000
+ * units or more) leaves LMDB holding as many dirty pages, for good: the
+ * writer then reopens the store to give them back (od_store_refresh). */
+#define REFRESH_WRITES 10000
 
 struct od_writer {
 	struct od_server *srv;
@@ -25,6 +29,9 @@ struct od_writer {
 	 * first run aborted as after a full map, so that the tests exercise
 	 * what a run again must not do twice. */
 	bool repeat;
+	/* Changes in a committed batch that make the writer refresh the store
+	 * (REFRESH_WRITES; ORGDIRD_TEST_REFRESH_WRITES=N for tests). */
+	uint64_t refresh_writes;
 };
 
 void
@@ -137,7 +144,7 @@ fail_all(struct od_write_job *jobs, const orgdir_status *st, bool only_ok)
  * again. A full map aborts the batch, grows the map and runs it again
  * (and so does every batch, once, under ORGDIRD_TEST_REPEAT_BATCHES).
  */
-static void
+static uint64_t
 run_batch(struct od_writer *w, struct od_write_job *jobs)
 {
 	for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
@@ -153,11 +160,11 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 			any = any || !j->skip;
 		}
 		if (!any) {
-			return; /* every job failed on its own */
+			return 0; /* every job failed on its own */
 		}
 		if (od_store_write_begin(w->srv->store, &batch, &st) != ORGDIR_OK) {
 			fail_all(jobs, &st, false);
-			return;
+			return 0;
 		}
 		bool full = false, again = false;
 		for (struct od_write_job *j = jobs; j != NULL && !full && !again; j = j->next) {
@@ -174,13 +181,14 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 			continue;
 		}
 		if (!full) {
+			uint64_t writes = od_txn_writes(batch);
 			if (od_txn_commit(batch, &st) == ORGDIR_OK) {
-				return;
+				return writes;
 			}
 			if (st.code != ORGDIR_RESOURCE_EXHAUSTED) {
 				/* Nothing of the batch is durable: no job may report success. */
 				fail_all(jobs, &st, true);
-				return;
+				return 0;
 			}
 		} else {
 			od_txn_abort(batch);
@@ -191,7 +199,7 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 				    "the database map is full and cannot grow further");
 			}
 			fail_all(jobs, &st, false);
-			return;
+			return 0;
 		}
 	}
 }
@@ -222,7 +230,7 @@ writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 
-		run_batch(w, jobs);
+		uint64_t writes = run_batch(w, jobs);
 		uint64_t top = 0;
 		for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
 			if (j->status.code == ORGDIR_OK && j->revision > top) {
@@ -236,6 +244,11 @@ writer_main(void *arg)
 			struct od_write_job *next = j->next; /* the reply may reuse j */
 			od_ctx_write_done(j->ctx);
 			j = next;
+		}
+		if (writes >= w->refresh_writes) {
+			/* After the answers: the reopen waits for open snapshots. */
+			orgdir_status st;
+			od_store_refresh(w->srv->store, &st); /* a failure is logged */
 		}
 	}
 }
@@ -253,6 +266,16 @@ od_writer_start(struct od_server *srv, struct od_writer **out, orgdir_status *st
 	if (w->repeat) {
 		od_log(
 		    "warn", "ORGDIRD_TEST_REPEAT_BATCHES=1: every write batch runs twice (tests)");
+	}
+	const char *rw = getenv("ORGDIRD_TEST_REFRESH_WRITES");
+	w->refresh_writes = rw != NULL ? strtoull(rw, NULL, 10) : 0;
+	if (w->refresh_writes > 0) {
+		od_log("warn",
+		    "ORGDIRD_TEST_REFRESH_WRITES=%llu: the store is reopened after "
+		    "every batch of that many changes (tests)",
+		    (unsigned long long) w->refresh_writes);
+	} else {
+		w->refresh_writes = REFRESH_WRITES;
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);

@@ -1,5 +1,6 @@
 /* env.c - the LMDB environment: open, schema, transactions, map growth. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,58 @@ existing_store(const char *path, orgdir_status *st)
 	return ORGDIR_OK;
 }
 
+/* Creates and opens s->env, the map at s->map_size (or the file's, when
+ * larger). */
+static orgdir_code
+env_open(struct od_store *s, orgdir_status *st)
+{
+	int rc = mdb_env_create(&s->env);
+	if (rc != 0) {
+		s->env = NULL;
+		return od_mdb_status(NULL, rc, "create LMDB environment", st);
+	}
+	rc = mdb_env_set_maxdbs(s->env, 32);
+	if (rc == 0) {
+		rc = mdb_env_set_maxreaders(s->env, s->max_readers);
+	}
+	if (rc == 0) {
+		rc = mdb_env_set_mapsize(s->env, s->map_size);
+	}
+	if (rc == 0) {
+		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
+		unsigned flags = MDB_NOTLS | (s->no_sync ? MDB_NOSYNC : 0);
+		rc = mdb_env_open(s->env, s->path, flags, 0600);
+	}
+	if (rc != 0) {
+		orgdir_code c = od_mdb_status(NULL, rc, "open LMDB environment", st);
+		if (rc == EACCES || rc == ENOENT || rc == EINVAL) {
+			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "cannot open data directory %s: %s", s->path, mdb_strerror(rc));
+		}
+		mdb_env_close(s->env);
+		s->env = NULL;
+		return c;
+	}
+	MDB_envinfo info;
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize; /* an existing environment may be larger */
+	/* A migration that finds the map full: the map grows (nothing was
+	 * written) and the migration runs again. */
+	bool full = true;
+	orgdir_code c = ORGDIR_OK;
+	for (int grown = 0; full; grown++) {
+		c = open_dbs(s, &full, st);
+		if (!full || grown == OPEN_GROW_MAX ||
+		    mdb_env_set_mapsize(s->env, s->map_size * 2) != 0) {
+			break;
+		}
+		s->map_size *= 2;
+		od_log("info", "map size grown to %zu MiB to open the data directory",
+		    s->map_size >> 20);
+	}
+	return c;
+}
+
 orgdir_code
 od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 {
@@ -276,51 +329,13 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	}
 	od_strlcpy(s->path, o->path, sizeof(s->path));
 	pthread_rwlock_init(&s->gate, NULL);
+	pthread_mutex_init(&s->readers_mu, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+	s->max_readers = o->max_readers ? o->max_readers : DEFAULT_MAX_READERS;
+	s->no_sync = o->no_sync;
 	s->iso = o->iso;
 	s->retain_revisions = o->retain_revisions;
-	int rc = mdb_env_create(&s->env);
-	if (rc == 0) {
-		rc = mdb_env_set_maxdbs(s->env, 32);
-	}
-	if (rc == 0) {
-		rc = mdb_env_set_maxreaders(
-		    s->env, o->max_readers ? o->max_readers : DEFAULT_MAX_READERS);
-	}
-	if (rc == 0) {
-		rc = mdb_env_set_mapsize(s->env, s->map_size);
-	}
-	if (rc == 0) {
-		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
-		unsigned flags = MDB_NOTLS | (o->no_sync ? MDB_NOSYNC : 0);
-		rc = mdb_env_open(s->env, o->path, flags, 0600);
-	}
-	if (rc != 0) {
-		orgdir_code c = od_mdb_status(NULL, rc, "open LMDB environment", st);
-		if (rc == EACCES || rc == ENOENT || rc == EINVAL) {
-			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION,
-			    "cannot open data directory %s: %s", o->path, mdb_strerror(rc));
-		}
-		od_store_close(s);
-		return c;
-	}
-	MDB_envinfo info;
-	mdb_env_info(s->env, &info);
-	s->map_size = info.me_mapsize; /* an existing environment may be larger */
-	/* A migration that finds the map full: the map grows (nothing was
-	 * written) and the migration runs again. */
-	bool full = true;
-	orgdir_code c = ORGDIR_OK;
-	for (int grown = 0; full; grown++) {
-		c = open_dbs(s, &full, st);
-		if (!full || grown == OPEN_GROW_MAX ||
-		    mdb_env_set_mapsize(s->env, s->map_size * 2) != 0) {
-			break;
-		}
-		s->map_size *= 2;
-		od_log("info", "map size grown to %zu MiB to open the data directory",
-		    s->map_size >> 20);
-	}
+	orgdir_code c = env_open(s, st);
 	if (c != ORGDIR_OK) {
 		od_store_close(s);
 		return c;
@@ -338,8 +353,51 @@ od_store_close(struct od_store *s)
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
+	pthread_mutex_destroy(&s->readers_mu);
 	pthread_rwlock_destroy(&s->gate);
 	free(s);
+}
+
+orgdir_code
+od_store_refresh(struct od_store *s, orgdir_status *st)
+{
+	uint64_t t0 = od_mono_ms();
+	pthread_rwlock_wrlock(&s->gate);
+	/* No snapshot is open (the gate): the readers' reset transactions go,
+	 * and each reader begins a new one on its next use. */
+	pthread_mutex_lock(&s->readers_mu);
+	for (od_reader *r = s->readers; r != NULL; r = r->next) {
+		if (r->t.txn != NULL) {
+			mdb_txn_abort(r->t.txn);
+			r->t.txn = NULL;
+		}
+	}
+	pthread_mutex_unlock(&s->readers_mu);
+	orgdir_code c = ORGDIR_OK;
+	if (s->env != NULL) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+		c = env_open(s, st); /* on failure s->env stays NULL: od_store_no_env */
+	}
+	pthread_rwlock_unlock(&s->gate);
+	/* What LMDB held goes back to the system, not to glibc's heap. */
+	malloc_trim(0);
+	if (c != ORGDIR_OK) {
+		od_log("error", "cannot reopen the data directory %s: %s", s->path, st->message);
+	} else {
+		od_log("info",
+		    "data directory reopened after a large write, to give back "
+		    "LMDB's cached pages (%llu ms)",
+		    (unsigned long long) (od_mono_ms() - t0));
+	}
+	return c;
+}
+
+orgdir_code
+od_store_no_env(orgdir_status *st)
+{
+	return od_status_set(st, ORGDIR_UNAVAILABLE,
+	    "the data directory could not be reopened (see the server's log): restart orgdird");
 }
 
 uint32_t
@@ -404,6 +462,13 @@ od_reader_new(struct od_store *s, od_reader **out, orgdir_status *st)
 	}
 	r->s = s;
 	r->t.s = s;
+	pthread_mutex_lock(&s->readers_mu);
+	r->next = s->readers;
+	if (r->next != NULL) {
+		r->next->prev = r;
+	}
+	s->readers = r;
+	pthread_mutex_unlock(&s->readers_mu);
 	*out = r;
 	return ORGDIR_OK;
 }
@@ -413,6 +478,10 @@ od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st)
 {
 	int rc;
 	pthread_rwlock_rdlock(&r->s->gate);
+	if (r->s->env == NULL) {
+		pthread_rwlock_unlock(&r->s->gate);
+		return od_store_no_env(st);
+	}
 	if (r->t.txn == NULL) {
 		rc = mdb_txn_begin(r->s->env, NULL, MDB_RDONLY, &r->t.txn);
 	} else {
@@ -445,9 +514,20 @@ od_reader_free(od_reader *r)
 		return;
 	}
 	od_reader_end(r);
+	struct od_store *s = r->s;
+	pthread_mutex_lock(&s->readers_mu);
 	if (r->t.txn != NULL) {
 		mdb_txn_abort(r->t.txn);
 	}
+	if (r->prev != NULL) {
+		r->prev->next = r->next;
+	} else {
+		s->readers = r->next;
+	}
+	if (r->next != NULL) {
+		r->next->prev = r->prev;
+	}
+	pthread_mutex_unlock(&s->readers_mu);
 	free(r);
 }
 
@@ -456,6 +536,9 @@ od_reader_free(od_reader *r)
 orgdir_code
 od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 {
+	if (s->env == NULL) {
+		return od_store_no_env(st); /* the writer is the one thread that refreshes */
+	}
 	od_txn *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");

@@ -54,6 +54,15 @@ typedef struct od_store_opts {
  * DATA_LOSS when the store is corrupt. */
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
 void od_store_close(struct od_store *s);
+/* Closes and reopens the LMDB environment, to give back the memory LMDB
+ * keeps: every page a write transaction dirtied stays allocated, for the
+ * next one, for the life of the environment (~4 KiB a page: 36 MiB after
+ * an import of 10,000 units, 380 MiB after 100,000). Waits for every open
+ * snapshot to end and keeps new ones out meanwhile; readers begin afresh
+ * on their next use. Call it from the thread that writes, between
+ * transactions. On failure the store serves nothing (UNAVAILABLE from
+ * every read and write) and the error is logged. */
+orgdir_code od_store_refresh(struct od_store *s, orgdir_status *st);
 
 /* Readers */
 orgdir_code od_reader_new(struct od_store *s, od_reader **out, orgdir_status *st);

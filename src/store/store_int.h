@@ -30,8 +30,15 @@ struct od_store {
 	size_t grow_to; /* writer only: the map od_store_reserve asked for; 0 = none */
 	uint32_t schema;
 	/* Readers hold it shared while a snapshot is open; od_store_grow holds it
-	 * exclusively to remap. Uncontended except during a grow. */
+	 * exclusively to remap, od_store_refresh to reopen the environment.
+	 * Uncontended except then. */
 	pthread_rwlock_t gate;
+	/* Every od_reader, whose transactions belong to the environment:
+	 * od_store_refresh ends them before it closes it. */
+	pthread_mutex_t readers_mu;
+	struct od_reader *readers;
+	unsigned max_readers;
+	bool no_sync;
 	char path[4096];
 };
 
@@ -66,6 +73,7 @@ struct od_reader {
 	struct od_store *s;
 	struct od_txn t;
 	bool active;
+	struct od_reader *prev, *next; /* s->readers, under s->readers_mu */
 };
 
 /* Stored value of `tokens` (fixed layout, host byte order); tokens.c
@@ -105,6 +113,10 @@ od_get_be32(const uint8_t *p)
 /* The key under which the roots are listed in the children index. */
 #define OD_ROOT_KEY "/"
 #define OD_SORTKEY_MAX (4 + OD_ID_MAX)
+
+/* After a failed od_store_refresh the store has no environment (s->env is
+ * NULL, checked under the gate): UNAVAILABLE, saying so. */
+orgdir_code od_store_no_env(orgdir_status *st);
 
 /* Maps an LMDB error to a status (and notes MAP_FULL on t). */
 orgdir_code od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st);

@@ -287,6 +287,10 @@ od_store_backup(
 	/* The copy reads from a snapshot of its own; holding the gate shared
 	 * keeps a map resize (which needs no transaction open) out meanwhile. */
 	pthread_rwlock_rdlock(&s->gate);
+	if (s->env == NULL) {
+		pthread_rwlock_unlock(&s->gate);
+		return od_store_no_env(st);
+	}
 	int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
 	pthread_rwlock_unlock(&s->gate);
 	if (rc != 0) {

@@ -6,5 +6,9 @@ od_add_cmocka_test(test_transfer TIMEOUT 600
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
   LIBS orgdir_static od_common nng::nng Threads::Threads)
 target_include_directories(test_transfer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+# ORGDIRD_TEST_REFRESH_WRITES=1: the servers reopen their store after
+# every batch that wrote (as after a large import), so the reopen meets
+# imports, exports, backups and the writes beside them.
 set_property(TEST test_transfer APPEND PROPERTY ENVIRONMENT
-  "ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json")
+  "ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json"
+  "ORGDIRD_TEST_REFRESH_WRITES=1")
