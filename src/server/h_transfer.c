@@ -41,6 +41,7 @@ struct session {
 	bool used;
 	bool done; /* committed (or abandoned): kept only to answer a re-run */
 	bool abandoned; /* ended without a commit: its parts are gone */
+	bool released; /* its commit is durable: its parts are gone too */
 	char id[2 * SESSION_ID_BYTES + 1];
 	od_buf data; /* the parts: packed Directory messages end to end */
 	size_t units;
@@ -117,6 +118,20 @@ session_find(struct od_import_sessions *is, const char *id)
 		}
 	}
 	return NULL;
+}
+
+/* The writer, once the batch that committed (or ended) a session is
+ * durable: its parts, as large as the document, are needed no more. */
+static void
+session_committed(struct od_server *srv, struct od_once *once)
+{
+	struct od_import_sessions *is = srv->imports;
+	struct session *s = session_find(is, once->committed_session);
+	if (s != NULL && s->done && !s->released) {
+		is->bytes -= s->data.len;
+		od_buf_free(&s->data);
+		s->released = true;
+	}
 }
 
 static orgdir_code
@@ -312,6 +327,12 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			    "start a new one",
 			    s->id);
 		}
+		if (s->released) {
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+			    "ImportDirectory: import session '%s' is committed already: start a "
+			    "new one",
+			    s->id);
+		}
 		if (s->done && !r->commit) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "ImportDirectory: import session '%s' is committed already: start a "
@@ -342,6 +363,9 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			 * unless it ends it. */
 			s->done = true;
 			s->touched_ms = now;
+			od_strlcpy(
+			    c->once->committed_session, s->id, sizeof(c->once->committed_session));
+			c->once->committed = session_committed;
 		}
 		return code;
 	}

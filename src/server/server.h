@@ -30,6 +30,11 @@ struct od_writer;
 struct od_once {
 	char session[40]; /* the import session its begin_session opened, or "" */
 	bool part_added; /* its part is in its session */
+	/* Set by a handler that holds something only a run again of the batch
+	 * would need (an import session's parts): the writer calls it once the
+	 * batch is committed, with the job still its own. */
+	void (*committed)(struct od_server *srv, struct od_once *once);
+	char committed_session[40]; /* for committed: the session it ran */
 };
 
 /* One call being answered; lives in its context, reused call after call. */

@@ -233,6 +233,9 @@ writer_main(void *arg)
 		uint64_t writes = run_batch(w, jobs);
 		uint64_t top = 0;
 		for (struct od_write_job *j = jobs; j != NULL; j = j->next) {
+			if (j->status.code == ORGDIR_OK && j->once.committed != NULL) {
+				j->once.committed(w->srv, &j->once); /* durable: no run again */
+			}
 			if (j->status.code == ORGDIR_OK && j->revision > top) {
 				top = j->revision;
 			}

@@ -723,6 +723,17 @@ test_multipart_import_lands_at_once(void **state)
 	q2.commit = false;
 	p.n_units = 1;
 	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
+	/* Nor its commit asked again: its parts went once the commit was
+	 * durable (until 2026-11-28 they stayed, and a second commit imported
+	 * the document again). */
+	q2.commit = true;
+	p.n_units = 0;
+	assert_int_equal(import_call(c, &q2, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "committed already"));
+	Orgdir__V1__Unit *hu;
+	assert_int_equal(orgdir_unit_get(c, h.pu[0]->id, &r, &hu, &st), ORGDIR_OK);
+	assert_int_equal(st.revision, 2); /* nothing written since */
+	orgdir_reply_free(r);
 
 	/* Ended sessions give way: more sessions in a row than the server
 	 * keeps open at once (4), each ended by a dry run with end_session or
