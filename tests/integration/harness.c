@@ -1,21 +1,19 @@
 /* harness.c - a real orgdird per test group, on a temporary data dir and an
  * ipc:// socket (Redis's start_server idea). */
-#define _GNU_SOURCE /* gettid, pipe2 */
+#define _GNU_SOURCE /* gettid */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "child.h"
 #include "testutil.h"
-
-extern char **environ;
 
 static void
 sleep_ms(long ms)
@@ -70,63 +68,6 @@ od_test_client(od_test_server *srv, const orgdir_options *opts)
 	return c;
 }
 
-/* Starts bin with stderr appended to srv->log; 0 or the errno of what
- * failed. Not posix_spawn: the server must die with this process
- * (PR_SET_PDEATHSIG), or a test that fails or crashes before stopping it
- * leaves it running, holding ctest's output pipe open until the timeout. */
-static int
-spawn_server(od_test_server *srv, const char *bin, char *const *argv)
-{
-	int report[2]; /* the child's errno if it cannot exec; closed by the exec */
-	if (pipe2(report, O_CLOEXEC) != 0) {
-		return errno;
-	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* Only async-signal-safe calls here: the parent has threads. The
-		 * signal comes when the forking thread ends, hence the main thread
-		 * only (od_test_server_start). Re-checking the parent after the
-		 * prctl covers its exit in between. */
-		int err = 0;
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
-			_exit(127);
-		}
-		int fd = open(srv->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd < 0) {
-			err = errno;
-		} else if (fd != 2) {
-			if (dup2(fd, 2) < 0) {
-				err = errno;
-			}
-			close(fd);
-		}
-		if (err == 0) {
-			execve(bin, argv, environ);
-			err = errno;
-		}
-		ssize_t w = write(report[1], &err, sizeof(err));
-		(void) w;
-		_exit(127);
-	}
-	int err = pid < 0 ? errno : 0;
-	close(report[1]);
-	if (pid > 0) {
-		ssize_t n;
-		do {
-			n = read(report[0], &err, sizeof(err));
-		} while (n < 0 && errno == EINTR);
-		if (n == (ssize_t) sizeof(err)) {
-			waitpid(pid, NULL, 0); /* it could not exec: err says why */
-		} else {
-			err = 0;
-			srv->pid = pid;
-		}
-	}
-	close(report[0]);
-	return err;
-}
-
 void
 od_test_server_start(od_test_server *srv, const char *const *extra)
 {
@@ -149,7 +90,9 @@ od_test_server_start(od_test_server *srv, const char *const *extra)
 		fprintf(stderr, "od_test_server_start: call it from the main thread\n");
 		abort();
 	}
-	int rc = spawn_server(srv, bin, (char *const *) argv);
+	/* Tied to this process: a test that fails or crashes before stopping
+	 * its server leaves none behind holding ctest's output pipe. */
+	int rc = od_spawn_tied((char *const *) argv, srv->log, 0600, false, &srv->pid);
 	if (rc != 0) {
 		fprintf(stderr, "cannot start %s: %s\n", bin, strerror(rc));
 	}

@@ -4,5 +4,5 @@ od_add_cmocka_test(test_soak TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_soak.c
           ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
           ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
-  LIBS orgdir_static od_store nng::nng Threads::Threads)
+  LIBS orgdir_static od_store od_spawn nng::nng Threads::Threads)
 target_include_directories(test_soak PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)

@@ -294,7 +294,9 @@ void ob_async_callback(void *arg); /* the aio callback of each context */
 unsigned ob_thread_start(struct ob_run *run, pthread_t *threads, char *err, size_t errlen);
 
 /* --- spawn.c ------------------------------------------------------------ */
-/* Starts argv[0] with stdout and stderr appended to log_path; 0 on success. */
+/* Starts argv[0] with stdout and stderr appended to log_path; 0 on success.
+ * The child gets SIGKILL when the calling thread ends: call it from the
+ * main thread. */
 int ob_spawn(char *const argv[], const char *log_path, pid_t *pid, char *err, size_t errlen);
 /* SIGTERM, then SIGKILL after timeout_ms; returns the exit status or -1. */
 int ob_child_stop(pid_t pid, int timeout_ms);

@@ -1,11 +1,12 @@
 /* spawn.c - child processes (orgdird, the echo server), the temporary
- * directory they live in, and what /proc says about them. */
+ * directory they live in, and what /proc says about them. The children
+ * die with orgbench (PR_SET_PDEATHSIG): a killed or crashed run leaves no
+ * server behind holding the pipes of whoever ran it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +16,12 @@
 #include <unistd.h>
 
 #include "orgbench.h"
-
-extern char **environ;
+#include "child.h"
 
 int
 ob_spawn(char *const argv[], const char *log_path, pid_t *pid, char *err, size_t errlen)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	int rc = posix_spawn(pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	int rc = od_spawn_tied(argv, log_path, 0644, true, pid);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(rc));
 		return -1;
