@@ -20,6 +20,63 @@ test_utf8(void **state)
 	assert_false(od_utf8_valid("\xFF", 1));
 }
 
+/* od_utf8_valid reads ASCII 8 bytes at a time: every position of a bad
+ * byte in and around those steps, against a byte-at-a-time reference. */
+static bool
+utf8_reference(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i];
+		size_t len = c < 0x80        ? 1
+		    : c >= 0xC2 && c <= 0xDF ? 2
+		    : c >= 0xE0 && c <= 0xEF ? 3
+		    : c >= 0xF0 && c <= 0xF4 ? 4
+		                             : 0;
+		if (len == 0 || c == 0 || n - i < len) {
+			return false;
+		}
+		unsigned cp = len == 1 ? c : c & (0x7F >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80) {
+				return false;
+			}
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF)) {
+			return false;
+		}
+		i += len;
+	}
+	return true;
+}
+
+static void
+test_utf8_eight_at_a_time(void **state)
+{
+	(void) state;
+	static const char *const bad[] = {"\0", "\x80", "\xFF", "\xC3", "\xC0\xAF", "\xED\xA0\x80",
+	    "\x7F\x01\x00", "\xC3\xA9", "\xE2\x80\x99", "\xF0\x9F\x98\x80"};
+	char buf[64];
+	size_t checked = 0;
+	for (size_t b = 0; b < OD_ARRAY_LEN(bad); b++) {
+		size_t bl = b == 0 ? 1 : strlen(bad[b]);
+		for (size_t len = bl; len <= 40; len++) {
+			for (size_t at = 0; at + bl <= len; at++) {
+				memset(buf, 'a' + (int) (at % 26), len);
+				memcpy(buf + at, bad[b], bl);
+				bool want = utf8_reference((const unsigned char *) buf, len);
+				assert_int_equal(od_utf8_valid(buf, len), want);
+				checked++;
+			}
+		}
+	}
+	assert_true(checked > 5000);
+	/* The reference agrees with the fixed cases above. */
+	assert_false(utf8_reference((const unsigned char *) "a\0b", 3));
+	assert_true(utf8_reference((const unsigned char *) "caf\xC3\xA9", 5));
+}
+
 static void
 test_ids_and_langs(void **state)
 {
@@ -265,6 +322,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_utf8_eight_at_a_time),
 	    cmocka_unit_test(test_ids_and_langs),
 	    cmocka_unit_test(test_text_pick),
 	    cmocka_unit_test(test_arena_cap_and_reset),
