@@ -5,11 +5,6 @@
 
 #include "client_int.h"
 
-/* Nesting deeper than this is refused when checking strings. The orgdir
- * schema nests 4 levels at most (SubtreeNode > Unit > Head > Localized
- * String); the cap keeps the recursion bounded for any reply_desc. */
-#define REPLY_NESTING_MAX 32u
-
 void
 orgdir_reply_free(orgdir_reply *reply)
 {
@@ -18,58 +13,6 @@ orgdir_reply_free(orgdir_reply *reply)
 	}
 	od_arena_destroy(&reply->arena);
 	free(reply);
-}
-
-/* protobuf-c does not check UTF-8, and a C string cut at an invalid byte
- * sequence would surface far from its cause: refuse the reply instead.
- * Returns the name of the first field holding invalid text, or NULL. */
-static const char *
-bad_text_field(const ProtobufCMessage *m, unsigned depth)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-
-	if (depth > REPLY_NESTING_MAX) {
-		return "(nesting too deep)";
-	}
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *base = (const char *) m;
-
-		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
-			continue;
-		}
-		/* A oneof member's storage is shared: only the active one is valid. */
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0) {
-			uint32_t which;
-			memcpy(&which, base + f->quantifier_offset, sizeof(which));
-			if (which != f->id) {
-				continue;
-			}
-		}
-		size_t n = 1;
-		void *const *items = (void *const *) (base + f->offset);
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			memcpy(&n, base + f->quantifier_offset, sizeof(n));
-			memcpy(&items, base + f->offset, sizeof(items));
-		}
-		for (size_t k = 0; k < n; k++) {
-			if (items[k] == NULL) {
-				continue; /* an absent sub-message or proto2 string */
-			}
-			if (f->type == PROTOBUF_C_TYPE_STRING) {
-				const char *s = items[k];
-				if (!od_utf8_valid(s, strlen(s))) {
-					return f->name;
-				}
-			} else {
-				const char *bad = bad_text_field(items[k], depth + 1);
-				if (bad != NULL) {
-					return bad;
-				}
-			}
-		}
-	}
-	return NULL;
 }
 
 /* Frees r and reports a reply that could not be used. */
@@ -164,11 +107,17 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 		snprintf(what, sizeof(what), "body is not a valid %s", desc->name);
 		return refuse(r, st, url, what);
 	}
-	const char *bad = bad_text_field(m, 0);
-	if (bad != NULL) {
-		char what[160];
-		snprintf(
-		    what, sizeof(what), "field '%s' of %s is not valid UTF-8", bad, desc->name);
+	/* Checked on the wire, where each string's length is known. */
+	od_pb_bad_string bad = {0};
+	if (!od_pb_strings_ok(desc, env->body.data, env->body.len, SIZE_MAX, &bad)) {
+		char what[200];
+		if (bad.field == NULL) {
+			snprintf(what, sizeof(what), "%s nests more than %d levels", desc->name,
+			    OD_PB_NESTING_MAX);
+		} else {
+			snprintf(what, sizeof(what), "field '%s' of %s is not valid UTF-8",
+			    bad.field->name, bad.msg->name);
+		}
 		return refuse(r, st, url, what);
 	}
 	if (st != NULL) {

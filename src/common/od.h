@@ -113,8 +113,6 @@ void od_now(int64_t *sec, int32_t *nsec);
 /* Monotonic milliseconds. */
 uint64_t od_mono_ms(void);
 
-#endif
-
 /* --- resource rules and generic message helpers --------------------------- */
 
 /* Validates a unit about to be stored (ids, kind, languages, sizes, UTF-8),
@@ -131,9 +129,26 @@ orgdir_code od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src,
 /* Finds the first length-delimited top-level field `field` in packed bytes. */
 bool od_pb_scan_field(
     const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len);
-/* Every string field of m, at any depth, is valid UTF-8 and at most max
- * bytes (protobuf-c does not check UTF-8 itself). */
-orgdir_code od_pb_check_strings(const ProtobufCMessage *m, size_t max, orgdir_status *st);
+/* Strings in packed bytes of a message of type d, read on the wire (no
+ * strlen, no walk of the decoded message): protobuf-c does not check UTF-8
+ * itself, and a C string cut at a NUL or a bad byte would surface far from
+ * its cause. True when every string field at any depth is valid UTF-8
+ * without NUL and at most max bytes; otherwise *bad says where (field NULL:
+ * nested deeper than OD_PB_NESTING_MAX). Bytes that do not parse are left
+ * to the decoder. bad must start zeroed. */
+#define OD_PB_NESTING_MAX 32
+typedef struct od_pb_bad_string {
+	const ProtobufCMessageDescriptor *msg;
+	const ProtobufCFieldDescriptor *field;
+	size_t len;
+	bool too_long;
+	unsigned depth;
+} od_pb_bad_string;
+bool od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
+    od_pb_bad_string *bad);
+/* The same, as a status: INVALID_ARGUMENT naming the message and field. */
+orgdir_code od_pb_check_strings(
+    const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, orgdir_status *st);
 
 /* SHA-256 of n bytes (tokens are stored hashed). */
 void od_sha256(const void *data, size_t n, uint8_t out[32]);
@@ -141,3 +156,5 @@ void od_sha256(const void *data, size_t n, uint8_t out[32]);
 bool od_ct_equal(const void *a, const void *b, size_t n);
 /* n random bytes from the kernel (getrandom); false on failure. */
 bool od_random(void *out, size_t n);
+
+#endif

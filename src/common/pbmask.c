@@ -132,109 +132,179 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 	return od_pb_apply_path(*dsub, ssub, dot + 1, arena, st);
 }
 
-bool
-od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len)
+/* One field of packed bytes at *i: its number, wire type and, for a
+ * length-delimited one, its bytes. False when the bytes end inside it or
+ * use a wire type protobuf no longer has (groups). */
+struct wire_field {
+	uint32_t number;
+	uint32_t type;
+	const uint8_t *data; /* wire type 2 */
+	size_t len;
+};
+
+static bool
+wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 {
-	size_t i = 0;
-	while (i < n) {
-		uint64_t key = 0;
-		int shift = 0;
-		do {
-			if (i >= n || shift > 63) {
-				return false;
-			}
-			key |= (uint64_t) (p[i] & 0x7F) << shift;
-			shift += 7;
-		} while (p[i++] & 0x80);
-		uint32_t wt = key & 7;
-		uint64_t len = 0;
-		switch (wt) {
-		case 0:
-			while (i < n && (p[i] & 0x80)) {
-				i++;
-			}
-			i++;
-			continue;
-		case 1:
-			i += 8;
-			continue;
-		case 5:
-			i += 4;
-			continue;
-		case 2:
-			shift = 0;
-			do {
-				if (i >= n || shift > 63) {
-					return false;
-				}
-				len |= (uint64_t) (p[i] & 0x7F) << shift;
-				shift += 7;
-			} while (p[i++] & 0x80);
-			if (len > n - i) {
-				return false;
-			}
-			if ((key >> 3) == field) {
-				*out = p + i;
-				*out_len = (size_t) len;
-				return true;
-			}
-			i += (size_t) len;
-			continue;
-		default:
-			return false;
+	uint64_t r = 0;
+	for (int shift = 0; shift < 64 && *i < n; shift += 7) {
+		uint8_t b = p[(*i)++];
+		r |= (uint64_t) (b & 0x7F) << shift;
+		if ((b & 0x80) == 0) {
+			*v = r;
+			return true;
 		}
 	}
 	return false;
 }
 
-static orgdir_code
-check_strings(const ProtobufCMessage *m, size_t max, int depth, orgdir_status *st)
+static bool
+wire_next(const uint8_t *p, size_t n, size_t *i, struct wire_field *f)
 {
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	if (depth > 32) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "message nested too deeply");
+	uint64_t key, v;
+	if (!wire_varint(p, n, i, &key) || key >> 3 > UINT32_MAX) {
+		return false;
 	}
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+	f->number = (uint32_t) (key >> 3);
+	f->type = (uint32_t) (key & 7);
+	switch (f->type) {
+	case 0:
+		return wire_varint(p, n, i, &v);
+	case 1:
+	case 5: {
+		size_t w = f->type == 1 ? 8 : 4;
+		if (n - *i < w) {
+			return false;
+		}
+		*i += w;
+		return true;
+	}
+	case 2:
+		if (!wire_varint(p, n, i, &v) || v > n - *i) {
+			return false;
+		}
+		f->data = p + *i;
+		f->len = (size_t) v;
+		*i += f->len;
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len)
+{
+	size_t i = 0;
+	struct wire_field f;
+	while (i < n && wire_next(p, n, &i, &f)) {
+		if (f.type == 2 && f.number == field) {
+			*out = f.data;
+			*out_len = f.len;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* d's field number `number`, or NULL. Generated descriptors list fields in
+ * number order, in ranges of consecutive numbers: a schema numbered 1..N
+ * (all of orgdir's) has one, looked up here without a call. */
+static const ProtobufCFieldDescriptor *
+field_of(const ProtobufCMessageDescriptor *d, uint32_t number)
+{
+	const ProtobufCIntRange *r = d->field_ranges;
+	if (d->n_field_ranges >= 1 && number >= (uint32_t) r[0].start_value) {
+		uint32_t k = number - (uint32_t) r[0].start_value;
+		if (k < r[1].orig_index - r[0].orig_index) {
+			return &d->fields[r[0].orig_index + k];
+		}
+	}
+	return protobuf_c_message_descriptor_get_field(d, number);
+}
+
+/* Text without a NUL: ASCII is checked here, 8 bytes a step, and anything
+ * else by od_utf8_valid. Most strings of a reply are short ASCII (ids,
+ * language tags, names). */
+static bool
+text_ok(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, sizeof(v));
+		if (((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull) != 0) {
+			return od_utf8_valid((const char *) p, n);
+		}
+	}
+	for (; i < n; i++) {
+		if ((uint8_t) (p[i] - 1) >= 0x7F) {
+			return od_utf8_valid((const char *) p, n);
+		}
+	}
+	return true;
+}
+
+bool
+od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
+    od_pb_bad_string *bad)
+{
+	if (++bad->depth > OD_PB_NESTING_MAX) {
+		bad->msg = d;
+		bad->field = NULL;
+		return false;
+	}
+	size_t i = 0;
+	struct wire_field w;
+	while (i < n) {
+		/* One-byte tag and length, the common case, without wire_next. */
+		if ((p[i] & 0x87) == 2 && n - i >= 2 && p[i + 1] < 0x80 && p[i + 1] <= n - i - 2) {
+			w.number = p[i] >> 3;
+			w.type = 2;
+			w.len = p[i + 1];
+			w.data = p + i + 2;
+			i += 2 + w.len;
+		} else if (!wire_next(p, n, &i, &w)) {
+			break; /* left to the decoder */
+		} else if (w.type != 2) {
 			continue;
 		}
-		const char *base = (const char *) m + f->offset;
-		size_t n = 1;
-		const void *const *items = (const void *const *) base;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			memcpy(&n, (const char *) m + f->quantifier_offset, sizeof(n));
-			items = *(const void *const *const *) base;
+		const ProtobufCFieldDescriptor *f = field_of(d, w.number);
+		if (f == NULL) {
+			continue; /* unknown: the decoder skips it */
 		}
-		for (size_t k = 0; k < n; k++) {
-			const void *item = items[k];
-			if (item == NULL) {
-				continue;
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			if (!od_pb_strings_ok(f->descriptor, w.data, w.len, max, bad)) {
+				return false;
 			}
-			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-				orgdir_code c = check_strings(item, max, depth + 1, st);
-				if (c != ORGDIR_OK) {
-					return c;
-				}
-				continue;
-			}
-			size_t len = strlen(item);
-			if (len > max) {
-				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-				    "%s.%s is %zu bytes long; the limit is %zu", d->short_name,
-				    f->name, len, max);
-			}
-			if (!od_utf8_valid(item, len)) {
-				return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-				    "%s.%s is not valid UTF-8", d->short_name, f->name);
-			}
+		} else if (f->type == PROTOBUF_C_TYPE_STRING &&
+		    (w.len > max || !text_ok(w.data, w.len))) {
+			bad->msg = d;
+			bad->field = f;
+			bad->len = w.len;
+			bad->too_long = w.len > max;
+			return false;
 		}
 	}
-	return ORGDIR_OK;
+	bad->depth--;
+	return true;
 }
 
 orgdir_code
-od_pb_check_strings(const ProtobufCMessage *m, size_t max, orgdir_status *st)
+od_pb_check_strings(
+    const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, orgdir_status *st)
 {
-	return check_strings(m, max, 0, st);
+	od_pb_bad_string bad = {0};
+	if (od_pb_strings_ok(d, p, n, max, &bad)) {
+		return ORGDIR_OK;
+	}
+	if (bad.field == NULL) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "message nested too deeply");
+	}
+	if (bad.too_long) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s.%s is %zu bytes long; the limit is %zu", bad.msg->short_name,
+		    bad.field->name, bad.len, max);
+	}
+	return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s.%s is not valid UTF-8",
+	    bad.msg->short_name, bad.field->name);
 }

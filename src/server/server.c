@@ -139,7 +139,7 @@ decode(
 		                                "%s: malformed %s body", c->m->name, in->name);
 	}
 	*body = b;
-	return od_pb_check_strings(b, STRING_FIELD_MAX, st);
+	return od_pb_check_strings(in, req->body.data, req->body.len, STRING_FIELD_MAX, st);
 }
 
 static const char *

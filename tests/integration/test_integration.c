@@ -396,6 +396,53 @@ test_garbage_and_truncation(void **state)
 	assert_non_null(strstr(r->message, "malformed"));
 	orgdir__v1__response__free_unpacked(r, NULL);
 
+	/* Strings in a body, checked on the wire (server.c): nested invalid
+	 * UTF-8, a NUL inside a string (a C string would be cut there), and a
+	 * string past the 16 KiB every request string may have. A
+	 * SearchRequest { query = 1; ... } and a CreateUnitRequest { Unit unit
+	 * = 1 { LocalizedString name = 4 { lang = 1; text = 2 } } }. */
+	static const struct {
+		const char *method;
+		uint8_t body[24];
+		size_t len;
+		const char *says;
+	} bad_text[] = {
+	    {"Search", {0x0A, 0x03, 'a', 0x00, 'b'}, 5, "SearchRequest.query is not valid UTF-8"},
+	    {"Search", {0x0A, 0x02, 0xC3, 0x28}, 4, "SearchRequest.query is not valid UTF-8"},
+	    {"CreateUnit", {0x0A, 0x0A, 0x22, 0x08, 0x0A, 0x02, 'e', 'n', 0x12, 0x02, 'o', 0xFF},
+	        12, "LocalizedString.text is not valid UTF-8"},
+	};
+	for (size_t k = 0; k < OD_ARRAY_LEN(bad_text); k++) {
+		req.method = (char *) bad_text[k].method;
+		req.body.data = (uint8_t *) bad_text[k].body;
+		req.body.len = bad_text[k].len;
+		n = orgdir__v1__request__pack(&req, buf);
+		r = raw_call(buf, n, 2000);
+		assert_non_null(r);
+		assert_int_equal(r->code, ORGDIR_INVALID_ARGUMENT);
+		if (strstr(r->message, bad_text[k].says) == NULL) {
+			fail_msg(
+			    "case %zu: '%s' does not say '%s'", k, r->message, bad_text[k].says);
+		}
+		orgdir__v1__response__free_unpacked(r, NULL);
+	}
+	{
+		Orgdir__V1__SearchRequest q = ORGDIR__V1__SEARCH_REQUEST__INIT;
+		char *query = malloc((16u << 10) + 2);
+		memset(query, 'q', (16u << 10) + 1);
+		query[(16u << 10) + 1] = '\0';
+		q.query = query;
+		uint8_t *e;
+		size_t en = envelope("Search", &q.base, NULL, 0, &e);
+		r = raw_call(e, en, 2000);
+		assert_non_null(r);
+		assert_int_equal(r->code, ORGDIR_INVALID_ARGUMENT);
+		assert_non_null(strstr(r->message, "SearchRequest.query is 16385 bytes long"));
+		orgdir__v1__response__free_unpacked(r, NULL);
+		free(e);
+		free(query);
+	}
+
 	req.method = "DropAllTables";
 	req.body.len = 0;
 	n = orgdir__v1__request__pack(&req, buf);

@@ -46,6 +46,8 @@ enum mode {
 	M_EMPTY_ERROR, /* code 7 with no message */
 	M_UNKNOWN_CODE, /* code 99 */
 	M_BAD_UTF8, /* a Unit whose id is not UTF-8 */
+	M_BAD_UTF8_NESTED, /* a Unit whose name's text is not UTF-8 */
+	M_NUL_IN_STRING, /* a Unit whose id has a NUL inside */
 	M_BIG_BODY, /* a 3000-byte body */
 	M_EXPLODE, /* a small body that decodes into a lot of memory */
 	M_SILENT, /* receive and never answer */
@@ -344,6 +346,23 @@ handle(struct server *s, nng_msg *in)
 	case M_BAD_UTF8:
 		unit_init(&u, "bad\xff\xfeid");
 		pack_into(&u.base, &body);
+		break;
+	case M_BAD_UTF8_NESTED: {
+		Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+		Orgdir__V1__LocalizedString *names[] = {&n};
+		n.lang = "fr";
+		n.text = "Direction g\xe9n\xe9rale"; /* Latin-1, not UTF-8 */
+		unit_init(&u, "u");
+		u.name = names;
+		u.n_name = 1;
+		pack_into(&u.base, &body);
+		break;
+	}
+	case M_NUL_IN_STRING:
+		/* Unit { id = 1: "u\0x" }: protobuf-c would hand over "u". */
+		body.len = 5;
+		body.data = malloc(5);
+		memcpy(body.data, "\x0a\x03u\0x", 5);
 		break;
 	case M_BIG_BODY: {
 		char big[3001];
@@ -767,6 +786,12 @@ test_garbage_reply_is_internal(void **state)
 	st = get_expect(f->c, "u", ORGDIR_INTERNAL);
 	assert_contains(st.message, "'id'");
 	assert_contains(st.message, "UTF-8");
+	atomic_store(&f->srv.mode, M_BAD_UTF8_NESTED);
+	st = get_expect(f->c, "u", ORGDIR_INTERNAL);
+	assert_contains(st.message, "field 'text' of orgdir.v1.LocalizedString");
+	atomic_store(&f->srv.mode, M_NUL_IN_STRING);
+	st = get_expect(f->c, "u", ORGDIR_INTERNAL);
+	assert_contains(st.message, "field 'id' of orgdir.v1.Unit");
 	/* The client is still fine afterwards. */
 	atomic_store(&f->srv.mode, M_DISPATCH);
 	get_expect(f->c, "u", ORGDIR_OK);
