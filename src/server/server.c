@@ -14,6 +14,7 @@
 #define ENVELOPE_MARGIN (64u << 10)
 #define STRING_FIELD_MAX (16u << 10) /* any string in any request */
 #define OUT_KEEP_MAX (256u << 10) /* reply buffer kept by an idle context */
+#define FAIL_LOG_PER_SEC 20u /* "call failed" lines a second (log_failure) */
 /* The server's one spare large reply buffer (od_call_reserve_reply): at most
  * this much stays mapped between calls. Enough for a whole subtree of
  * ~23,000 units (od_buf allocates powers of two; 10,000 units take 4 MiB). */
@@ -64,6 +65,37 @@ recv_next(struct od_ctx *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
+/* Logs a failed call, FAIL_LOG_PER_SEC a second at most (server.h). */
+static void
+log_failure(struct od_server *srv, const char *method, const orgdir_status *st)
+{
+	uint64_t sec = od_mono_ms() / 1000u;
+	uint64_t dropped = 0;
+	bool write = false;
+	pthread_mutex_lock(&srv->fail_log_mu);
+	if (sec != srv->fail_log_sec) {
+		srv->fail_log_sec = sec;
+		srv->fail_log_lines = 0;
+	}
+	if (srv->fail_log_lines < FAIL_LOG_PER_SEC) {
+		srv->fail_log_lines++;
+		dropped = srv->fail_log_dropped;
+		srv->fail_log_dropped = 0;
+		write = true;
+	} else {
+		srv->fail_log_dropped++;
+	}
+	pthread_mutex_unlock(&srv->fail_log_mu);
+	if (dropped > 0) {
+		od_log("warn", "%llu more failed calls were not logged (at most %u lines a second)",
+		    (unsigned long long) dropped, FAIL_LOG_PER_SEC);
+	}
+	if (write) {
+		od_log("warn", "call failed: %s %s: %s", method, orgdir_code_name(st->code),
+		    st->message);
+	}
+}
+
 static void
 send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 {
@@ -74,8 +106,7 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 		    c->m ? c->m->name : "call", c->max_reply);
 	}
 	if (st->code != ORGDIR_OK) {
-		od_log("warn", "call failed: %s %s: %s", c->m ? c->m->name : "?",
-		    orgdir_code_name(st->code), st->message);
+		log_failure(c->srv, c->m ? c->m->name : "?", st);
 	}
 	if (!od_frame_reply(c->msg, c->call_id, st, &c->out, revision)) {
 		/* Only allocation can fail here: answer with the status alone. */
@@ -528,6 +559,10 @@ od_server_start(
 		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a mutex");
 	}
 	srv->spare_inited = true;
+	if (pthread_mutex_init(&srv->fail_log_mu, NULL) != 0) {
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a mutex");
+	}
+	srv->fail_log_inited = true;
 	orgdir_code c = od_methods_init(st);
 	if (c != ORGDIR_OK || (c = od_watch_init(srv, st)) != ORGDIR_OK) {
 		return c;
@@ -615,6 +650,14 @@ od_server_stop(struct od_server *srv)
 		srv->spare_size = 0;
 		pthread_mutex_destroy(&srv->spare_mu);
 		srv->spare_inited = false;
+	}
+	if (srv->fail_log_inited) {
+		if (srv->fail_log_dropped > 0) {
+			od_log("warn", "%llu more failed calls were not logged",
+			    (unsigned long long) srv->fail_log_dropped);
+		}
+		pthread_mutex_destroy(&srv->fail_log_mu);
+		srv->fail_log_inited = false;
 	}
 	if (srv->watch_inited) {
 		pthread_mutex_destroy(&srv->watch_mu);

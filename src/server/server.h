@@ -147,6 +147,15 @@ struct od_server {
 	 * so a context's own buffer would be cold and 128 of them would pin
 	 * 128 of these. A buffer is in the slot or owned by one context's
 	 * reply, never both: it moves only under spare_mu. */
+	/* "call failed" lines: at most FAIL_LOG_PER_SEC a second, then one
+	 * line saying how many were left out (server.c, log_failure), so a
+	 * client sending garbage cannot flood the log or, through a slow log
+	 * reader, stall the callbacks that write it. Under fail_log_mu. */
+	pthread_mutex_t fail_log_mu;
+	bool fail_log_inited;
+	uint64_t fail_log_sec; /* the second being counted (monotonic) */
+	unsigned fail_log_lines; /* lines written in it */
+	uint64_t fail_log_dropped; /* left out since the last line */
 	pthread_mutex_t spare_mu;
 	bool spare_inited;
 	uint8_t *spare; /* malloc'd; owned by the server; NULL when empty */

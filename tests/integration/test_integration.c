@@ -354,6 +354,53 @@ test_list_pagination(void **state)
 
 /* --- bad input straight to the socket -------------------------------------------- */
 
+/* Lines of the server's log holding `what`. */
+static int
+log_count(const char *what)
+{
+	FILE *f = fopen(srv.log, "r");
+	char line[2048];
+	int n = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		n += strstr(line, what) != NULL;
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	return n;
+}
+
+/* Failed calls are logged, but at most 20 lines a second: a flood of bad
+ * requests leaves a line saying how many were left out, not 400 lines. */
+static void
+test_failed_calls_do_not_flood_the_log(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_reply *r;
+	Orgdir__V1__Unit *u;
+	orgdir_status st;
+	/* A second of its own: the test before failed hundreds of calls. */
+	struct timespec pause = {1, 100000000};
+	nanosleep(&pause, NULL);
+	int before = log_count("call failed: GetUnit NOT_FOUND");
+	uint64_t t0 = od_mono_ms();
+	for (int i = 0; i < 400; i++) {
+		assert_int_equal(
+		    orgdir_unit_get(c, "no-such-unit-flood", &r, &u, &st), ORGDIR_NOT_FOUND);
+	}
+	uint64_t seconds = (od_mono_ms() - t0) / 1000 + 2; /* the calls touched this many */
+	int logged = log_count("call failed: GetUnit NOT_FOUND") - before;
+	assert_true(logged >= 1);
+	assert_true((uint64_t) logged <= 20 * seconds);
+	assert_true(logged < 400);
+	/* The next second's first failure says how many were left out. */
+	nanosleep(&pause, NULL);
+	assert_int_equal(orgdir_unit_get(c, "no-such-unit-flood", &r, &u, &st), ORGDIR_NOT_FOUND);
+	assert_true(log_count("more failed calls were not logged") >= 1);
+	orgdir_client_close(c);
+}
+
 static void
 test_garbage_and_truncation(void **state)
 {
@@ -1166,6 +1213,7 @@ main(void)
 	    cmocka_unit_test(test_tree_move_delete),
 	    cmocka_unit_test(test_list_pagination),
 	    cmocka_unit_test(test_garbage_and_truncation),
+	    cmocka_unit_test(test_failed_calls_do_not_flood_the_log),
 	    cmocka_unit_test(test_oversized_messages),
 	    cmocka_unit_test(test_idle_half_and_non_sp_peers),
 	    cmocka_unit_test(test_resent_write_applied_once),
