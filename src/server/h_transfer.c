@@ -327,13 +327,9 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			    "start a new one",
 			    s->id);
 		}
-		if (s->released) {
-			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
-			    "ImportDirectory: import session '%s' is committed already: start a "
-			    "new one",
-			    s->id);
-		}
-		if (s->done && !r->commit) {
+		/* Committed: only a run again of its batch may commit it again,
+		 * and once that batch is durable its parts are gone. */
+		if (s->released || (s->done && !r->commit)) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "ImportDirectory: import session '%s' is committed already: start a "
 			    "new one",

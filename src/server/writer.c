@@ -143,6 +143,7 @@ fail_all(struct od_write_job *jobs, const orgdir_status *st, bool only_ok)
  * status it failed with, which the jobs before it led to and will lead to
  * again. A full map aborts the batch, grows the map and runs it again
  * (and so does every batch, once, under ORGDIRD_TEST_REPEAT_BATCHES).
+ * Returns the number of changes committed, 0 when nothing was.
  */
 static uint64_t
 run_batch(struct od_writer *w, struct od_write_job *jobs)

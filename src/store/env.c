@@ -256,7 +256,7 @@ existing_store(const char *path, orgdir_status *st)
 }
 
 /* Creates and opens s->env, the map at s->map_size (or the file's, when
- * larger). */
+ * larger), and its databases (migrating them). On failure s->env is NULL. */
 static orgdir_code
 env_open(struct od_store *s, orgdir_status *st)
 {
@@ -303,6 +303,10 @@ env_open(struct od_store *s, orgdir_status *st)
 		s->map_size *= 2;
 		od_log("info", "map size grown to %zu MiB to open the data directory",
 		    s->map_size >> 20);
+	}
+	if (c != ORGDIR_OK) {
+		mdb_env_close(s->env); /* s->env is NULL exactly when this failed */
+		s->env = NULL;
 	}
 	return c;
 }
@@ -361,6 +365,10 @@ od_store_close(struct od_store *s)
 orgdir_code
 od_store_refresh(struct od_store *s, orgdir_status *st)
 {
+	orgdir_status own;
+	if (st == NULL) {
+		st = &own;
+	}
 	uint64_t t0 = od_mono_ms();
 	pthread_rwlock_wrlock(&s->gate);
 	/* No snapshot is open (the gate): the readers' reset transactions go,
