@@ -65,10 +65,18 @@ recv_next(struct od_ctx *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
-/* Logs a failed call, FAIL_LOG_PER_SEC a second at most (server.h). */
+/* Logs a failed call: FAIL_LOG_PER_SEC a second at most (server.h) of
+ * those a client causes; the server's own failures (INTERNAL, DATA_LOSS,
+ * UNAVAILABLE, UNKNOWN) always, so a flood never hides one. */
 static void
 log_failure(struct od_server *srv, const char *method, const orgdir_status *st)
 {
+	if (st->code == ORGDIR_INTERNAL || st->code == ORGDIR_DATA_LOSS ||
+	    st->code == ORGDIR_UNAVAILABLE || st->code == ORGDIR_UNKNOWN) {
+		od_log("warn", "call failed: %s %s: %s", method, orgdir_code_name(st->code),
+		    st->message);
+		return;
+	}
 	uint64_t sec = od_mono_ms() / 1000u;
 	uint64_t dropped = 0;
 	bool write = false;
