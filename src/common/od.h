@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -104,6 +105,18 @@ bool od_lang_same_primary(const char *a, const char *b);
 void od_hex_encode(const uint8_t *p, size_t n, char *out /* 2n+1 */);
 /* Returns decoded length, or -1 for bad hex / too long. */
 long od_hex_decode(const char *s, uint8_t *out, size_t out_max);
+/* True when the 8 bytes at p are all ASCII and none is NUL: a byte with
+ * its high bit set shows in v, and the lowest NUL borrows in v - 0x01...,
+ * setting its own high bit (a borrow may fail the bytes above it too,
+ * which only sends them the slow way). Most text goes 8 bytes a step
+ * (od_utf8_valid, and the check of strings on the wire in pbmask.c). */
+static inline bool
+od_ascii8(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return ((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull) == 0;
+}
 /* Copies at most dst_size-1 bytes and NUL-terminates; never splits a UTF-8
  * sequence. */
 void od_strlcpy(char *dst, const char *src, size_t dst_size);

@@ -230,9 +230,7 @@ text_ok(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	for (; n - i >= 8; i += 8) {
-		uint64_t v;
-		memcpy(&v, p + i, sizeof(v));
-		if (((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull) != 0) {
+		if (!od_ascii8(p + i)) {
 			return od_utf8_valid((const char *) p, n);
 		}
 	}

@@ -7,27 +7,13 @@
 
 #include "od.h"
 
-/* True when the 8 bytes at p are all ASCII and none is NUL: a byte with
- * its high bit set shows in v, and the lowest NUL borrows in v - 0x01...,
- * setting its own high bit (a borrow may fail the bytes above it too,
- * which only sends them the slow way). Most text goes 8 bytes a step:
- * a whole-tree reply's strings cost the client 20 million instructions
- * to check one byte at a time. */
-static inline bool
-ascii8(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return ((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull) == 0;
-}
-
 bool
 od_utf8_valid(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *) str;
 	size_t i = 0;
 	while (i < n) {
-		if (n - i >= 8 && ascii8(s + i)) {
+		if (n - i >= 8 && od_ascii8(s + i)) {
 			i += 8;
 			continue;
 		}
