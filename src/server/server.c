@@ -71,29 +71,27 @@ recv_next(struct od_ctx *c)
 static void
 log_failure(struct od_server *srv, const char *method, const orgdir_status *st)
 {
-	if (st->code == ORGDIR_INTERNAL || st->code == ORGDIR_DATA_LOSS ||
-	    st->code == ORGDIR_UNAVAILABLE || st->code == ORGDIR_UNKNOWN) {
-		od_log("warn", "call failed: %s %s: %s", method, orgdir_code_name(st->code),
-		    st->message);
-		return;
-	}
-	uint64_t sec = od_mono_ms() / 1000u;
+	bool always = st->code == ORGDIR_INTERNAL || st->code == ORGDIR_DATA_LOSS ||
+	    st->code == ORGDIR_UNAVAILABLE || st->code == ORGDIR_UNKNOWN;
 	uint64_t dropped = 0;
-	bool write = false;
-	pthread_mutex_lock(&srv->fail_log_mu);
-	if (sec != srv->fail_log_sec) {
-		srv->fail_log_sec = sec;
-		srv->fail_log_lines = 0;
+	bool write = always;
+	if (!always) {
+		uint64_t sec = od_mono_ms() / 1000u;
+		pthread_mutex_lock(&srv->fail_log_mu);
+		if (sec != srv->fail_log_sec) {
+			srv->fail_log_sec = sec;
+			srv->fail_log_lines = 0;
+		}
+		if (srv->fail_log_lines < FAIL_LOG_PER_SEC) {
+			srv->fail_log_lines++;
+			dropped = srv->fail_log_dropped;
+			srv->fail_log_dropped = 0;
+			write = true;
+		} else {
+			srv->fail_log_dropped++;
+		}
+		pthread_mutex_unlock(&srv->fail_log_mu);
 	}
-	if (srv->fail_log_lines < FAIL_LOG_PER_SEC) {
-		srv->fail_log_lines++;
-		dropped = srv->fail_log_dropped;
-		srv->fail_log_dropped = 0;
-		write = true;
-	} else {
-		srv->fail_log_dropped++;
-	}
-	pthread_mutex_unlock(&srv->fail_log_mu);
 	if (dropped > 0) {
 		od_log("warn", "%llu more failed calls were not logged (at most %u lines a second)",
 		    (unsigned long long) dropped, FAIL_LOG_PER_SEC);

@@ -727,18 +727,8 @@ test_restart_keeps_data(void **state)
 	orgdir_client_close(before);
 	assert_true(rev > 3);
 	assert_int_equal(od_test_server_stop(&srv), 0);
-	FILE *f = fopen(srv.log, "r");
-	char line[1024];
-	int started = 0, stopped = 0;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-		started += strstr(line, "started orgdird") != NULL;
-		stopped += strstr(line, " stopped") != NULL;
-	}
-	if (f != NULL) {
-		fclose(f);
-	}
-	assert_int_equal(started, 1);
-	assert_int_equal(stopped, 1);
+	assert_int_equal(log_count("started orgdird"), 1);
+	assert_int_equal(log_count(" stopped"), 1);
 	od_test_server_start(&srv, NULL);
 	orgdir_client *c = od_test_client(&srv, NULL);
 	assert_int_equal(orgdir_unit_get(c, "crud-root", &r, &u, &st), ORGDIR_OK);
