@@ -1,9 +1,6 @@
 od_add_cmocka_test(test_integration TIMEOUT 180
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_integration.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
-  LIBS orgdir_static od_common od_spawn nng::nng Threads::Threads)
-target_include_directories(test_integration PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+  LIBS od_test_harness)
 set_property(TEST test_integration APPEND PROPERTY ENVIRONMENT
   "ORGDIR_EXAMPLE=${PROJECT_SOURCE_DIR}/examples/iom/org.json")
 # The same tests with every write batch run twice, its first run aborted as

@@ -2,7 +2,4 @@
 # ORGDIR_SOAK_SECONDS (default 5); then od_store_check on its data directory.
 od_add_cmocka_test(test_soak TIMEOUT 300
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_soak.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
-  LIBS orgdir_static od_store od_spawn nng::nng Threads::Threads)
-target_include_directories(test_soak PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+  LIBS od_test_harness od_store)

@@ -2,10 +2,7 @@
 # including kill -9 during an import's commit.
 od_add_cmocka_test(test_transfer TIMEOUT 600
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_transfer.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/integration/harness.c
-          ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c
-  LIBS orgdir_static od_common od_spawn nng::nng Threads::Threads)
-target_include_directories(test_transfer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+  LIBS od_test_harness)
 # ORGDIRD_TEST_REFRESH_WRITES=1: the servers reopen their store after
 # every batch that wrote (as after a large import), so the reopen meets
 # imports, exports, backups and the writes beside them.
