@@ -139,6 +139,18 @@ orgdir_code od_check_localized(const char *what, Orgdir__V1__LocalizedString *co
  * are shared: dst, src and arena must have the same lifetime. */
 orgdir_code od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char *path,
     od_arena *arena, orgdir_status *st);
+/* One field of packed bytes: its number, wire type and, for a
+ * length-delimited one (type 2), its bytes. */
+typedef struct od_pb_wire {
+	uint32_t number;
+	uint32_t type;
+	const uint8_t *data;
+	size_t len;
+} od_pb_wire;
+/* Reads the field at *i of p (n bytes) into f and moves *i past it. False
+ * when the bytes end inside it or use a wire type protobuf no longer has
+ * (groups). */
+bool od_pb_wire_next(const uint8_t *p, size_t n, size_t *i, od_pb_wire *f);
 /* Finds the first length-delimited top-level field `field` in packed bytes. */
 bool od_pb_scan_field(
     const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len);

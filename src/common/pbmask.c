@@ -132,16 +132,6 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 	return od_pb_apply_path(*dsub, ssub, dot + 1, arena, st);
 }
 
-/* One field of packed bytes at *i: its number, wire type and, for a
- * length-delimited one, its bytes. False when the bytes end inside it or
- * use a wire type protobuf no longer has (groups). */
-struct wire_field {
-	uint32_t number;
-	uint32_t type;
-	const uint8_t *data; /* wire type 2 */
-	size_t len;
-};
-
 static bool
 wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 {
@@ -157,8 +147,8 @@ wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
 	return false;
 }
 
-static bool
-wire_next(const uint8_t *p, size_t n, size_t *i, struct wire_field *f)
+bool
+od_pb_wire_next(const uint8_t *p, size_t n, size_t *i, od_pb_wire *f)
 {
 	uint64_t key, v;
 	if (!wire_varint(p, n, i, &key) || key >> 3 > UINT32_MAX) {
@@ -195,8 +185,8 @@ bool
 od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len)
 {
 	size_t i = 0;
-	struct wire_field f;
-	while (i < n && wire_next(p, n, &i, &f)) {
+	od_pb_wire f;
+	while (i < n && od_pb_wire_next(p, n, &i, &f)) {
 		if (f.type == 2 && f.number == field) {
 			*out = f.data;
 			*out_len = f.len;
@@ -252,7 +242,7 @@ od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n
 		return false;
 	}
 	size_t i = 0;
-	struct wire_field w;
+	od_pb_wire w;
 	while (i < n) {
 		/* One-byte tag and length, the common case, without wire_next. */
 		if ((p[i] & 0x87) == 2 && n - i >= 2 && p[i + 1] < 0x80 && p[i + 1] <= n - i - 2) {
@@ -261,7 +251,7 @@ od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n
 			w.len = p[i + 1];
 			w.data = p + i + 2;
 			i += 2 + w.len;
-		} else if (!wire_next(p, n, &i, &w)) {
+		} else if (!od_pb_wire_next(p, n, &i, &w)) {
 			break; /* left to the decoder */
 		} else if (w.type != 2) {
 			continue;

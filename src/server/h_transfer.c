@@ -6,8 +6,8 @@
  * session adds a part; the one with commit imports the parts together. The
  * sessions live in this process, owned by struct od_import_sessions, and
  * only the writer thread (which runs every ImportDirectory) touches them,
- * so they need no lock. Parts are kept packed, copied out of the request's
- * arena, and decoded once, at the commit.
+ * so they need no lock. Parts are kept packed, copied as they came out of
+ * the request's body (parts_of), and decoded once, at the commit.
  *
  * The writer may run a batch again after growing the map, handlers
  * included. What a request did to the sessions is kept in its job's
@@ -172,37 +172,84 @@ session_new(struct od_import_sessions *is, uint64_t now, struct session **out, o
 	return ORGDIR_OK;
 }
 
-/* The part as it is kept: packed, the revision field left out. */
-static Orgdir__V1__Directory
-part_of(const Orgdir__V1__Directory *d)
+/*
+ * The parts of a request as they are kept: the bytes of its `part` field
+ * (every occurrence, merged as protobuf merges them) taken from the packed
+ * body, not packed again from the decoded message, the Directory's
+ * revision field left out. The decode of the request has checked them
+ * already. With out NULL, only counts; otherwise copies p->bytes bytes
+ * into out.
+ */
+struct parts {
+	size_t units, countries, bytes;
+};
+
+static bool
+parts_of(od_val body, struct parts *p, uint8_t *out)
 {
-	Orgdir__V1__Directory p = *d;
-	p.revision = 0;
-	return p;
+	static const ProtobufCMessageDescriptor *const rd =
+	    &orgdir__v1__import_directory_request__descriptor;
+	static const ProtobufCMessageDescriptor *const dd = &orgdir__v1__directory__descriptor;
+	uint32_t part = protobuf_c_message_descriptor_get_field_by_name(rd, "part")->id;
+	uint32_t units = protobuf_c_message_descriptor_get_field_by_name(dd, "units")->id;
+	uint32_t countries = protobuf_c_message_descriptor_get_field_by_name(dd, "countries")->id;
+	uint32_t revision = protobuf_c_message_descriptor_get_field_by_name(dd, "revision")->id;
+	const uint8_t *b = body.data;
+	od_pb_wire f, g;
+	*p = (struct parts){0, 0, 0};
+	for (size_t i = 0; i < body.len;) {
+		if (!od_pb_wire_next(b, body.len, &i, &f)) {
+			return false;
+		}
+		if (f.number != part || f.type != 2) {
+			continue;
+		}
+		for (size_t j = 0; j < f.len;) {
+			size_t at = j;
+			if (!od_pb_wire_next(f.data, f.len, &j, &g)) {
+				return false;
+			}
+			if (g.number == revision) {
+				continue;
+			}
+			p->units += g.number == units;
+			p->countries += g.number == countries;
+			if (out != NULL) {
+				memcpy(out + p->bytes, f.data + at, j - at);
+			}
+			p->bytes += j - at;
+		}
+	}
+	return true;
 }
 
 static orgdir_code
-session_add(struct od_import_sessions *is, struct session *s, const Orgdir__V1__Directory *part,
+too_many_units(unsigned units_max, orgdir_status *st)
+{
+	return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+	    "ImportDirectory: a document may hold at most %u units (orgdird "
+	    "--max-import-units); nothing was imported",
+	    units_max);
+}
+
+static orgdir_code
+session_add(struct od_import_sessions *is, struct session *s, od_val body, const struct parts *p,
     unsigned units_max, orgdir_status *st)
 {
-	Orgdir__V1__Directory p = part_of(part);
-	size_t n = orgdir__v1__directory__get_packed_size(&p);
-	if (s->units + p.n_units > units_max) {
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
-		    "ImportDirectory: a document may hold at most %u units (orgdird "
-		    "--max-import-units); nothing was imported",
-		    units_max);
+	struct parts copied;
+	if (s->units + p->units > units_max) {
+		return too_many_units(units_max, st);
 	}
-	if (n > SESSION_BYTES_MAX - is->bytes || !od_buf_reserve(&s->data, n)) {
+	if (p->bytes > SESSION_BYTES_MAX - is->bytes || !od_buf_reserve(&s->data, p->bytes)) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
 		    "ImportDirectory: the import sessions would hold more than %zu MiB: commit or "
 		    "wait for the others first",
 		    SESSION_BYTES_MAX >> 20);
 	}
-	protobuf_c_message_pack(&p.base, s->data.data + s->data.len);
-	s->data.len += n;
-	s->units += p.n_units;
-	is->bytes += n;
+	parts_of(body, &copied, s->data.data + s->data.len);
+	s->data.len += p->bytes;
+	s->units += p->units;
+	is->bytes += p->bytes;
 	return ORGDIR_OK;
 }
 
@@ -275,7 +322,12 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		return od_status_set(
 		    st, ORGDIR_INVALID_ARGUMENT, "ImportDirectory: mode must be MERGE or REPLACE");
 	}
-	bool has_part = r->part != NULL && (r->part->n_units > 0 || r->part->n_countries > 0);
+	struct parts parts;
+	if (!parts_of(c->body, &parts, NULL)) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "ImportDirectory: the part does not decode as a Directory");
+	}
+	bool has_part = parts.units > 0 || parts.countries > 0;
 	if (r->end_session && (r->session[0] == '\0' || (!r->commit && has_part))) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
 		    "ImportDirectory: end_session goes with a session: on its dry-run commit, or "
@@ -342,7 +394,8 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "commit");
 	}
 	if (s != NULL && has_part && !c->once->part_added) {
-		if ((code = session_add(is, s, r->part, srv->max_import_units, st)) != ORGDIR_OK) {
+		if ((code = session_add(is, s, c->body, &parts, srv->max_import_units, st)) !=
+		    ORGDIR_OK) {
 			return code;
 		}
 		c->once->part_added = true;
@@ -366,21 +419,15 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		return code;
 	}
 	/* A whole document in one request. */
-	Orgdir__V1__Directory empty = ORGDIR__V1__DIRECTORY__INIT;
-	Orgdir__V1__Directory p = part_of(r->part != NULL ? r->part : &empty);
-	if (p.n_units > srv->max_import_units) {
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
-		    "ImportDirectory: a document may hold at most %u units (orgdird "
-		    "--max-import-units); nothing was imported",
-		    srv->max_import_units);
+	if (parts.units > srv->max_import_units) {
+		return too_many_units(srv->max_import_units, st);
 	}
-	size_t n = orgdir__v1__directory__get_packed_size(&p);
-	uint8_t *buf = malloc(n + 1);
+	uint8_t *buf = malloc(parts.bytes + 1);
 	if (buf == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	protobuf_c_message_pack(&p.base, buf);
-	code = run_import(c, buf, n, r, &resp, st);
+	parts_of(c->body, &parts, buf);
+	code = run_import(c, buf, parts.bytes, r, &resp, st);
 	free(buf);
 	return code;
 }

@@ -176,6 +176,8 @@ decode(
 		                                "%s: malformed %s body", c->m->name, in->name);
 	}
 	*body = b;
+	c->packed.data = req->body.data;
+	c->packed.len = req->body.len;
 	return od_pb_check_strings(in, req->body.data, req->body.len, STRING_FIELD_MAX, st);
 }
 
@@ -243,7 +245,8 @@ static bool
 run_read(struct od_ctx *c, orgdir_status *st, uint64_t *revision)
 {
 	for (;;) {
-		od_call call = {.srv = c->srv, .arena = &c->arena, .out = &c->out, .ctx = c};
+		od_call call = {
+		    .srv = c->srv, .arena = &c->arena, .out = &c->out, .ctx = c, .body = c->packed};
 		od_buf_reset(&c->out);
 		if (!(c->m->flags & OD_M_NOSTORE)) {
 			if (od_reader_begin(c->reader, &call.txn, st) != ORGDIR_OK) {
@@ -288,6 +291,7 @@ handle(struct od_ctx *c)
 	od_buf_reset(&c->out);
 	c->call_id = 0;
 	c->m = NULL;
+	c->packed = (od_val){NULL, 0};
 	c->expired = false;
 	c->wake_now = false;
 	c->max_reply = c->srv->max_reply;
@@ -316,6 +320,7 @@ handle(struct od_ctx *c)
 		j->ctx = c;
 		j->m = c->m;
 		j->req = body;
+		j->body = c->packed;
 		j->request_id.data = env->request_id.data;
 		j->request_id.len = env->request_id.len;
 		od_strlcpy(j->actor, actor, sizeof(j->actor));

@@ -48,6 +48,10 @@ typedef struct od_call {
 	bool parked; /* set by od_call_park: the reply comes later */
 	bool deferred; /* set by od_call_defer: another thread answers */
 	struct od_once *once; /* writes: the job's, across runs of its batch */
+	/* The request's packed body, in the request message (valid for the
+	 * call): for a handler that keeps part of it as it came
+	 * (ImportDirectory's parts) rather than packing it again. */
+	od_val body;
 } od_call;
 
 typedef orgdir_code (*od_handler)(od_call *call, const ProtobufCMessage *req, orgdir_status *st);
@@ -172,6 +176,7 @@ struct od_write_job {
 	struct od_ctx *ctx;
 	const od_method *m;
 	const ProtobufCMessage *req;
+	od_val body; /* the packed request body (od_call.body) */
 	od_val request_id;
 	char actor[OD_ID_MAX + 1]; /* token name ("" without auth) */
 	/* Results, filled by the writer. */
@@ -200,6 +205,7 @@ struct od_ctx {
 	struct od_write_job job;
 	/* Kept for a parked call's re-runs. */
 	const ProtobufCMessage *body;
+	od_val packed; /* the body as it came, in msg */
 	uint32_t deadline_ms;
 	/* Long poll (watch.c, under the server's watch_mu). */
 	struct od_ctx *next_watcher;

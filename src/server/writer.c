@@ -107,7 +107,8 @@ run_job(od_txn *batch, struct od_write_job *j)
 	    .txn = batch,
 	    .arena = od_ctx_arena(j->ctx),
 	    .out = od_ctx_out(j->ctx),
-	    .once = &j->once};
+	    .once = &j->once,
+	    .body = j->body};
 	bool ok = j->m->handler(&call, j->req, st) == ORGDIR_OK;
 	od_val rec;
 	if (ok) {

@@ -157,26 +157,37 @@ raw_ipc_send_closed(const uint8_t *bytes, size_t n)
 }
 
 /* Packs an envelope around a body. */
+/* A Request envelope around the packed body given (len bytes). */
 static size_t
-envelope(const char *method, const ProtobufCMessage *body, const uint8_t *rid, size_t rid_len,
-    uint8_t **out)
+envelope_raw(const char *method, const uint8_t *body, size_t len, const uint8_t *rid,
+    size_t rid_len, uint8_t **out)
 {
 	Orgdir__V1__Request req = ORGDIR__V1__REQUEST__INIT;
-	uint8_t *b = NULL;
 	req.method = (char *) method;
 	req.call_id = 99;
-	if (body != NULL) {
-		req.body.len = protobuf_c_message_get_packed_size(body);
-		b = malloc(req.body.len + 1);
-		protobuf_c_message_pack(body, b);
-		req.body.data = b;
-	}
+	req.body.data = (uint8_t *) body;
+	req.body.len = len;
 	req.request_id.data = (uint8_t *) rid;
 	req.request_id.len = rid_len;
 	req.auth_token = (char *) od_test_admin_token(&srv);
 	size_t n = orgdir__v1__request__get_packed_size(&req);
 	*out = malloc(n);
 	orgdir__v1__request__pack(&req, *out);
+	return n;
+}
+
+static size_t
+envelope(const char *method, const ProtobufCMessage *body, const uint8_t *rid, size_t rid_len,
+    uint8_t **out)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	if (body != NULL) {
+		len = protobuf_c_message_get_packed_size(body);
+		b = malloc(len + 1);
+		protobuf_c_message_pack(body, b);
+	}
+	size_t n = envelope_raw(method, b, len, rid, rid_len, out);
 	free(b);
 	return n;
 }
@@ -630,6 +641,68 @@ test_resent_write_applied_once(void **state)
 	assert_int_equal(a->code, ORGDIR_ALREADY_EXISTS);
 	orgdir__v1__response__free_unpacked(a, NULL);
 	free(env);
+}
+
+/*
+ * The server keeps an import's parts as they came on the wire (not packed
+ * again): a body with the `part` field twice imports both, as protobuf
+ * merges them, and the parts' revision field is left out.
+ */
+static void
+test_import_parts_as_sent(void **state)
+{
+	(void) state;
+	Orgdir__V1__Directory d = ORGDIR__V1__DIRECTORY__INIT;
+	Orgdir__V1__Unit *one[1];
+	uint8_t pa[256], pb[256];
+	Orgdir__V1__Unit a = unit("wire-part-a", "", 1, "Wire part A", NULL);
+	one[0] = &a;
+	d.units = one;
+	d.n_units = 1;
+	d.revision = 99;
+	size_t la = orgdir__v1__directory__pack(&d, pa);
+	Orgdir__V1__Unit b = unit("wire-part-b", "wire-part-a", 1, "Wire part B", "Partie B");
+	one[0] = &b;
+	d.revision = 0;
+	size_t lb = orgdir__v1__directory__pack(&d, pb);
+	Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	q.commit = true;
+	uint8_t body[1024];
+	size_t n = orgdir__v1__import_directory_request__pack(&q, body);
+	const uint8_t *part[2] = {pa, pb};
+	size_t len[2] = {la, lb};
+	for (int k = 0; k < 2; k++) {
+		body[n++] = 6 << 3 | 2; /* field 6 (part), length-delimited */
+		body[n++] = (uint8_t) len[k];
+		memcpy(body + n, part[k], len[k]);
+		n += len[k];
+	}
+	uint8_t *env;
+	size_t en = envelope_raw("ImportDirectory", body, n, NULL, 0, &env);
+	Orgdir__V1__Response *r = raw_call(env, en, 5000);
+	free(env);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_OK);
+	Orgdir__V1__ImportDirectoryResponse *out =
+	    orgdir__v1__import_directory_response__unpack(NULL, r->body.len, r->body.data);
+	assert_non_null(out);
+	assert_int_equal(out->units_created, 2);
+	assert_int_equal(out->n_problems, 0);
+	assert_int_equal(r->revision, out->revision);
+	orgdir__v1__import_directory_response__free_unpacked(out, NULL);
+	orgdir__v1__response__free_unpacked(r, NULL);
+
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_reply *rep;
+	Orgdir__V1__Unit *got;
+	orgdir_status st;
+	assert_int_equal(orgdir_unit_get(c, "wire-part-b", &rep, &got, &st), ORGDIR_OK);
+	assert_string_equal(got->parent_id, "wire-part-a");
+	assert_int_equal(got->n_name, 2);
+	assert_string_equal(got->name[1]->text, "Partie B");
+	orgdir_reply_free(rep);
+	assert_int_equal(orgdir_unit_delete(c, "wire-part-a", 1, NULL, NULL, &st), ORGDIR_OK);
+	orgdir_client_close(c);
 }
 
 struct writer_arg {
@@ -1207,6 +1280,7 @@ main(void)
 	    cmocka_unit_test(test_oversized_messages),
 	    cmocka_unit_test(test_idle_half_and_non_sp_peers),
 	    cmocka_unit_test(test_resent_write_applied_once),
+	    cmocka_unit_test(test_import_parts_as_sent),
 	    cmocka_unit_test(test_concurrent_writers_share_a_client),
 	    cmocka_unit_test(test_server_info_and_health),
 	    cmocka_unit_test(test_roles_against_writes),
