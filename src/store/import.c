@@ -781,6 +781,10 @@ failed(struct imp *im, orgdir_code c, const char *what, const char *id)
 	return od_status_set(im->st, c, "import: %s '%s': %s", what, id, inner.message);
 }
 
+/* From this many new units on, their search keys are derived on a second
+ * thread (derive.c). */
+#define PIPE_MIN 64
+
 struct step {
 	int32_t depth;
 	int32_t node;
@@ -858,6 +862,22 @@ apply(struct imp *im)
 		od_deferred_add_db(later, t->s->search, false);
 		od_deferred_add_db(later, t->s->search_docs, false);
 	}
+	/* The new units' search keys come from a second thread, in the same
+	 * order (derive.c). */
+	struct od_keys_pipe *pipe = NULL;
+	const Orgdir__V1__Unit **cu = malloc((total + 1) * sizeof(*cu));
+	uint32_t *cd = malloc((total + 1) * sizeof(*cd));
+	size_t n_new = 0;
+	for (size_t i = 0; cu != NULL && cd != NULL && i < total; i++) {
+		struct node *nd = &im->nodes[order[i].node];
+		if (!nd->exists) {
+			cu[n_new] = doc->units[nd->doc];
+			cd[n_new++] = (uint32_t) nd->depth;
+		}
+	}
+	if (n_new >= PIPE_MIN) {
+		pipe = od_keys_pipe_start(cu, cd, n_new);
+	}
 	c = ORGDIR_OK;
 	for (size_t i = 0; i < total && c == ORGDIR_OK; i++) {
 		struct node *nd = &im->nodes[order[i].node];
@@ -865,8 +885,14 @@ apply(struct imp *im)
 		if (!nd->exists) {
 			/* Checked already (check_units, resolve_depths); its parent
 			 * is in place, one level up. */
+			const od_search_keys *keys = NULL;
+			int rc = pipe != NULL ? od_keys_pipe_next(pipe, &keys) : 0;
+			if (rc != 0) {
+				c = od_mdb_status(t, rc, "import: derive the search keys", im->st);
+				break;
+			}
 			t->deferred = later;
-			c = od_unit_create_checked(t, s, u, (uint32_t) nd->depth, im->st);
+			c = od_unit_create_checked(t, s, u, (uint32_t) nd->depth, keys, im->st);
 			t->deferred = NULL;
 			if (c != ORGDIR_OK) {
 				c = failed(im, c, "creating unit", u->id);
@@ -884,6 +910,9 @@ apply(struct imp *im)
 		}
 		od_arena_reset(s);
 	}
+	od_keys_pipe_free(pipe);
+	free(cu);
+	free(cd);
 	free(order);
 	if (c == ORGDIR_OK && later != NULL) {
 		t->deferred = later;

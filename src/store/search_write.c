@@ -280,11 +280,31 @@ rewrite_unit(od_txn *t, od_arena *a, const struct od_search_fields *was, uint32_
 }
 
 int
+od_search_unit_keys(od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, od_search_keys *k)
+{
+	struct od_search_fields f;
+	struct doc d;
+	char doc[DOC_MAX];
+	od_search_fields_of(u, &f);
+	size_t dl = od_search_doc_key('u', f.id, doc);
+	int rc = unit_doc(a, &f, depth, &d);
+	return rc != 0 ? rc : od_search_derive(a, &d, doc, dl, NULL, &k->e, &k->n);
+}
+
+int
+od_search_put_keys(od_txn *t, const od_search_keys *k)
+{
+	return apply_diff(t, NULL, 0, k->e, k->n);
+}
+
+int
 od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth)
 {
-	struct od_search_fields now;
-	od_search_fields_of(u, &now);
-	int rc = rewrite_unit(t, scratch_begin(t), NULL, 0, &now, depth, ~0u);
+	od_search_keys k;
+	int rc = od_search_unit_keys(scratch_begin(t), u, depth, &k);
+	if (rc == 0) {
+		rc = od_search_put_keys(t, &k);
+	}
 	scratch_end(t);
 	return rc;
 }

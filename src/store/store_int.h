@@ -143,6 +143,26 @@ orgdir_code od_change_append(od_txn *t, od_arena *a, int type, const char *id, c
  */
 /* Indexes a new unit `depth` levels deep. */
 int od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth);
+/* The same in two steps, so that an import derives its new units' keys on
+ * a thread of its own (derive.c): od_search_unit_keys derives them into a
+ * (no transaction; any thread), od_search_put_keys writes them. */
+struct entry;
+typedef struct od_search_keys {
+	struct entry *e;
+	size_t n;
+} od_search_keys;
+int od_search_unit_keys(od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, od_search_keys *k);
+int od_search_put_keys(od_txn *t, const od_search_keys *k);
+/* derive.c: the keys of units[0..n) at depths[0..n), derived on a thread of
+ * its own, a few blocks ahead of the writer, which takes them in order with
+ * od_keys_pipe_next (*out valid until the call for the unit BLOCK_UNITS
+ * later). units and depths must outlive the pipe. NULL when no thread
+ * could be started: derive in place then. */
+struct od_keys_pipe;
+struct od_keys_pipe *od_keys_pipe_start(
+    const Orgdir__V1__Unit *const *units, const uint32_t *depths, size_t n);
+int od_keys_pipe_next(struct od_keys_pipe *p, const od_search_keys **out);
+void od_keys_pipe_free(struct od_keys_pipe *p);
 /* What of a unit its keys are made from, kept before an update changes
  * it (the pointers are the unit's: they must outlive the update). */
 struct od_search_fields {
@@ -189,9 +209,10 @@ int od_search_check_key(
 /* units.c, for an import (import.c) that has checked `u` as od_unit_create
  * would (od_unit_check, its country code, a new id, its parent there
  * before it) and knows how deep it goes: creates it exactly as
- * od_unit_create would, without checking it or walking its ancestry again. */
-orgdir_code od_unit_create_checked(
-    od_txn *t, od_arena *a, const Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st);
+ * od_unit_create would, without checking it or walking its ancestry again.
+ * keys: its search keys, derived already (od_search_unit_keys), or NULL. */
+orgdir_code od_unit_create_checked(od_txn *t, od_arena *a, const Orgdir__V1__Unit *u,
+    uint32_t depth, const od_search_keys *keys, orgdir_status *st);
 /* units.c: levels above a unit (0 for a root). */
 uint32_t od_unit_depth(od_txn *t, const Orgdir__V1__Unit *u);
 /* units.c: ancestors of the unit `id` (0 for a root); -1 when it does not

@@ -575,7 +575,8 @@ copy_unit(od_arena *a, const Orgdir__V1__Unit *u)
 
 /* Writes a checked new unit `depth` levels deep and its derived indexes. */
 static orgdir_code
-insert_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, uint32_t depth, orgdir_status *st)
+insert_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, uint32_t depth, const od_search_keys *keys,
+    orgdir_status *st)
 {
 	orgdir_code c;
 	if (!t->keep_times) {
@@ -589,7 +590,7 @@ insert_unit(od_txn *t, od_arena *a, Orgdir__V1__Unit *u, uint32_t depth, orgdir_
 		rc = od_unit_index_add(t, u);
 	}
 	if (rc == 0) {
-		rc = od_search_index_unit(t, u, depth);
+		rc = keys != NULL ? od_search_put_keys(t, keys) : od_search_index_unit(t, u, depth);
 	}
 	if (rc != 0) {
 		return od_mdb_status(t, rc, "index unit", st);
@@ -627,7 +628,7 @@ od_unit_create(
 		}
 		depth = (uint32_t) d + 1;
 	}
-	if ((c = insert_unit(t, a, u, depth, st)) != ORGDIR_OK) {
+	if ((c = insert_unit(t, a, u, depth, NULL, st)) != ORGDIR_OK) {
 		return c;
 	}
 	if (out != NULL) {
@@ -637,14 +638,14 @@ od_unit_create(
 }
 
 orgdir_code
-od_unit_create_checked(
-    od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, uint32_t depth, orgdir_status *st)
+od_unit_create_checked(od_txn *t, od_arena *a, const Orgdir__V1__Unit *in, uint32_t depth,
+    const od_search_keys *keys, orgdir_status *st)
 {
 	Orgdir__V1__Unit *u = copy_unit(a, in);
 	if (u == NULL) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of request memory");
 	}
-	return insert_unit(t, a, u, depth, st);
+	return insert_unit(t, a, u, depth, keys, st);
 }
 
 orgdir_code
