@@ -18,7 +18,8 @@
 
 #define BLOCK_UNITS 256
 #define AHEAD 4
-#define BLOCK_ARENA_CAP ((size_t) 256 << 20)
+/* A unit may take as much as it would in the writer's own upkeep. */
+#define BLOCK_ARENA_CAP (BLOCK_UNITS * OD_SEARCH_UNIT_SCRATCH_MAX)
 #define BLOCK_ARENA_KEEP ((size_t) 4 << 20)
 
 struct block {

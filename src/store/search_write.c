@@ -113,14 +113,13 @@ write_doc(od_txn *t, od_arena *a, const char *doc, size_t dl, struct doc *d)
  * after each record but keeping its largest chunk: an import indexes
  * 100,000 units in one transaction without allocating for each.
  */
-#define SCRATCH_CAP ((size_t) 64 << 20)
 #define SCRATCH_KEEP ((size_t) 4 << 20)
 
 static od_arena *
 scratch_begin(od_txn *t)
 {
 	if (!t->has_scratch) {
-		od_arena_init(&t->scratch, SCRATCH_CAP);
+		od_arena_init(&t->scratch, OD_SEARCH_UNIT_SCRATCH_MAX);
 		t->has_scratch = true;
 	}
 	return &t->scratch;

@@ -147,6 +147,8 @@ int od_search_index_unit(od_txn *t, const Orgdir__V1__Unit *u, uint32_t depth);
  * a thread of its own (derive.c): od_search_unit_keys derives them into a
  * (no transaction; any thread), od_search_put_keys writes them. */
 struct entry;
+/* The most memory one unit's keys may take to derive. */
+#define OD_SEARCH_UNIT_SCRATCH_MAX ((size_t) 64 << 20)
 typedef struct od_search_keys {
 	struct entry *e;
 	size_t n;
