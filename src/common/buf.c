@@ -1,6 +1,11 @@
-/* buf.c - capped byte buffer and the few protobuf wire writers we need. */
+/* buf.c - capped byte buffer, the few protobuf wire writers we need, and
+ * reading a whole file under a cap. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "od.h"
 
@@ -121,4 +126,71 @@ od_pb_put_message(od_buf *b, uint32_t field, const ProtobufCMessage *m)
 	}
 	b->len += protobuf_c_message_pack(m, b->data + b->len);
 	return true;
+}
+
+/* First read buffer when the size is not known in advance (a pipe). */
+#define READ_ALL_FIRST (1u << 20)
+
+int
+od_read_all(FILE *f, size_t cap, char **out, size_t *len)
+{
+	struct stat sb;
+	size_t alloc = READ_ALL_FIRST < cap ? READ_ALL_FIRST : cap + 1;
+	size_t n = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (cap >= SIZE_MAX / 2) {
+		return EINVAL;
+	}
+	/* A regular file's size sizes the buffer; one byte more finds EOF
+	 * without growing it. */
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
+		if ((uint64_t) sb.st_size > cap) {
+			return EFBIG;
+		}
+		alloc = (size_t) sb.st_size + 1;
+	}
+	char *buf = malloc(alloc);
+	if (buf == NULL) {
+		return ENOMEM;
+	}
+	for (;;) {
+		if (n == alloc) {
+			if (alloc > cap) {
+				free(buf);
+				return EFBIG;
+			}
+			/* One byte past the cap tells a file of exactly the cap from
+			 * a larger one. */
+			size_t na = alloc <= cap / 2 ? alloc * 2 : cap + 1;
+			char *nb = realloc(buf, na);
+			if (nb == NULL) {
+				free(buf);
+				return ENOMEM;
+			}
+			buf = nb;
+			alloc = na;
+		}
+		errno = 0;
+		size_t r = fread(buf + n, 1, alloc - n, f);
+		n += r;
+		if (r == 0 || n < alloc) {
+			if (ferror(f)) {
+				int e = errno != 0 ? errno : EIO;
+				free(buf);
+				return e;
+			}
+			if (feof(f)) {
+				break;
+			}
+		}
+	}
+	if (n > cap) {
+		free(buf);
+		return EFBIG;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
 }

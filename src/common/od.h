@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -84,6 +85,12 @@ bool od_buf_reserve(od_buf *b, size_t extra);
 bool od_buf_append(od_buf *b, const void *p, size_t n);
 void od_buf_reset(od_buf *b);
 void od_buf_free(od_buf *b);
+
+/* Reads all of f (to EOF) into *out, a malloc'd buffer of *len bytes that
+ * the caller frees (a regular file's size sizes it: one read, no copy).
+ * Returns 0, or an errno value with *out NULL: EFBIG past cap bytes (cap <
+ * SIZE_MAX / 2), ENOMEM, or the read's. f stays open. */
+int od_read_all(FILE *f, size_t cap, char **out, size_t *len);
 
 /* protobuf wire encoding into an od_buf (for replies built from stored bytes) */
 bool od_pb_put_varint(od_buf *b, uint64_t v);

@@ -20,7 +20,9 @@
  */
 #include <float.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jtok.h"
 #include "od.h"
 #include "pbjson.h"
 
@@ -100,27 +103,6 @@ camel_name(const char *snake, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return true;
-}
-
-/* camel_name(snake) == key, without a buffer (input looks up every key). */
-static bool
-camel_equals(const char *snake, const char *key)
-{
-	bool up = false;
-
-	for (const char *p = snake; *p != '\0'; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		char want = (up && is_lower(*p)) ? (char) (*p - 'a' + 'A') : *p;
-		if (*key != want) {
-			return false;
-		}
-		key++;
-		up = false;
-	}
-	return *key == '\0';
 }
 
 /* Element size of a repeated field's array, as protobuf-c lays it out. */
@@ -653,30 +635,95 @@ od_pbjson_from_message(const ProtobufCMessage *m)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Input: JSON -> message                                                 */
+/* Input: JSON text -> message                                            */
 /* ---------------------------------------------------------------------- */
+
+/*
+ * The reader pulls each value from the tokenizer (jtok.c) where the
+ * message's shape expects one: there is no tree, strings are unescaped
+ * straight into the message's own allocation, and a number is read from
+ * its text, exactly. The first error ends the parse: the text after it is
+ * not looked at.
+ */
+
+/* Path segments kept: a key and an index per message level, and spare. */
+#define PBJSON_SEGS_MAX (2 * PBJSON_DEPTH_MAX + 4)
+
+/* One step of the JSON path of the value being read: a key (unescaped) or,
+ * when key is NULL, the index n of an array element. */
+struct path_seg {
+	const char *key;
+	size_t n;
+};
 
 struct in_ctx {
 	ProtobufCAllocator *mem;
 	char *err;
 	size_t errlen;
 	bool failed;
-	/* JSON path of the value being read, e.g. "units[3].name[0].lang". */
-	char path[PBJSON_PATH_MAX];
-	size_t path_len;
-	unsigned path_lost; /* segments not recorded because path is full */
+	od_jtok tok;
+	/* Keys with escapes, unescaped (the path points at them), and strings
+	 * read other than into a string field: a few times the text's size at
+	 * most, and usually nothing. */
+	od_arena scratch;
+	/* The path is formatted only when an error needs it. */
+	unsigned nsegs;
+	struct path_seg segs[PBJSON_SEGS_MAX];
+	/* The camelCase name of a field given twice, for its error. */
+	char camel[PBJSON_NAME_MAX];
+	struct field_index *indexes; /* in scratch */
 };
 
-/* What path_append changed, for path_pop to undo. */
-struct path_mark {
-	size_t len;
-	bool lost;
-};
+/* The path as text: each segment whole or not at all, and none after the
+ * first that does not fit (*lost: the message shows "..."). */
+static size_t
+format_path(const struct in_ctx *c, char out[PBJSON_PATH_MAX], bool *lost)
+{
+	size_t len = 0;
+
+	*lost = false;
+	out[0] = '\0';
+	for (unsigned i = 0; i < c->nsegs; i++) {
+		if (i >= PBJSON_SEGS_MAX) {
+			*lost = true;
+			break;
+		}
+		const struct path_seg *sg = &c->segs[i];
+		char buf[3 * sizeof(size_t) + 2];
+		const char *seg;
+		size_t n;
+		bool dot = false;
+		if (sg->key != NULL) {
+			/* A key with a NUL inside shows up to the NUL. */
+			const char *nul = memchr(sg->key, '\0', sg->n);
+			seg = sg->key;
+			n = nul != NULL ? (size_t) (nul - sg->key) : sg->n;
+			dot = len > 0;
+		} else {
+			int w = snprintf(buf, sizeof(buf), "[%zu]", sg->n);
+			seg = buf;
+			n = w > 0 ? (size_t) w : 0;
+		}
+		/* The NUL needs a byte too. */
+		if (n + dot >= PBJSON_PATH_MAX - len) {
+			*lost = true;
+			break;
+		}
+		if (dot) {
+			out[len++] = '.';
+		}
+		memcpy(out + len, seg, n);
+		len += n;
+		out[len] = '\0';
+	}
+	return len;
+}
 
 static bool fail(struct in_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Records the first error only (the deepest one: callers return at once)
- * and returns false so that callers can `return fail(...)`. */
+ * and returns false so that callers can `return fail(...)`. The message
+ * starts with the JSON path of the value read. */
 static bool
 fail(struct in_ctx *c, const char *fmt, ...)
 {
@@ -687,10 +734,11 @@ fail(struct in_ctx *c, const char *fmt, ...)
 	if (c->err == NULL || c->errlen == 0) {
 		return false;
 	}
+	char path[PBJSON_PATH_MAX];
+	bool lost;
 	size_t used = 0;
-	if (c->path_len > 0 || c->path_lost > 0) {
-		int n =
-		    snprintf(c->err, c->errlen, "%s%s: ", c->path, c->path_lost > 0 ? "..." : "");
+	if (format_path(c, path, &lost) > 0 || lost) {
+		int n = snprintf(c->err, c->errlen, "%s%s: ", path, lost ? "..." : "");
 		if (n > 0) {
 			used = (size_t) n < c->errlen ? (size_t) n : c->errlen - 1;
 		}
@@ -702,91 +750,67 @@ fail(struct in_ctx *c, const char *fmt, ...)
 	return false;
 }
 
-static const char *
-json_kind(const json_t *j)
+/* A syntax error the tokenizer found: its line and column, no path. */
+static bool
+syntax_error(struct in_ctx *c)
 {
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
+	if (c->failed) {
+		return false;
+	}
+	c->failed = true;
+	if (c->err != NULL && c->errlen > 0) {
+		od_jtok_error(&c->tok, c->err, c->errlen);
+	}
+	return false;
+}
+
+static bool
+next_value(struct in_ctx *c, od_jtok_value *v)
+{
+	return od_jtok_next(&c->tok, v) || syntax_error(c);
+}
+
+static void
+path_push(struct in_ctx *c, const char *key, size_t n)
+{
+	if (c->nsegs < PBJSON_SEGS_MAX) {
+		c->segs[c->nsegs].key = key;
+		c->segs[c->nsegs].n = n;
+	}
+	c->nsegs++;
+}
+
+static void
+path_pop(struct in_ctx *c)
+{
+	c->nsegs--;
+}
+
+static const char *
+kind_name(const od_jtok_value *v)
+{
+	switch (v->kind) {
+	case OD_JTOK_OBJECT:
 		return "object";
-	case JSON_ARRAY:
+	case OD_JTOK_ARRAY:
 		return "array";
-	case JSON_STRING:
+	case OD_JTOK_STRING:
 		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
+	case OD_JTOK_NUMBER:
 		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case OD_JTOK_TRUE:
+	case OD_JTOK_FALSE:
 		return "boolean";
-	case JSON_NULL:
+	case OD_JTOK_NULL:
 		return "null";
 	}
 	return "?";
 }
 
 static bool
-type_error(struct in_ctx *c, const char *expected, const json_t *j)
+type_error(struct in_ctx *c, const char *expected, const od_jtok_value *v)
 {
-	return fail(c, "expected %s, got %s", expected, json_kind(j));
-}
-
-/* Appends seg (n bytes), after a '.' if dot, to the path: whole, or not at
- * all and then the path is marked cut ("..." in messages). This runs for
- * every field and element read, so it copies bytes and formats nothing. */
-static struct path_mark
-path_append(struct in_ctx *c, bool dot, const char *seg, size_t n)
-{
-	struct path_mark mark = {c->path_len, false};
-	size_t need = n + (dot ? 1 : 0);
-
-	/* The NUL needs a byte too. */
-	if (c->path_lost > 0 || need >= sizeof(c->path) - c->path_len) {
-		c->path_lost++;
-		mark.lost = true;
-		return mark;
-	}
-	char *o = c->path + c->path_len;
-	if (dot) {
-		*o++ = '.';
-	}
-	memcpy(o, seg, n);
-	o[n] = '\0';
-	c->path_len += need;
-	return mark;
-}
-
-/* key_len is strlen(key): a key with a NUL inside shows up to the NUL. */
-static struct path_mark
-path_push_key(struct in_ctx *c, const char *key, size_t key_len)
-{
-	return path_append(c, c->path_len > 0, key, key_len);
-}
-
-/* "[index]", as "[%zu]" would print it. */
-static struct path_mark
-path_push_index(struct in_ctx *c, size_t index)
-{
-	char buf[3 * sizeof(size_t) + 2];
-	size_t o = sizeof(buf);
-
-	buf[--o] = ']';
-	do {
-		buf[--o] = (char) ('0' + index % 10);
-		index /= 10;
-	} while (index > 0);
-	buf[--o] = '[';
-	return path_append(c, false, buf + o, sizeof(buf) - o);
-}
-
-static void
-path_pop(struct in_ctx *c, struct path_mark mark)
-{
-	if (mark.lost) {
-		c->path_lost--;
-		return;
-	}
-	c->path_len = mark.len;
-	c->path[c->path_len] = '\0';
+	return fail(c, "expected %s, got %s", expected, kind_name(v));
 }
 
 static void *
@@ -809,64 +833,76 @@ new_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d)
 	return m;
 }
 
-/* The shortest text that reads back as d, for error messages: "1e+39"
- * rather than "9.9999999999999994e+38". */
-static void
-shortest_double(double d, char *buf, size_t n)
+/* The text of string value v: the document's own bytes, or unescaped into
+ * the scratch arena. */
+static bool
+string_text(struct in_ctx *c, const od_jtok_value *v, const char **s, size_t *n)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d) {
-			return;
-		}
+	if (!v->escaped) {
+		*s = v->s;
+		*n = v->n;
+		return true;
 	}
+	char *buf = od_arena_alloc(&c->scratch, v->n);
+	if (buf == NULL) {
+		*s = "";
+		*n = 0;
+		return fail(c, "out of memory (%zu bytes)", v->n);
+	}
+	*n = od_jtok_unescape(v, buf);
+	*s = buf;
+	return true;
+}
+
+/* printf arguments quoting s (n bytes, not terminated) in a message: at
+ * most PBJSON_QUOTE_MAX bytes of it, then "..." if it was cut. */
+#define QUOTE_LEN(n) ((int) ((n) < PBJSON_QUOTE_MAX ? (n) : PBJSON_QUOTE_MAX))
+#define QUOTE_CUT(n) ((n) > PBJSON_QUOTE_MAX ? "..." : "")
+
+/* strcmp(name, key) for a key of n bytes that is not NUL-terminated and
+ * has no NUL inside. */
+static int
+name_cmp(const char *name, const char *key, size_t n)
+{
+	int r = strncmp(name, key, n);
+	if (r != 0) {
+		return r;
+	}
+	/* The first n bytes of name match key's, none of them NUL. */
+	return name[n] != '\0';
 }
 
 /* An integer as read from JSON, before its type's range is applied. */
 struct intval {
 	bool neg;
 	uint64_t mag;
-	const json_t *src; /* the value as written, quoted back by errors */
+	/* The value as written, quoted back by errors: a number's text, or a
+	 * string's (in quotes). */
+	const char *src;
+	size_t src_len;
+	bool src_string;
 };
 
-/* The JSON value j as an error message shows it: formatted only when an
- * error needs it, since nearly every number read fits its field. */
 static void
-show_number(const json_t *j, char *buf, size_t n)
+show_value(const char *s, size_t n, bool string, char *buf, size_t buflen)
 {
-	switch (json_typeof(j)) {
-	case JSON_INTEGER:
-		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-		return;
-	case JSON_REAL:
-		shortest_double(json_real_value(j), buf, n);
-		return;
-	case JSON_STRING: {
-		const char *s = json_string_value(j);
-		size_t len = json_string_length(j);
-		snprintf(
-		    buf, n, "\"%.*s%s\"", PBJSON_QUOTE_MAX, s, len > PBJSON_QUOTE_MAX ? "..." : "");
-		return;
-	}
-	default:
-		buf[0] = '\0'; /* not a number: callers never ask */
-		return;
-	}
+	snprintf(buf, buflen, "%s%.*s%s%s", string ? "\"" : "", QUOTE_LEN(n), s, QUOTE_CUT(n),
+	    string ? "\"" : "");
 }
 
 static bool
-not_an_integer(struct in_ctx *c, const json_t *j)
+not_an_integer(struct in_ctx *c, const struct intval *v)
 {
 	char shown[PBJSON_QUOTE_MAX + 8];
-	show_number(j, shown, sizeof(shown));
+	show_value(v->src, v->src_len, v->src_string, shown, sizeof(shown));
 	return fail(c, "%s is not an integer", shown);
 }
 
 static bool
-out_of_range(struct in_ctx *c, const json_t *j, const char *tname)
+out_of_range(struct in_ctx *c, const char *s, size_t n, bool string, const char *tname)
 {
 	char shown[PBJSON_QUOTE_MAX + 8];
-	show_number(j, shown, sizeof(shown));
+	show_value(s, n, string, shown, sizeof(shown));
 	return fail(c, "%s is out of range for %s", shown, tname);
 }
 
@@ -903,50 +939,124 @@ parse_decimal(const char *s, size_t n, bool *neg, uint64_t *mag)
 	return 0;
 }
 
-/* Reads an integer written as a JSON integer, an integral JSON real (1.0,
- * 1e3) or a decimal string ("123", as 64-bit values are written). */
-static bool
-read_intval(struct in_ctx *c, const json_t *j, const char *tname, struct intval *v)
+/* A JSON number with a fraction or an exponent (its text checked against
+ * the grammar) as an integer, exactly: no double in between, so
+ * 1.8446744073709551615e19 is UINT64_MAX and 1.0000000000000000001 is not
+ * an integer. Returns as parse_decimal. */
+static int
+parse_real_integer(const char *s, size_t n, bool *neg, uint64_t *mag)
 {
+	size_t i = 0;
+
+	*neg = false;
+	*mag = 0;
+	if (s[0] == '-') {
+		*neg = true;
+		i++;
+	}
+	/* The digits, integer part then fraction, are one sequence D with the
+	 * decimal point after `point` of them once the exponent is applied. */
+	size_t int_at = i;
+	while (i < n && is_digit(s[i])) {
+		i++;
+	}
+	size_t n_int = i - int_at;
+	size_t frac_at = i;
+	size_t n_frac = 0;
+	if (i < n && s[i] == '.') {
+		frac_at = ++i;
+		while (i < n && is_digit(s[i])) {
+			i++;
+		}
+		n_frac = i - frac_at;
+	}
+	int64_t exp = 0;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		bool eneg = s[++i] == '-';
+		if (s[i] == '+' || s[i] == '-') {
+			i++;
+		}
+		/* Past a million the answer no longer depends on the exponent. */
+		for (; i < n; i++) {
+			if (exp < 1000000) {
+				exp = exp * 10 + (s[i] - '0');
+			}
+		}
+		exp = eneg ? -exp : exp;
+	}
+	size_t nd = n_int + n_frac;
+	/* The first and last non-zero digits of D. */
+	size_t first = SIZE_MAX;
+	size_t last = 0;
+	for (size_t k = 0; k < nd; k++) {
+		char ch = k < n_int ? s[int_at + k] : s[frac_at + k - n_int];
+		if (ch != '0') {
+			first = first == SIZE_MAX ? k : first;
+			last = k;
+		}
+	}
+	if (first == SIZE_MAX) {
+		*neg = false; /* 0, -0.0, 0e5 */
+		return 0;
+	}
+	int64_t point = (int64_t) n_int + exp;
+	if ((int64_t) last >= point) {
+		return 1; /* a non-zero digit after the point */
+	}
+	if (point - (int64_t) first > 20) {
+		return 2; /* more than 20 integer digits */
+	}
+	uint64_t v = 0;
+	for (int64_t k = (int64_t) first; k < point; k++) {
+		unsigned dgt = 0;
+		if ((size_t) k < nd) {
+			size_t ku = (size_t) k;
+			dgt = (unsigned) ((ku < n_int ? s[int_at + ku] : s[frac_at + ku - n_int]) -
+			    '0');
+		}
+		if (v > (UINT64_MAX - dgt) / 10) {
+			return 2;
+		}
+		v = v * 10 + dgt;
+	}
+	*mag = v;
+	return 0;
+}
+
+/* Reads an integer written as a JSON number (1, 1.0, 1e3: exactly) or as a
+ * decimal string ("123", as 64-bit values are written). */
+static bool
+read_intval(struct in_ctx *c, const od_jtok_value *j, const char *tname, struct intval *v)
+{
+	int r;
+
 	v->neg = false;
 	v->mag = 0;
-	v->src = j;
-	switch (json_typeof(j)) {
-	case JSON_INTEGER: {
-		json_int_t x = json_integer_value(j);
-		v->neg = x < 0;
-		/* -(x + 1) + 1 avoids negating LLONG_MIN. */
-		v->mag = x < 0 ? (uint64_t) (-(x + 1)) + 1 : (uint64_t) x;
-		return true;
-	}
-	case JSON_REAL: {
-		double x = json_real_value(j);
-		double ax = x < 0 ? -x : x;
-		if (!(ax < 18446744073709551616.0)) {
-			return out_of_range(c, j, tname);
+	switch (j->kind) {
+	case OD_JTOK_NUMBER:
+		v->src = j->s;
+		v->src_len = j->n;
+		v->src_string = false;
+		r = j->real ? parse_real_integer(j->s, j->n, &v->neg, &v->mag)
+		            : parse_decimal(j->s, j->n, &v->neg, &v->mag);
+		break;
+	case OD_JTOK_STRING:
+		if (!string_text(c, j, &v->src, &v->src_len)) {
+			return false;
 		}
-		v->mag = (uint64_t) ax;
-		if ((double) v->mag != ax) {
-			return not_an_integer(c, j);
-		}
-		v->neg = x < 0 && v->mag != 0;
-		return true;
-	}
-	case JSON_STRING: {
-		const char *s = json_string_value(j);
-		size_t n = json_string_length(j);
-		int r = parse_decimal(s, n, &v->neg, &v->mag);
-		if (r == 1) {
-			return not_an_integer(c, j);
-		}
-		if (r == 2) {
-			return out_of_range(c, j, tname);
-		}
-		return true;
-	}
+		v->src_string = true;
+		r = parse_decimal(v->src, v->src_len, &v->neg, &v->mag);
+		break;
 	default:
 		return type_error(c, "a number", j);
 	}
+	if (r == 1) {
+		return not_an_integer(c, v);
+	}
+	if (r == 2) {
+		return out_of_range(c, v->src, v->src_len, v->src_string, tname);
+	}
+	return true;
 }
 
 /* Applies the range of a type whose largest value is max_pos; signed types
@@ -957,7 +1067,7 @@ intval_check(
 {
 	bool ok = v->neg ? (is_signed && v->mag - 1 <= max_pos) : v->mag <= max_pos;
 	if (!ok) {
-		return out_of_range(c, v->src, tname);
+		return out_of_range(c, v->src, v->src_len, v->src_string, tname);
 	}
 	return true;
 }
@@ -969,50 +1079,87 @@ intval_signed(const struct intval *v)
 	return v->neg ? -(int64_t) (v->mag - 1) - 1 : (int64_t) v->mag;
 }
 
-static bool
-read_double(struct in_ctx *c, const json_t *j, double *out)
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void
+c_numeric_make(void)
 {
-	switch (json_typeof(j)) {
-	case JSON_INTEGER:
-		*out = (double) json_integer_value(j);
-		return true;
-	case JSON_REAL:
-		*out = json_real_value(j);
-		return true;
-	case JSON_STRING:
-		break;
-	default:
+	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
+}
+
+/* The double nearest to JSON number s (n bytes, checked against the
+ * grammar): strtod in the C locale, whatever the program's, since JSON's
+ * decimal point is '.'. */
+static bool
+number_to_double(struct in_ctx *c, const char *s, size_t n, double *out)
+{
+	char local[64];
+	char *buf = n < sizeof(local) ? local : od_arena_alloc(&c->scratch, n + 1);
+	if (buf == NULL) {
+		return fail(c, "out of memory (%zu bytes)", n + 1);
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	pthread_once(&c_numeric_once, c_numeric_make);
+	if (c_numeric == (locale_t) 0) {
+		return fail(c, "out of memory (the C locale, to read numbers in)");
+	}
+	locale_t prev = uselocale(c_numeric);
+	*out = strtod(buf, NULL);
+	uselocale(prev);
+	return true;
+}
+
+/* A float or double: a number, or a string holding a number, "NaN",
+ * "Infinity" or "-Infinity". Too large for the type is an error; too
+ * small to tell from 0 reads as 0, or as the nearest subnormal. */
+static bool
+read_double(struct in_ctx *c, const od_jtok_value *j, bool is_float, double *out)
+{
+	const char *s;
+	size_t n;
+	bool string = j->kind == OD_JTOK_STRING;
+
+	if (j->kind == OD_JTOK_NUMBER) {
+		s = j->s;
+		n = j->n;
+	} else if (string) {
+		if (!string_text(c, j, &s, &n)) {
+			return false;
+		}
+		if (n == 3 && memcmp(s, "NaN", 3) == 0) {
+			*out = NAN;
+			return true;
+		}
+		if (n == 8 && memcmp(s, "Infinity", 8) == 0) {
+			*out = INFINITY;
+			return true;
+		}
+		if (n == 9 && memcmp(s, "-Infinity", 9) == 0) {
+			*out = -INFINITY;
+			return true;
+		}
+		/* A quoted number follows the JSON grammar too: no spaces, no
+		 * hex, no "inf". */
+		bool real;
+		if (n == 0 || od_jtok_number(s, s + n, &real) != s + n) {
+			return fail(c, "\"%.*s%s\" is not a number", QUOTE_LEN(n), s, QUOTE_CUT(n));
+		}
+	} else {
 		return type_error(c, "a number", j);
 	}
-	const char *s = json_string_value(j);
-	size_t n = json_string_length(j);
-	if (strcmp(s, "NaN") == 0) {
-		*out = NAN;
-		return true;
+	double d;
+	if (!number_to_double(c, s, n, &d)) {
+		return false;
 	}
-	if (strcmp(s, "Infinity") == 0) {
-		*out = INFINITY;
-		return true;
+	/* Past FLT_MAX by less than half a unit in the last place still
+	 * rounds to FLT_MAX (and is how FLT_MAX is printed: 3.4028235e+38);
+	 * from there on the float would be infinite. */
+	if (isinf(d) || (is_float && (d >= FLOAT_ROUNDS_TO_INF || d <= -FLOAT_ROUNDS_TO_INF))) {
+		return out_of_range(c, s, n, string, is_float ? "float" : "double");
 	}
-	if (strcmp(s, "-Infinity") == 0) {
-		*out = -INFINITY;
-		return true;
-	}
-	/* A quoted number: let jansson's parser read it, which follows the JSON
-	 * grammar and, unlike strtod, ignores the locale and refuses hex, "inf"
-	 * and the like. Leading or trailing space would be skipped by it, so
-	 * first and last characters are checked here. */
-	json_t *num = NULL;
-	if (n > 0 && (s[0] == '-' || is_digit(s[0])) && is_digit(s[n - 1])) {
-		num = json_loadb(s, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
-	}
-	if (num == NULL || !json_is_number(num)) {
-		json_decref(num);
-		return fail(c, "\"%.*s%s\" is not a number", PBJSON_QUOTE_MAX, s,
-		    n > PBJSON_QUOTE_MAX ? "..." : "");
-	}
-	*out = json_number_value(num);
-	json_decref(num);
+	*out = d;
 	return true;
 }
 
@@ -1039,13 +1186,16 @@ b64_value(unsigned char ch)
 }
 
 static bool
-read_bytes(struct in_ctx *c, const json_t *j, ProtobufCBinaryData *out)
+read_bytes(struct in_ctx *c, const od_jtok_value *j, ProtobufCBinaryData *out)
 {
-	if (!json_is_string(j)) {
+	if (j->kind != OD_JTOK_STRING) {
 		return type_error(c, "a base64 string", j);
 	}
-	const char *s = json_string_value(j);
-	size_t n = json_string_length(j);
+	const char *s;
+	size_t n;
+	if (!string_text(c, j, &s, &n)) {
+		return false;
+	}
 	size_t len = n;
 	size_t pad = 0;
 
@@ -1102,16 +1252,41 @@ read_bytes(struct in_ctx *c, const json_t *j, ProtobufCBinaryData *out)
 	return true;
 }
 
+/* The value of enum ed named s (n bytes, no NUL inside), or NULL: a binary
+ * search of values_by_name, which protoc-c sorts by strcmp. */
+static const ProtobufCEnumValue *
+enum_by_name(const ProtobufCEnumDescriptor *ed, const char *s, size_t n)
+{
+	unsigned lo = 0;
+	unsigned hi = ed->n_value_names;
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		int r = name_cmp(ed->values_by_name[mid].name, s, n);
+		if (r == 0) {
+			return &ed->values[ed->values_by_name[mid].index];
+		}
+		if (r < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return NULL;
+}
+
 static bool
-read_enum(struct in_ctx *c, const ProtobufCEnumDescriptor *ed, const json_t *j, int32_t *out)
+read_enum(struct in_ctx *c, const ProtobufCEnumDescriptor *ed, const od_jtok_value *j, int32_t *out)
 {
 	struct intval v;
 
-	if (json_is_string(j)) {
-		const char *s = json_string_value(j);
-		size_t n = json_string_length(j);
-		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
-		if (ev != NULL && strlen(s) == n) {
+	if (j->kind == OD_JTOK_STRING) {
+		const char *s;
+		size_t n;
+		if (!string_text(c, j, &s, &n)) {
+			return false;
+		}
+		const ProtobufCEnumValue *ev = j->nul ? NULL : enum_by_name(ed, s, n);
+		if (ev != NULL) {
 			*out = ev->value;
 			return true;
 		}
@@ -1121,10 +1296,10 @@ read_enum(struct in_ctx *c, const ProtobufCEnumDescriptor *ed, const json_t *j, 
 			*out = (int32_t) intval_signed(&v);
 			return true;
 		}
-		return fail(c, "unknown enum value \"%.*s%s\" for %s", PBJSON_QUOTE_MAX, s,
-		    n > PBJSON_QUOTE_MAX ? "..." : "", ed->name);
+		return fail(c, "unknown enum value \"%.*s%s\" for %s", QUOTE_LEN(n), s,
+		    QUOTE_CUT(n), ed->name);
 	}
-	if (!json_is_number(j)) {
+	if (j->kind != OD_JTOK_NUMBER) {
 		return type_error(c, "an enum name or number", j);
 	}
 	if (!read_intval(c, j, "enum", &v) || !intval_check(c, &v, true, INT32_MAX, "enum")) {
@@ -1136,43 +1311,46 @@ read_enum(struct in_ctx *c, const ProtobufCEnumDescriptor *ed, const json_t *j, 
 }
 
 /* copy_empty: store "" as an allocated copy (so the value counts as set)
- * instead of leaving the field's default pointer in place. */
+ * instead of leaving the field's default pointer in place. The tokenizer
+ * let only valid UTF-8 through; "\u0000" is valid JSON that a C string
+ * cannot carry. */
 static bool
-read_string(struct in_ctx *c, const json_t *j, char **out, bool copy_empty)
+read_string(struct in_ctx *c, const od_jtok_value *j, char **out, bool copy_empty)
 {
-	if (!json_is_string(j)) {
+	if (j->kind != OD_JTOK_STRING) {
 		return type_error(c, "a string", j);
 	}
-	const char *s = json_string_value(j);
-	size_t n = json_string_length(j);
-	/* jansson only builds valid UTF-8 from text it parses, but a json_t
-	 * made in code may hold anything, and "\u0000" is valid JSON that a C
-	 * string cannot carry: od_utf8_valid refuses both. */
-	if (!od_utf8_valid(s, n)) {
+	if (j->nul) {
 		return fail(c, "string is not valid UTF-8 or contains a NUL character");
 	}
-	if (n == 0 && !copy_empty) {
+	if (j->n == 0 && !copy_empty) {
 		return true;
 	}
-	char *copy = in_alloc(c, n + 1);
+	/* Unescaped straight into the copy: never longer than as written. */
+	char *copy = in_alloc(c, j->n + 1);
 	if (copy == NULL) {
 		return false;
 	}
-	memcpy(copy, s, n);
+	size_t n = j->n;
+	if (j->escaped) {
+		n = od_jtok_unescape(j, copy);
+	} else {
+		memcpy(copy, j->s, n);
+	}
 	copy[n] = '\0';
 	*out = copy;
 	return true;
 }
 
-static bool fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j,
-    ProtobufCMessage *m, unsigned depth);
+static bool fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d,
+    const od_jtok_value *j, ProtobufCMessage *m, unsigned depth);
 
 /* One scalar, string or bytes value of field f into p (a singular member or
  * an array slot). Messages are handled by the callers, which must make the
  * new message reachable from its parent before filling it. */
 static bool
-read_value(
-    struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j, void *p, bool copy_empty)
+read_value(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok_value *j, void *p,
+    bool copy_empty)
 {
 	struct intval v;
 	double d;
@@ -1212,30 +1390,22 @@ read_value(
 		*(uint64_t *) p = v.mag;
 		return true;
 	case PROTOBUF_C_TYPE_FLOAT:
-		if (!read_double(c, j, &d)) {
+		if (!read_double(c, j, true, &d)) {
 			return false;
-		}
-		/* Past FLT_MAX by less than half a unit in the last place still
-		 * rounds to FLT_MAX (and is how FLT_MAX is printed: 3.4028235e+38);
-		 * from there on the float would be infinite. */
-		if (isfinite(d) && (d >= FLOAT_ROUNDS_TO_INF || d <= -FLOAT_ROUNDS_TO_INF)) {
-			char shown[32];
-			shortest_double(d, shown, sizeof(shown));
-			return fail(c, "%s is out of range for float", shown);
 		}
 		*(float *) p = (float) d;
 		return true;
 	case PROTOBUF_C_TYPE_DOUBLE:
-		if (!read_double(c, j, &d)) {
+		if (!read_double(c, j, false, &d)) {
 			return false;
 		}
 		*(double *) p = d;
 		return true;
 	case PROTOBUF_C_TYPE_BOOL:
-		if (!json_is_boolean(j)) {
+		if (j->kind != OD_JTOK_TRUE && j->kind != OD_JTOK_FALSE) {
 			return type_error(c, "true or false", j);
 		}
-		*(protobuf_c_boolean *) p = json_is_true(j) ? 1 : 0;
+		*(protobuf_c_boolean *) p = j->kind == OD_JTOK_TRUE;
 		return true;
 	case PROTOBUF_C_TYPE_ENUM:
 		return read_enum(c, f->descriptor, j, (int32_t *) p);
@@ -1251,7 +1421,7 @@ read_value(
 
 /* A singular message field: allocate, link into the parent, then fill. */
 static bool
-read_submessage(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j,
+read_submessage(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok_value *j,
     ProtobufCMessage **slot, unsigned depth)
 {
 	ProtobufCMessage *sub = new_message(c, f->descriptor);
@@ -1262,62 +1432,85 @@ read_submessage(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_
 	return fill_message(c, f->descriptor, j, sub, depth + 1);
 }
 
+/* Room for one more element of a repeated field: the count is known only
+ * at the ']', so the array doubles. The new array is linked before the
+ * old one is freed: the message stays consistent for free_unpacked. */
 static bool
-read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const json_t *j,
-    ProtobufCMessage *m, unsigned depth)
+grow_array(struct in_ctx *c, void **arr, size_t count, size_t esz, size_t *cap)
 {
-	if (!json_is_array(j)) {
-		return type_error(c, "an array", j);
+	size_t ncap = *cap == 0 ? 4 : *cap * 2;
+	/* The elements are bounded by the text; this only guards the product. */
+	if (ncap > SIZE_MAX / 2 / esz) {
+		return fail(c, "too many elements (%zu)", count);
 	}
-	size_t n = json_array_size(j);
-	size_t esz = elt_size(f->type);
-	if (n == 0) {
-		return true;
-	}
-	/* n is bounded by the parsed document; this only guards the product. */
-	if (n > SIZE_MAX / esz) {
-		return fail(c, "too many elements (%zu)", n);
-	}
-	char *arr = in_alloc(c, n * esz);
-	if (arr == NULL) {
+	void *na = in_alloc(c, ncap * esz);
+	if (na == NULL) {
 		return false;
 	}
-	memset(arr, 0, n * esz);
-	size_t *count = (size_t *) ((char *) m + f->quantifier_offset);
-	*(void **) ((char *) m + f->offset) = arr;
-	*count = 0;
-	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(j, i);
-		struct path_mark mark = path_push_index(c, i);
-		bool ok;
-		if (json_is_null(e)) {
-			ok = fail(c, "null is not allowed in a repeated field");
-		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			ProtobufCMessage *sub = new_message(c, f->descriptor);
-			ok = sub != NULL;
-			if (ok) {
-				/* Counted before filling: free_unpacked then finds it. */
-				((ProtobufCMessage **) arr)[i] = sub;
-				(*count)++;
-				ok = fill_message(c, f->descriptor, e, sub, depth + 1);
-			}
-		} else {
-			ok = read_value(c, f, e, arr + i * esz, true);
-			if (ok) {
-				(*count)++;
-			}
-		}
-		if (!ok) {
-			return false; /* path kept for the message already written */
-		}
-		path_pop(c, mark);
+	void *old = *arr;
+	if (count > 0) {
+		memcpy(na, old, count * esz);
 	}
+	*arr = na;
+	if (old != NULL) {
+		c->mem->free(c->mem->allocator_data, old);
+	}
+	*cap = ncap;
 	return true;
 }
 
 static bool
+read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok_value *j,
+    ProtobufCMessage *m, unsigned depth)
+{
+	if (j->kind != OD_JTOK_ARRAY) {
+		return type_error(c, "an array", j);
+	}
+	size_t esz = elt_size(f->type);
+	size_t *count = (size_t *) ((char *) m + f->quantifier_offset);
+	void **arr = (void **) ((char *) m + f->offset);
+	size_t cap = 0;
+	for (size_t i = 0;; i++) {
+		int more = od_jtok_element(&c->tok, i == 0);
+		if (more <= 0) {
+			return more == 0 || syntax_error(c);
+		}
+		if (i == cap && !grow_array(c, arr, *count, esz, &cap)) {
+			return false;
+		}
+		path_push(c, NULL, i);
+		od_jtok_value e;
+		if (!next_value(c, &e)) {
+			return false;
+		}
+		char *slot = (char *) *arr + i * esz;
+		if (e.kind == OD_JTOK_NULL) {
+			return fail(c, "null is not allowed in a repeated field");
+		}
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			ProtobufCMessage *sub = new_message(c, f->descriptor);
+			if (sub == NULL) {
+				return false;
+			}
+			/* Counted before filling: free_unpacked then finds it. */
+			*(ProtobufCMessage **) slot = sub;
+			(*count)++;
+			if (!fill_message(c, f->descriptor, &e, sub, depth + 1)) {
+				return false;
+			}
+		} else {
+			if (!read_value(c, f, &e, slot, true)) {
+				return false;
+			}
+			(*count)++;
+		}
+		path_pop(c);
+	}
+}
+
+static bool
 read_field(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f,
-    const json_t *j, ProtobufCMessage *m, unsigned depth)
+    const od_jtok_value *j, ProtobufCMessage *m, unsigned depth)
 {
 	char *base = (char *) m;
 	void *member = base + f->offset;
@@ -1356,22 +1549,113 @@ read_field(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const Protobuf
 	return true;
 }
 
-/* The field a JSON key names: its proto name first (a binary search), then
- * its lowerCamel name (a scan: messages have tens of fields, not
- * thousands). */
-static const ProtobufCFieldDescriptor *
-find_field(const ProtobufCMessageDescriptor *d, const char *key)
+/* Each message type's fields by both of their JSON names, built the first
+ * time a parse meets the type (a document names the same few fields
+ * hundreds of thousands of times): open addressing, at most half full. */
+struct name_slot {
+	const char *name; /* NULL: an empty slot */
+	size_t len;
+	unsigned field; /* index in d->fields */
+	bool proto; /* name is the field's proto name, not its lowerCamel one */
+};
+
+enum wkt_kind { WKT_NONE, WKT_TIMESTAMP, WKT_FIELD_MASK };
+
+struct field_index {
+	const ProtobufCMessageDescriptor *d;
+	struct field_index *next;
+	enum wkt_kind wkt;
+	bool has_required;
+	size_t mask; /* slots - 1 */
+	struct name_slot *slots;
+};
+
+static size_t
+name_hash(const char *s, size_t n)
 {
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
-	if (f != NULL) {
-		return f;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ (unsigned char) s[i]) * 16777619u;
 	}
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		if (camel_equals(d->fields[i].name, key)) {
-			return &d->fields[i];
+	return h;
+}
+
+static const struct name_slot *
+index_lookup(const struct field_index *x, const char *key, size_t n)
+{
+	for (size_t i = name_hash(key, n) & x->mask;; i = (i + 1) & x->mask) {
+		const struct name_slot *sl = &x->slots[i];
+		if (sl->name == NULL) {
+			return NULL;
+		}
+		if (sl->len == n && memcmp(sl->name, key, n) == 0) {
+			return sl;
 		}
 	}
-	return NULL;
+}
+
+/* A name already there keeps its field: proto names go in first, so
+ * that one wins over another field's lowerCamel name, then lowerCamel
+ * names in field order, as a scan would find them. */
+static void
+index_add(struct field_index *x, const char *name, unsigned field, bool proto)
+{
+	size_t len = strlen(name);
+	size_t i = name_hash(name, len) & x->mask;
+	while (x->slots[i].name != NULL) {
+		if (x->slots[i].len == len && memcmp(x->slots[i].name, name, len) == 0) {
+			return;
+		}
+		i = (i + 1) & x->mask;
+	}
+	x->slots[i] = (struct name_slot){name, len, field, proto};
+}
+
+static struct field_index *
+field_index(struct in_ctx *c, const ProtobufCMessageDescriptor *d)
+{
+	struct field_index *x;
+	for (x = c->indexes; x != NULL; x = x->next) {
+		if (x->d == d) {
+			return x;
+		}
+	}
+	size_t nslots = 4;
+	while (nslots < 4 * (size_t) d->n_fields) {
+		nslots *= 2;
+	}
+	x = od_arena_alloc(&c->scratch, sizeof(*x));
+	struct name_slot *slots = od_arena_alloc(&c->scratch, nslots * sizeof(*slots));
+	if (x == NULL || slots == NULL) {
+		fail(c, "out of memory (an index of %s)", d->name);
+		return NULL;
+	}
+	memset(slots, 0, nslots * sizeof(*slots));
+	x->d = d;
+	x->wkt = is_wkt(d, TIMESTAMP_NAME) ? WKT_TIMESTAMP
+	    : is_wkt(d, FIELD_MASK_NAME)   ? WKT_FIELD_MASK
+	                                   : WKT_NONE;
+	x->has_required = false;
+	x->mask = nslots - 1;
+	x->slots = slots;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		index_add(x, d->fields[i].name, i, true);
+		x->has_required |= d->fields[i].label == PROTOBUF_C_LABEL_REQUIRED;
+	}
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		/* lowerCamel is never longer than the proto name. */
+		size_t len = strlen(d->fields[i].name);
+		char *camel = od_arena_alloc(&c->scratch, len + 1);
+		if (camel == NULL) {
+			fail(c, "out of memory (an index of %s)", d->name);
+			return NULL;
+		}
+		camel_name(d->fields[i].name, camel, len + 1);
+		index_add(x, camel, i, false);
+	}
+	x->next = c->indexes;
+	c->indexes = x;
+	return x;
 }
 
 static bool
@@ -1471,8 +1755,8 @@ read_timestamp_text(
 }
 
 static bool
-read_timestamp(
-    struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j, ProtobufCMessage *m)
+read_timestamp(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const od_jtok_value *j,
+    ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *fs =
 	    wkt_field(d, "seconds", PROTOBUF_C_TYPE_INT64, PROTOBUF_C_LABEL_NONE);
@@ -1481,17 +1765,20 @@ read_timestamp(
 	if (fs == NULL || fn == NULL) {
 		return fail(c, "descriptor %s does not have the expected fields", d->name);
 	}
-	if (!json_is_string(j)) {
+	if (j->kind != OD_JTOK_STRING) {
 		return type_error(c, "an RFC 3339 timestamp string", j);
 	}
-	const char *s = json_string_value(j);
-	size_t n = json_string_length(j);
+	const char *s;
+	size_t n;
+	if (!string_text(c, j, &s, &n)) {
+		return false;
+	}
 	int64_t secs;
 	int32_t nanos;
 	const char *why;
 	if (!read_timestamp_text(s, n, &secs, &nanos, &why)) {
-		return fail(c, "invalid timestamp \"%.*s%s\": %s", PBJSON_QUOTE_MAX, s,
-		    n > PBJSON_QUOTE_MAX ? "..." : "", why);
+		return fail(
+		    c, "invalid timestamp \"%.*s%s\": %s", QUOTE_LEN(n), s, QUOTE_CUT(n), why);
 	}
 	*(int64_t *) ((char *) m + fs->offset) = secs;
 	*(int32_t *) ((char *) m + fn->offset) = nanos;
@@ -1499,19 +1786,22 @@ read_timestamp(
 }
 
 static bool
-read_field_mask(
-    struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j, ProtobufCMessage *m)
+read_field_mask(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const od_jtok_value *j,
+    ProtobufCMessage *m)
 {
 	const ProtobufCFieldDescriptor *fp =
 	    wkt_field(d, "paths", PROTOBUF_C_TYPE_STRING, PROTOBUF_C_LABEL_REPEATED);
 	if (fp == NULL) {
 		return fail(c, "descriptor %s does not have the expected fields", d->name);
 	}
-	if (!json_is_string(j)) {
+	if (j->kind != OD_JTOK_STRING) {
 		return type_error(c, "a string of comma-separated paths", j);
 	}
-	const char *s = json_string_value(j);
-	size_t n = json_string_length(j);
+	const char *s;
+	size_t n;
+	if (!string_text(c, j, &s, &n)) {
+		return false;
+	}
 	if (n == 0) {
 		return true; /* the empty mask */
 	}
@@ -1525,8 +1815,7 @@ read_field_mask(
 			/* Catches "name, acronym" too, which would otherwise become a
 			 * path " acronym" that nothing matches. */
 			return fail(c, "invalid character '%c' in field mask \"%.*s%s\"",
-			    (ch >= 0x20 && ch < 0x7f) ? ch : '?', PBJSON_QUOTE_MAX, s,
-			    n > PBJSON_QUOTE_MAX ? "..." : "");
+			    (ch >= 0x20 && ch < 0x7f) ? ch : '?', QUOTE_LEN(n), s, QUOTE_CUT(n));
 		}
 	}
 	char **paths = in_alloc(c, npaths * sizeof(char *));
@@ -1545,8 +1834,8 @@ read_field_mask(
 			end++;
 		}
 		if (end == start) {
-			return fail(c, "empty path in field mask \"%.*s%s\"", PBJSON_QUOTE_MAX, s,
-			    n > PBJSON_QUOTE_MAX ? "..." : "");
+			return fail(c, "empty path in field mask \"%.*s%s\"", QUOTE_LEN(n), s,
+			    QUOTE_CUT(n));
 		}
 		/* lowerCamel -> snake: "headName" -> "head_name"; a path already
 		 * in snake_case passes unchanged. */
@@ -1570,65 +1859,148 @@ read_field_mask(
 	return true;
 }
 
+/* What one object has said about each field of its message, a bit per
+ * field (by index in d->fields) in three sets: `seen` (a key named it,
+ * null included), `proto` (the first key was its proto name, not its
+ * lowerCamel one) and `set` (with a value other than null). */
+#define MARK_WORDS_LOCAL 4 /* fields in messages of up to 256 fields */
+
+struct field_marks {
+	uint64_t *seen;
+	uint64_t *proto;
+	uint64_t *set;
+	uint64_t local[3 * MARK_WORDS_LOCAL];
+};
+
 static bool
-fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const json_t *j,
+marks_init(struct in_ctx *c, struct field_marks *mk, unsigned n_fields)
+{
+	size_t words = (n_fields + 63u) / 64u;
+	uint64_t *w = mk->local;
+	if (words > MARK_WORDS_LOCAL) {
+		w = od_arena_alloc(&c->scratch, 3 * words * sizeof(uint64_t));
+		if (w == NULL) {
+			return fail(c, "out of memory (%zu bytes)", 3 * words * sizeof(uint64_t));
+		}
+	}
+	memset(w, 0, 3 * words * sizeof(uint64_t));
+	mk->seen = w;
+	mk->proto = w + words;
+	mk->set = w + 2 * words;
+	return true;
+}
+
+static bool
+mark_get(const uint64_t *w, size_t i)
+{
+	return (w[i / 64] >> (i % 64) & 1) != 0;
+}
+
+static void
+mark_put(uint64_t *w, size_t i)
+{
+	w[i / 64] |= (uint64_t) 1 << (i % 64);
+}
+
+/* Records that a key named field sl->field by the name in sl. A field
+ * named twice is an error, whether by the same key (JSON leaves duplicate
+ * keys' meaning open) or by both of its names: which one wins is not
+ * something to guess. */
+static bool
+mark_field(struct in_ctx *c, struct field_marks *mk, const ProtobufCMessageDescriptor *d,
+    const struct name_slot *sl)
+{
+	const ProtobufCFieldDescriptor *f = &d->fields[sl->field];
+
+	if (!mark_get(mk->seen, sl->field)) {
+		mark_put(mk->seen, sl->field);
+		if (sl->proto) {
+			mark_put(mk->proto, sl->field);
+		}
+		return true;
+	}
+	if (mark_get(mk->proto, sl->field) == sl->proto) {
+		return fail(c, "duplicate key");
+	}
+	if (!camel_name(f->name, c->camel, sizeof(c->camel))) {
+		return fail(c, "field name too long");
+	}
+	/* The error names the field where the text first gave it. */
+	const char *first = sl->proto ? c->camel : f->name;
+	if (c->nsegs <= PBJSON_SEGS_MAX) {
+		c->segs[c->nsegs - 1].key = first;
+		c->segs[c->nsegs - 1].n = strlen(first);
+	}
+	return fail(c, "field given twice, as \"%s\" and \"%s\"", f->name, c->camel);
+}
+
+static bool
+fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const od_jtok_value *j,
     ProtobufCMessage *m, unsigned depth)
 {
 	if (depth > PBJSON_DEPTH_MAX) {
 		return fail(c, "nesting deeper than %d", PBJSON_DEPTH_MAX);
 	}
-	if (is_wkt(d, TIMESTAMP_NAME)) {
+	const struct field_index *x = field_index(c, d);
+	if (x == NULL) {
+		return false;
+	}
+	if (x->wkt == WKT_TIMESTAMP) {
 		return read_timestamp(c, d, j, m);
 	}
-	if (is_wkt(d, FIELD_MASK_NAME)) {
+	if (x->wkt == WKT_FIELD_MASK) {
 		return read_field_mask(c, d, j, m);
 	}
-	if (!json_is_object(j)) {
-		return fail(c, "expected an object (%s), got %s", d->name, json_kind(j));
+	if (j->kind != OD_JTOK_OBJECT) {
+		return fail(c, "expected an object (%s), got %s", d->name, kind_name(j));
 	}
-	/* jansson's iterators take a non-const object but do not change it. */
-	json_t *obj = (json_t *) j;
-	for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
-		const char *key = json_object_iter_key(it);
-		size_t key_len = json_object_iter_key_len(it);
-		const json_t *val = json_object_iter_value(it);
-		/* The path shows a key with a NUL inside up to the NUL ... */
-		size_t shown_len = strlen(key);
-		struct path_mark mark = path_push_key(c, key, shown_len);
-		/* ... and the key matches no field: it would by its prefix. */
-		const ProtobufCFieldDescriptor *f =
-		    shown_len == key_len ? find_field(d, key) : NULL;
-		if (f == NULL) {
+	struct field_marks mk;
+	if (!marks_init(c, &mk, d->n_fields)) {
+		return false;
+	}
+	for (bool first = true;; first = false) {
+		od_jtok_value k;
+		int more = od_jtok_member(&c->tok, first, &k);
+		if (more < 0) {
+			return syntax_error(c);
+		}
+		if (more == 0) {
+			break;
+		}
+		const char *key;
+		size_t key_len;
+		if (!string_text(c, &k, &key, &key_len)) {
+			return false;
+		}
+		path_push(c, key, key_len);
+		/* A key with a NUL inside matches no field (no name has a NUL),
+		 * not even the one its prefix names. */
+		const struct name_slot *sl = index_lookup(x, key, key_len);
+		if (sl == NULL) {
 			return fail(c, "unknown field for %s", d->name);
 		}
-		/* The same field under both spellings: which one wins is not
-		 * something to guess. */
-		char camel[PBJSON_NAME_MAX];
-		if (!camel_name(f->name, camel, sizeof(camel))) {
-			return fail(c, "field name too long");
+		if (!mark_field(c, &mk, d, sl)) {
+			return false;
 		}
-		const char *other = strcmp(key, f->name) == 0 ? camel : f->name;
-		if (strcmp(other, key) != 0 && json_object_get(j, other) != NULL) {
-			return fail(c, "field given twice, as \"%s\" and \"%s\"", f->name, camel);
+		const ProtobufCFieldDescriptor *f = &d->fields[sl->field];
+		od_jtok_value val;
+		if (!next_value(c, &val)) {
+			return false;
 		}
 		/* null means "default": leave the field as protobuf_c_message_init
 		 * made it. */
-		if (!json_is_null(val) && !read_field(c, d, f, val, m, depth)) {
-			return false;
+		if (val.kind != OD_JTOK_NULL) {
+			mark_put(mk.set, (size_t) (f - d->fields));
+			if (!read_field(c, d, f, &val, m, depth)) {
+				return false;
+			}
 		}
-		path_pop(c, mark);
+		path_pop(c);
 	}
 	/* proto2 required fields have no "unset" state to fall back on. */
-	for (unsigned i = 0; i < d->n_fields; i++) {
+	for (unsigned i = 0; x->has_required && i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if (f->label != PROTOBUF_C_LABEL_REQUIRED) {
-			continue;
-		}
-		char camel[PBJSON_NAME_MAX];
-		const json_t *a = json_object_get(j, f->name);
-		const json_t *b =
-		    camel_name(f->name, camel, sizeof(camel)) ? json_object_get(j, camel) : NULL;
-		if ((a == NULL || json_is_null(a)) && (b == NULL || json_is_null(b))) {
+		if (f->label == PROTOBUF_C_LABEL_REQUIRED && !mark_get(mk.set, i)) {
 			return fail(c, "missing required field \"%s\" of %s", f->name, d->name);
 		}
 	}
@@ -1650,26 +2022,40 @@ sys_free(void *data, void *p)
 }
 
 ProtobufCMessage *
-od_pbjson_to_message(const ProtobufCMessageDescriptor *desc, const json_t *j,
+od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
     ProtobufCAllocator *alloc, char *err, size_t errlen)
 {
 	/* malloc/free, as protobuf-c's own default allocator, so that
 	 * protobuf_c_message_free_unpacked(msg, NULL) releases the result. */
 	ProtobufCAllocator sys = {sys_alloc, sys_free, NULL};
-	struct in_ctx c = {.mem = alloc != NULL ? alloc : &sys, .err = err, .errlen = errlen};
+	struct in_ctx c;
 
+	c.mem = alloc != NULL ? alloc : &sys;
+	c.err = err;
+	c.errlen = errlen;
+	c.failed = false;
+	c.nsegs = 0;
+	c.indexes = NULL;
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
 	}
-	if (desc == NULL || desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC || j == NULL) {
-		fail(&c, "no message descriptor or no JSON value");
+	if (desc == NULL || desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC ||
+	    (text == NULL && len > 0)) {
+		fail(&c, "no message descriptor or no JSON text");
 		return NULL;
 	}
 	ProtobufCMessage *m = new_message(&c, desc);
 	if (m == NULL) {
 		return NULL;
 	}
-	if (!fill_message(&c, desc, j, m, 1)) {
+	od_jtok_init(&c.tok, text, len);
+	/* What the scratch arena holds is bounded by the text (see in_ctx). */
+	od_arena_init(&c.scratch, SIZE_MAX);
+	od_jtok_value v;
+	bool ok = next_value(&c, &v) && fill_message(&c, desc, &v, m, 1) &&
+	    (od_jtok_end(&c.tok) || syntax_error(&c));
+	od_arena_destroy(&c.scratch);
+	if (!ok) {
 		protobuf_c_message_free_unpacked(m, c.mem);
 		return NULL;
 	}

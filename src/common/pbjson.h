@@ -34,8 +34,8 @@
  * types and Any (printed as the plain messages they are). A float or double
  * -0.0 counts as default and is omitted, as protobuf-c's packer does.
  *
- * Both functions keep no state between calls and may be called from
- * several threads at once (on different json_t values).
+ * Output builds a jansson json_t; input reads JSON text itself (jtok.c),
+ * without a tree, for speed: an import reads tens of megabytes.
  */
 #ifndef OD_PBJSON_H
 #define OD_PBJSON_H
@@ -56,26 +56,41 @@
 json_t *od_pbjson_from_message(const ProtobufCMessage *m);
 
 /*
- * Builds a message of type `desc` from JSON object `j` (a string for a
- * Timestamp or FieldMask `desc`), allocating every part from `alloc` (NULL =
+ * Parses JSON text `text` (len bytes, UTF-8; not NUL-terminated, it may
+ * start with a UTF-8 byte order mark) into a message of type `desc`: one
+ * JSON object, or a string when `desc` is Timestamp or FieldMask, then only
+ * whitespace. Every part of the result is allocated from `alloc` (NULL =
  * malloc, as protobuf-c's default allocator; then free the result with
  * protobuf_c_message_free_unpacked(msg, NULL); with an arena, reset the
  * arena). Strings in the result are NUL-terminated copies; nothing points
- * into `j`, which is borrowed.
+ * into `text`, which is borrowed.
  * Returns NULL on error, having freed through `alloc` all it took, and
  * writes into err (errlen bytes, cut to fit and always terminated; err may
- * be NULL) a message naming the JSON path and the reason, e.g.
- *   "units[3].kind: unknown enum value \"DEPT\" for orgdir.v1.Unit.Kind".
- * Errors: a JSON type that does not fit the field, an unknown field, the
- * same field twice (camel and snake) or two members of one oneof, a number
- * out of range, an unknown enum name, invalid base64, an invalid or
- * out-of-range Timestamp, a string with invalid UTF-8 or a NUL, null inside
- * an array, a missing proto2 required field, messages nested deeper than
- * 64, and allocation failure ("out of memory").
- * The size of what is built is bounded by the size of `j`: cap the input
- * document before parsing it.
+ * be NULL) what went wrong:
+ *  - text that is not JSON (RFC 8259, strictly): its line and column and
+ *    what was expected, e.g. "line 3, column 17: expected ',' or '}', got
+ *    ']'": trailing commas, comments, leading zeros, NaN/Infinity literals,
+ *    invalid escapes, a lone UTF-16 surrogate in a \u escape, control
+ *    characters or invalid UTF-8 in a string or key, more than whitespace
+ *    after the value, the empty text;
+ *  - JSON that does not map: the JSON path and the reason, e.g.
+ *    "units[3].kind: unknown enum value \"DEPT\" for orgdir.v1.Unit.Kind".
+ *    A JSON type that does not fit the field, an unknown field, a key
+ *    given twice ("duplicate key"), the same field under both names or two
+ *    members of one oneof, a number out of range or not an integer where
+ *    one is needed, an unknown enum name, invalid base64, an invalid or
+ *    out-of-range Timestamp, a string with a NUL (\u0000), null inside an
+ *    array, a missing proto2 required field, messages nested deeper than
+ *    64, and allocation failure ("out of memory").
+ * The first error ends the parse; text after it is not checked. Numbers
+ * are read from their text, exactly: an integer field takes
+ * 18446744073709551615, 1e3 or 1.0 but not 1.5 or 1e-400; a float or double
+ * takes the nearest value (an underflow reads as 0), read in the C locale.
+ * What is built is bounded by len: cap the text before reading it.
+ * Reentrant: keeps no state between calls (apart from a C locale object
+ * made once), so threads may parse at once.
  */
-ProtobufCMessage *od_pbjson_to_message(const ProtobufCMessageDescriptor *desc, const json_t *j,
-    ProtobufCAllocator *alloc, char *err, size_t errlen);
+ProtobufCMessage *od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text,
+    size_t len, ProtobufCAllocator *alloc, char *err, size_t errlen);
 
 #endif

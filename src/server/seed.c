@@ -1,12 +1,19 @@
 /* seed.c - loads an orgdir.v1.Directory JSON document into an empty store
  * at start-up (orgdird --seed), in one transaction: all of it or nothing. */
+#include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
-
-#include <jansson.h>
+#include <string.h>
 
 #include "pbjson.h"
 #include "server.h"
+
+/* The Directory and what its units and countries become are allocated from
+ * one arena of SEED_ARENA_MAX bytes; a document larger than SEED_FILE_MAX
+ * could not fit it anyway. */
+#define SEED_ARENA_MAX ((size_t) 1 << 30)
+#define SEED_FILE_MAX ((size_t) 1 << 29)
 
 orgdir_code
 od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
@@ -23,18 +30,25 @@ od_seed_load(struct od_store *store, const char *path, orgdir_status *st)
 		od_log("info", "--seed %s ignored: the store already holds units", path);
 		return ORGDIR_OK;
 	}
-	json_error_t jerr;
-	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (doc == NULL) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s:%d:%d: %s", path, jerr.line,
-		    jerr.column, jerr.text);
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "unable to open %s: %s", path, strerror(errno));
+	}
+	char *text;
+	size_t len;
+	int e = od_read_all(f, SEED_FILE_MAX, &text, &len);
+	fclose(f);
+	if (e != 0) {
+		return od_status_set(
+		    st, ORGDIR_INVALID_ARGUMENT, "unable to read %s: %s", path, strerror(e));
 	}
 	od_arena arena;
-	od_arena_init(&arena, (size_t) 1 << 30);
+	od_arena_init(&arena, SEED_ARENA_MAX);
 	char err[256];
-	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_to_message(
-	    &orgdir__v1__directory__descriptor, doc, &arena.pb, err, sizeof(err));
-	json_decref(doc);
+	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_parse(
+	    &orgdir__v1__directory__descriptor, text, len, &arena.pb, err, sizeof(err));
+	free(text);
 	if (dir == NULL) {
 		od_arena_destroy(&arena);
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s: %s", path, err);

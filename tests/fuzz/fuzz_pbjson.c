@@ -1,17 +1,26 @@
 /*
  * fuzz_pbjson.c - libFuzzer target for the proto3 JSON mapping
- * (src/common/pbjson.c), the parser behind --seed, import and --json.
+ * (src/common/pbjson.c) and its tokenizer (jtok.c), the parser behind
+ * --seed, import and --json.
  *
- * Arbitrary bytes are parsed with jansson (any top-level value, NUL allowed
- * in strings so the mapping's own NUL check is reached) and mapped to
- * orgdir.v1.Directory and orgdir.v1.UpdateUnitRequest. For every input:
+ * Arbitrary bytes are parsed as the text of an orgdir.v1.Directory and of
+ * an orgdir.v1.UpdateUnitRequest. For every input:
  *  - into an arena: a refusal comes with a message (and a message cut to a
  *    5-byte buffer stays terminated); an accepted message maps back to JSON
- *    (the mapping never builds what it cannot write), that JSON maps to a
- *    message again, which packs to the same bytes and maps to equal JSON
- *    (the round trip is a fixed point);
+ *    (jansson's output: the mapping never builds what it cannot write),
+ *    whose text parses to a message again, which packs to the same bytes
+ *    and maps to equal JSON (the round trip is a fixed point);
  *  - with protobuf-c's malloc allocator: accepted or refused, nothing
- *    leaks (AddressSanitizer's leak check runs with libFuzzer's).
+ *    leaks (AddressSanitizer's leak check runs with libFuzzer's);
+ *  - against jansson (json_loadb, duplicates refused): what jansson refuses
+ *    we refuse too, and what we accept jansson accepts, but for the two
+ *    documented differences: a byte order mark is skipped, integers past
+ *    jansson's long long are read. When jansson accepts a text holding no
+ *    reals, the text it writes back (compact, or \u-escaped and indented)
+ *    gives exactly our result for the original: the same message, or the
+ *    same error. (A real such as 1.00000000000000000001 is written back
+ *    rounded, which an integer field rightly tells apart; and jansson lets
+ *    a NUL byte after a literal through, regress-jansson-nul-after-literal.)
  * A failed check aborts, which libFuzzer reports with the input.
  *
  * Built by tests/fuzz/CMakeLists.txt (-DORGDIR_FUZZ=ON); run by
@@ -39,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define INPUT_MAX (1u << 20) /* the seed file cap is larger; this keeps runs fast */
 #define ARENA_CAP ((size_t) 256 << 20)
+#define ERR_MAX 512
 
 static uint8_t *
 pack(const ProtobufCMessage *m, size_t *n)
@@ -50,52 +60,140 @@ pack(const ProtobufCMessage *m, size_t *n)
 	return p;
 }
 
-static void
-round_trip(const ProtobufCMessageDescriptor *desc, const json_t *j, od_arena *a)
+static bool
+same_packed(const ProtobufCMessage *a, const ProtobufCMessage *b)
 {
-	char err[256];
+	size_t n1, n2;
+	uint8_t *p1 = pack(a, &n1);
+	uint8_t *p2 = pack(b, &n2);
+	bool same = n1 == n2 && memcmp(p1, p2, n1) == 0;
+	free(p1);
+	free(p2);
+	return same;
+}
+
+static ProtobufCMessage *
+parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t len, od_arena *a,
+    char err[ERR_MAX])
+{
 	err[0] = '\0';
-	ProtobufCMessage *m = od_pbjson_to_message(desc, j, &a->pb, err, sizeof(err));
+	ProtobufCMessage *m = od_pbjson_parse(desc, text, len, &a->pb, err, ERR_MAX);
 	if (m == NULL) {
 		CHECK(err[0] != '\0');
-		CHECK(strlen(err) < sizeof(err));
+		CHECK(strlen(err) < ERR_MAX);
+	}
+	return m;
+}
+
+/* Parses the input; checks the round trip of what it accepts. Returns the
+ * message (in a) or NULL with err set. */
+static ProtobufCMessage *
+round_trip(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size, od_arena *a,
+    char err[ERR_MAX])
+{
+	ProtobufCMessage *m = parse(desc, (const char *) data, size, a, err);
+	if (m == NULL) {
 		char small[5];
 		memset(small, 'x', sizeof(small));
-		CHECK(od_pbjson_to_message(desc, j, &a->pb, small, sizeof(small)) == NULL);
+		CHECK(od_pbjson_parse(
+		          desc, (const char *) data, size, &a->pb, small, sizeof(small)) == NULL);
 		CHECK(strlen(small) < sizeof(small));
-		return;
+		return NULL;
 	}
 	CHECK(m->descriptor == desc);
 	json_t *out = od_pbjson_from_message(m);
 	CHECK(out != NULL);
-	ProtobufCMessage *m2 = od_pbjson_to_message(desc, out, &a->pb, err, sizeof(err));
+	char *text = json_dumps(out, JSON_ENCODE_ANY | JSON_COMPACT);
+	CHECK(text != NULL);
+	char err2[ERR_MAX];
+	ProtobufCMessage *m2 = parse(desc, text, strlen(text), a, err2);
 	if (m2 == NULL) {
-		char *s = json_dumps(out, JSON_ENCODE_ANY | JSON_COMPACT);
-		fprintf(
-		    stderr, "fuzz_pbjson: our own output is refused: %s\n  %s\n", err, s ? s : "?");
-		free(s);
+		fprintf(stderr, "fuzz_pbjson: our own output is refused: %s\n  %s\n", err2, text);
 		abort();
 	}
-	size_t n1, n2;
-	uint8_t *p1 = pack(m, &n1);
-	uint8_t *p2 = pack(m2, &n2);
-	CHECK(n1 == n2 && memcmp(p1, p2, n1) == 0);
-	free(p1);
-	free(p2);
+	free(text);
+	CHECK(same_packed(m, m2));
 	json_t *out2 = od_pbjson_from_message(m2);
 	CHECK(out2 != NULL);
 	CHECK(json_equal(out, out2));
 	json_decref(out);
 	json_decref(out2);
+	return m;
 }
 
 static void
-no_leak(const ProtobufCMessageDescriptor *desc, const json_t *j)
+no_leak(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
 {
-	ProtobufCMessage *m = od_pbjson_to_message(desc, j, NULL, NULL, 0);
+	ProtobufCMessage *m = od_pbjson_parse(desc, (const char *) data, size, NULL, NULL, 0);
 	if (m != NULL) {
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
+}
+
+static bool
+has_real(const json_t *j)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	switch (json_typeof(j)) {
+	case JSON_REAL:
+		return true;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v)
+		{
+			if (has_real(v)) {
+				return true;
+			}
+		}
+		return false;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *) j, key, v)
+		{
+			if (has_real(v)) {
+				return true;
+			}
+		}
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* Our result for the input (mine: the message, or NULL and err) against
+ * jansson's reading of the same bytes (j, or NULL and je). */
+static void
+differential(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size,
+    const ProtobufCMessage *mine, const char *err, const json_t *j, const json_error_t *je,
+    od_arena *a)
+{
+	bool bom = size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0;
+	if (j == NULL) {
+		bool overflow = json_error_code(je) == json_error_numeric_overflow;
+		CHECK(mine == NULL || bom || overflow);
+		return;
+	}
+	/* jansson drops a NUL byte right after a literal ("null\0,"), which
+	 * is not JSON and which we refuse. */
+	if (has_real(j) || memchr(data, '\0', size) != NULL) {
+		return;
+	}
+	/* The flags of the rewrite come from the input, so both are fuzzed. */
+	size_t flags = size % 2 == 0 ? JSON_COMPACT : JSON_ENSURE_ASCII | JSON_INDENT(2);
+	char *text = json_dumps(j, JSON_ENCODE_ANY | flags);
+	CHECK(text != NULL);
+	char err2[ERR_MAX];
+	ProtobufCMessage *theirs = parse(desc, text, strlen(text), a, err2);
+	if ((mine == NULL) != (theirs == NULL) || (mine != NULL && !same_packed(mine, theirs)) ||
+	    (mine == NULL && strcmp(err, err2) != 0)) {
+		fprintf(stderr,
+		    "fuzz_pbjson: the input and jansson's rewriting of it differ:\n"
+		    "  input: %s\n  rewritten: %s\n  %s\n",
+		    mine != NULL ? "accepted" : err, theirs != NULL ? "accepted" : err2, text);
+		abort();
+	}
+	free(text);
 }
 
 int
@@ -110,19 +208,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > INPUT_MAX) {
 		return 0;
 	}
-	json_error_t e;
-	json_t *j = json_loadb((const char *) data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-	if (j == NULL) {
-		return 0;
-	}
+	json_error_t je;
+	json_t *j = json_loadb((const char *) data, size,
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
 	const ProtobufCMessageDescriptor *descs[] = {
 	    &orgdir__v1__directory__descriptor,
 	    &orgdir__v1__update_unit_request__descriptor,
 	};
 	for (size_t i = 0; i < OD_ARRAY_LEN(descs); i++) {
-		round_trip(descs[i], j, &arena);
+		char err[ERR_MAX];
+		ProtobufCMessage *m = round_trip(descs[i], data, size, &arena, err);
+		differential(descs[i], data, size, m, err, j, &je, &arena);
 		od_arena_reset(&arena);
-		no_leak(descs[i], j);
+		no_leak(descs[i], data, size);
 	}
 	json_decref(j);
 	return 0;

@@ -12,7 +12,6 @@
  * the ctest fuzz_dispatch_seeds_current regenerates it and compares it
  * with tests/fuzz/corpus/dispatch/.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,14 +78,11 @@ write_seed(const char *dir, const struct seed *s)
 		fprintf(stderr, "%s: no method %s in the service\n", s->file, s->method);
 		return 1;
 	}
-	json_error_t jerr;
-	json_t *j = json_loads(s->body, 0, &jerr);
 	char err[256];
 	ProtobufCMessage *body =
-	    j != NULL ? od_pbjson_to_message(md->input, j, NULL, err, sizeof(err)) : NULL;
-	json_decref(j);
+	    od_pbjson_parse(md->input, s->body, strlen(s->body), NULL, err, sizeof(err));
 	if (body == NULL) {
-		fprintf(stderr, "%s: %s\n", s->file, j != NULL ? err : jerr.text);
+		fprintf(stderr, "%s: %s\n", s->file, err);
 		return 1;
 	}
 	size_t bn = protobuf_c_message_get_packed_size(body);

@@ -65,7 +65,7 @@ printf '{"units": [{"id": "a", "kind": "OFFICE", "colour": "red"}]}' >"$tmp/fiel
 printf '{"units": [{"id": "a", "kind": "NOPE"}]}' >"$tmp/enum.json"
 ctl_at "$b" import "$tmp/syntax.json"
 expect_rc "import of bad JSON" 13
-expect_err "bad JSON: file, line and column" "syntax.json:2:19: string or '}' expected near ','"
+expect_err "bad JSON: file, line and column" "syntax.json: line 2, column 19: expected a key, got ','"
 ctl_at "$b" import "$tmp/field.json"
 expect_rc "import of an unknown field" 13
 expect_err "unknown field: its path" "field.json: units[0].colour: unknown field for orgdir.v1.Unit"

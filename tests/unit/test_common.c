@@ -1,7 +1,11 @@
-/* test_common.c - text checks, arena, capped buffer, statuses, field masks,
- * the wire scanner and the unit rules. */
+/* test_common.c - text checks, arena, capped buffer, a whole file read under
+ * a cap, statuses, field masks, the wire scanner and the unit rules. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "od.h"
 #include "testutil.h"
@@ -158,6 +162,69 @@ test_buf_cap_and_varints(void **state)
 	assert_int_equal(od_pb_varint_size(300), 2);
 	assert_int_equal(od_pb_varint_size(UINT64_MAX), 10);
 	od_buf_free(&b);
+}
+
+/* A whole file under a cap: a regular file up to exactly the cap, a pipe
+ * (no size to go by) past its first buffer; one byte more is EFBIG. */
+static void
+test_read_all_cap(void **state)
+{
+	(void) state;
+	char *text;
+	size_t len;
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(fwrite("0123456789", 1, 10, f), 10);
+	rewind(f);
+	assert_int_equal(od_read_all(f, 10, &text, &len), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(text, "0123456789", 10);
+	free(text);
+	rewind(f);
+	assert_int_equal(od_read_all(f, 9, &text, &len), EFBIG);
+	assert_null(text);
+	fclose(f);
+
+	size_t big = (3u << 20) + 5; /* past the 1 MiB first buffer, twice */
+	char *data = malloc(big);
+	assert_non_null(data);
+	for (size_t i = 0; i < big; i++) {
+		data[i] = (char) ('a' + i % 26);
+	}
+	for (int over = 0; over <= 1; over++) {
+		int fds[2];
+		assert_int_equal(pipe(fds), 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			size_t o = 0;
+			while (o < big) {
+				ssize_t w = write(fds[1], data + o, big - o);
+				if (w <= 0) {
+					_exit(0); /* the reader stopped at its cap */
+				}
+				o += (size_t) w;
+			}
+			_exit(0);
+		}
+		close(fds[1]);
+		f = fdopen(fds[0], "rb");
+		assert_non_null(f);
+		int e = od_read_all(f, over ? big - 1 : big, &text, &len);
+		fclose(f);
+		waitpid(pid, NULL, 0);
+		if (over) {
+			assert_int_equal(e, EFBIG);
+			assert_null(text);
+		} else {
+			assert_int_equal(e, 0);
+			assert_int_equal(len, big);
+			assert_memory_equal(text, data, big);
+			free(text);
+		}
+	}
+	free(data);
 }
 
 static void
@@ -327,6 +394,7 @@ main(void)
 	    cmocka_unit_test(test_text_pick),
 	    cmocka_unit_test(test_arena_cap_and_reset),
 	    cmocka_unit_test(test_buf_cap_and_varints),
+	    cmocka_unit_test(test_read_all_cap),
 	    cmocka_unit_test(test_status_table),
 	    cmocka_unit_test(test_scan_field),
 	    cmocka_unit_test(test_unit_check),

@@ -10,6 +10,7 @@
  * frees what it took.
  */
 #include <float.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,40 +49,71 @@ load(const char *text)
 	return j;
 }
 
+/* text (n bytes) in a heap block of exactly n bytes, without a NUL after
+ * it: a read past the end is then AddressSanitizer's to report. */
+static char *
+exact_copy(const char *text, size_t n)
+{
+	char *copy = malloc(n > 0 ? n : 1);
+	assert_non_null(copy);
+	if (n > 0) {
+		memcpy(copy, text, n);
+	}
+	return copy;
+}
+
+/* Parses text (n bytes) as desc with the NULL allocator; the test fails
+ * on error. */
 static ProtobufCMessage *
-parse_json(const ProtobufCMessageDescriptor *desc, const json_t *j)
+parse_n_ok(const ProtobufCMessageDescriptor *desc, const char *text, size_t n)
 {
 	char err[512];
-	ProtobufCMessage *m = od_pbjson_to_message(desc, j, NULL, err, sizeof(err));
+	char *copy = exact_copy(text, n);
+	ProtobufCMessage *m = od_pbjson_parse(desc, copy, n, NULL, err, sizeof(err));
+	free(copy);
 	if (m == NULL) {
-		fail_msg("parse failed: %s", err);
+		fail_msg("parse of %.*s failed: %s", (int) n, text, err);
 	}
 	return m;
 }
 
-/* Parses text as desc with the NULL allocator; the test fails on error. */
 static ProtobufCMessage *
 parse_ok(const ProtobufCMessageDescriptor *desc, const char *text)
 {
-	json_t *j = load(text);
-	ProtobufCMessage *m = parse_json(desc, j);
-	json_decref(j);
+	return parse_n_ok(desc, text, strlen(text));
+}
+
+/* The text of j as jansson writes it (compact), parsed as desc. */
+static ProtobufCMessage *
+parse_json(const ProtobufCMessageDescriptor *desc, const json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_non_null(text);
+	ProtobufCMessage *m = parse_ok(desc, text);
+	free(text);
 	return m;
 }
 
-/* Parses text as desc, which must fail with exactly `expected`. */
+/* Parses text (n bytes) as desc, which must fail with exactly `expected`. */
+static void
+expect_n_err(
+    const ProtobufCMessageDescriptor *desc, const char *text, size_t n, const char *expected)
+{
+	char err[1024];
+	char *copy = exact_copy(text, n);
+	ProtobufCMessage *m = od_pbjson_parse(desc, copy, n, NULL, err, sizeof(err));
+	free(copy);
+	if (m != NULL) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		fail_msg("parse of %.*s succeeded, expected \"%s\"", (int) n, text, expected);
+	}
+	assert_string_equal(err, expected);
+}
+
 static void
 expect_err(const ProtobufCMessageDescriptor *desc, const char *text, const char *expected)
 {
-	char err[512];
-	json_t *j = load(text);
-	ProtobufCMessage *m = od_pbjson_to_message(desc, j, NULL, err, sizeof(err));
-	json_decref(j);
-	if (m != NULL) {
-		protobuf_c_message_free_unpacked(m, NULL);
-		fail_msg("parse of %s succeeded, expected \"%s\"", text, expected);
-	}
-	assert_string_equal(err, expected);
+	expect_n_err(desc, text, strlen(text), expected);
 }
 
 static uint8_t *
@@ -681,10 +713,10 @@ test_timestamp_format(void **state)
 static void
 assert_ts_parse(const char *text, int64_t secs, int32_t nanos)
 {
-	json_t *j = json_string(text);
-	Google__Protobuf__Timestamp *ts =
-	    (Google__Protobuf__Timestamp *) parse_json(&google__protobuf__timestamp__descriptor, j);
-	json_decref(j);
+	char quoted[64];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", text);
+	Google__Protobuf__Timestamp *ts = (Google__Protobuf__Timestamp *) parse_ok(
+	    &google__protobuf__timestamp__descriptor, quoted);
 	assert_int_equal(ts->seconds, secs);
 	assert_int_equal(ts->nanos, nanos);
 	protobuf_c_message_free_unpacked(&ts->base, NULL);
@@ -866,7 +898,7 @@ test_int64_as_string(void **state)
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fInt64\": 1.5}",
 	    "fInt64: 1.5 is not an integer");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fInt64\": 1e19}",
-	    "fInt64: 1e+19 is out of range for int64");
+	    "fInt64: 1e19 is out of range for int64");
 }
 
 static void
@@ -949,7 +981,7 @@ test_floats_and_doubles(void **state)
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fFloat\": -3.4028236e+38}",
 	    "fFloat: -3.4028236e+38 is out of range for float");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fFloat\": 1e39}",
-	    "fFloat: 1e+39 is out of range for float");
+	    "fFloat: 1e39 is out of range for float");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fDouble\": \"0x10\"}",
 	    "fDouble: \"0x10\" is not a number");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fDouble\": \" 1.5\"}",
@@ -957,7 +989,7 @@ test_floats_and_doubles(void **state)
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fDouble\": \"inf\"}",
 	    "fDouble: \"inf\" is not a number");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fDouble\": \"1e999\"}",
-	    "fDouble: \"1e999\" is not a number");
+	    "fDouble: \"1e999\" is out of range for double");
 	expect_err(&pbjsontest__all_types__descriptor, "{\"fBool\": \"true\"}",
 	    "fBool: expected true or false, got string");
 }
@@ -1159,28 +1191,17 @@ static void
 test_strings_must_be_utf8_without_nul(void **state)
 {
 	(void) state;
-	char err[256];
 
-	/* "\u0000" is valid JSON (jansson takes it with JSON_ALLOW_NUL); a C
-	 * string cannot carry it. */
-	json_t *j = json_loads("{\"id\": \"a\\u0000b\"}", JSON_ALLOW_NUL, NULL);
-	assert_non_null(j);
-	assert_int_equal(json_string_length(json_object_get(j, "id")), 3);
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, err, sizeof(err)));
-	assert_string_equal(err, "id: string is not valid UTF-8 or contains a NUL character");
-	json_decref(j);
-	/* A json_t built in code can hold anything jansson's parser would not. */
-	j = json_object();
-	json_object_set_new(j, "acronym", json_stringn_nocheck("\xff\xfe", 2));
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, err, sizeof(err)));
-	assert_string_equal(err, "acronym: string is not valid UTF-8 or contains a NUL character");
-	json_decref(j);
+	/* "\u0000" is valid JSON; a C string cannot carry it. */
+	expect_err(&orgdir__v1__unit__descriptor, "{\"id\": \"a\\u0000b\"}",
+	    "id: string is not valid UTF-8 or contains a NUL character");
+	/* Invalid UTF-8 is not JSON at all: the tokenizer refuses it, where it
+	 * is. */
+	expect_err(&orgdir__v1__unit__descriptor, "{\"acronym\": \"\xff\xfe\"}",
+	    "line 1, column 14: invalid UTF-8 in a string");
 	/* A key with a NUL inside does not match the field its prefix names. */
-	j = json_object();
-	json_object_setn_new(j, "id\0x", 4, json_string("a"));
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, err, sizeof(err)));
-	assert_string_equal(err, "id: unknown field for orgdir.v1.Unit");
-	json_decref(j);
+	expect_err(&orgdir__v1__unit__descriptor, "{\"id\\u0000x\": \"a\"}",
+	    "id: unknown field for orgdir.v1.Unit");
 
 	/* protobuf-c lets invalid UTF-8 through on unpack; JSON cannot carry
 	 * it, so the conversion fails instead of printing a broken document. */
@@ -1189,18 +1210,28 @@ test_strings_must_be_utf8_without_nul(void **state)
 	assert_null(od_pbjson_from_message(&u.base));
 }
 
-static json_t *
+/* {"child": {"child": ... {"value": 1} ... }}, `levels` objects deep; the
+ * caller frees it. */
+static char *
 nested_nodes(unsigned levels)
 {
-	/* Built bottom-up in code: jansson's own parser stops at 2048 levels,
-	 * and this also shows a json_t from code gets the same cap. */
-	json_t *j = json_pack("{s:i}", "value", 1);
+	static const char open[] = "{\"child\": ";
+	static const char leaf[] = "{\"value\": 1}";
+	size_t len = (levels - 1) * (sizeof(open) - 1 + 1) + sizeof(leaf);
+	char *text = malloc(len);
+	assert_non_null(text);
+	size_t o = 0;
 	for (unsigned i = 1; i < levels; i++) {
-		json_t *parent = json_object();
-		json_object_set_new(parent, "child", j);
-		j = parent;
+		memcpy(text + o, open, sizeof(open) - 1);
+		o += sizeof(open) - 1;
 	}
-	return j;
+	memcpy(text + o, leaf, sizeof(leaf) - 1);
+	o += sizeof(leaf) - 1;
+	for (unsigned i = 1; i < levels; i++) {
+		text[o++] = '}';
+	}
+	text[o] = '\0';
+	return text;
 }
 
 static void
@@ -1210,9 +1241,9 @@ test_nesting_cap(void **state)
 	char err[1024];
 
 	/* 64 message levels (the root is one) are accepted ... */
-	json_t *j = nested_nodes(64);
-	Pbjsontest__Node *n = (Pbjsontest__Node *) parse_json(&pbjsontest__node__descriptor, j);
-	json_decref(j);
+	char *text = nested_nodes(64);
+	Pbjsontest__Node *n = (Pbjsontest__Node *) parse_ok(&pbjsontest__node__descriptor, text);
+	free(text);
 	unsigned levels = 1;
 	const Pbjsontest__Node *p = n;
 	for (; p->child != NULL; p = p->child) {
@@ -1221,14 +1252,15 @@ test_nesting_cap(void **state)
 	assert_int_equal(levels, 64);
 	assert_int_equal(p->value, 1);
 	/* ... and go back out. */
-	j = od_pbjson_from_message(&n->base);
+	json_t *j = od_pbjson_from_message(&n->base);
 	assert_non_null(j);
 	json_decref(j);
 
 	/* ... 65 are not, and the error names where. */
-	j = nested_nodes(65);
-	assert_null(od_pbjson_to_message(&pbjsontest__node__descriptor, j, NULL, err, sizeof(err)));
-	json_decref(j);
+	text = nested_nodes(65);
+	assert_null(od_pbjson_parse(
+	    &pbjsontest__node__descriptor, text, strlen(text), NULL, err, sizeof(err)));
+	free(text);
 	char want[1024];
 	size_t o = 0;
 	for (int i = 0; i < 64; i++) {
@@ -1238,10 +1270,11 @@ test_nesting_cap(void **state)
 	assert_string_equal(err, want);
 
 	/* A bomb far deeper fails the same way, without recursing into it. */
-	j = nested_nodes(5000);
-	assert_null(od_pbjson_to_message(&pbjsontest__node__descriptor, j, NULL, err, sizeof(err)));
+	text = nested_nodes(100000);
+	assert_null(od_pbjson_parse(
+	    &pbjsontest__node__descriptor, text, strlen(text), NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, ": nesting deeper than 64"));
-	json_decref(j);
+	free(text);
 
 	/* Output has the same cap: a 65-level message gives no JSON. */
 	Pbjsontest__Node top = PBJSONTEST__NODE__INIT;
@@ -1260,30 +1293,22 @@ test_long_paths_are_cut_not_overrun(void **state)
 	memset(key, 'k', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
 	snprintf(text, sizeof(text), "{\"head\": {\"%s\": 1}}", key);
-	json_t *j = load(text);
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, err, sizeof(err)));
+	size_t n = strlen(text);
+	assert_null(
+	    od_pbjson_parse(&orgdir__v1__unit__descriptor, text, n, NULL, err, sizeof(err)));
 	assert_string_equal(err, "head...: unknown field for orgdir.v1.Head");
 
 	/* A short buffer gets a cut, terminated message; NULL gets none. */
 	char small[8];
 	memset(small, 'x', sizeof(small));
 	assert_null(
-	    od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, small, sizeof(small)));
+	    od_pbjson_parse(&orgdir__v1__unit__descriptor, text, n, NULL, small, sizeof(small)));
 	assert_string_equal(small, "head...");
-	assert_null(od_pbjson_to_message(&orgdir__v1__unit__descriptor, j, NULL, NULL, 0));
-	json_decref(j);
+	assert_null(od_pbjson_parse(&orgdir__v1__unit__descriptor, text, n, NULL, NULL, 0));
 }
 
-/* expect_err with room for a message longer than the 512-byte path. */
-static void
-expect_long_err(const ProtobufCMessageDescriptor *desc, const char *text, const char *expected)
-{
-	char err[1024];
-	json_t *j = load(text);
-	assert_null(od_pbjson_to_message(desc, j, NULL, err, sizeof(err)));
-	json_decref(j);
-	assert_string_equal(err, expected);
-}
+/* expect_err has room for a message longer than the 512-byte path. */
+#define expect_long_err expect_err
 
 /* The path is built by hand, not by snprintf: a segment that just fits
  * is kept whole, one byte more is cut to "...", and indices of any width
@@ -1337,9 +1362,9 @@ test_path_segment_that_just_fits_is_kept(void **state)
 	}
 }
 
-/* An integer that does not fit is quoted back as it was written, and only
- * then formatted: as a number, the shortest form of a real, a string cut
- * after 64 characters. */
+/* A number that does not fit is quoted back as it was written (a number
+ * as its text, a string in quotes), cut after 64 characters, and
+ * formatted only then. */
 static void
 test_integer_errors_quote_the_value_as_written(void **state)
 {
@@ -1347,11 +1372,11 @@ test_integer_errors_quote_the_value_as_written(void **state)
 	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": -9223372036854775808}",
 	    "sortOrder: -9223372036854775808 is out of range for int32");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": 1e300}",
-	    "sortOrder: 1e+300 is out of range for int32");
+	    "sortOrder: 1e300 is out of range for int32");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": 0.1}",
 	    "sortOrder: 0.1 is not an integer");
 	expect_err(&orgdir__v1__unit__descriptor, "{\"sortOrder\": -4e9}",
-	    "sortOrder: -4e+09 is out of range for int32");
+	    "sortOrder: -4e9 is out of range for int32");
 	expect_err(&orgdir__v1__request__descriptor, "{\"deadlineMs\": \"-5\"}",
 	    "deadlineMs: \"-5\" is out of range for uint32");
 	expect_err(
@@ -1460,6 +1485,454 @@ test_proto2_optional_and_required(void **state)
 	    "missing required field \"key\" of pbjsontest.Legacy");
 }
 
+/* --- the JSON text ------------------------------------------------------------ */
+
+struct bad_text {
+	const char *text;
+	const char *err;
+};
+
+/* Each kind of syntax error, with where it is: line and column (characters,
+ * from 1) of the byte that is wrong, or of the string's opening quote. */
+static void
+test_syntax_errors_say_line_and_column(void **state)
+{
+	(void) state;
+	static const struct bad_text cases[] = {
+	    {"", "line 1, column 1: expected a value, got the end of the text"},
+	    {" \n\t", "line 2, column 2: expected a value, got the end of the text"},
+	    {"{", "line 1, column 2: expected a key or '}', got the end of the text"},
+	    {"{\"units\": [", "line 1, column 12: expected a value, got the end of the text"},
+	    {"{\"revision\": 1", "line 1, column 15: expected ',' or '}', got the end of the text"},
+	    {"{\"units\": [{}", "line 1, column 14: expected ',' or ']', got the end of the text"},
+	    {"{,}", "line 1, column 2: expected a key or '}', got ','"},
+	    {"{'units': []}", "line 1, column 2: expected a key or '}', got '''"},
+	    {"{units: []}", "line 1, column 2: expected a key or '}', got 'u'"},
+	    {"{\"units\" []}", "line 1, column 10: expected ':' after the key, got '['"},
+	    {"{\"units\": [] \"revision\": 1}", "line 1, column 14: expected ',' or '}', got '\"'"},
+	    {"{\"units\": [{} {}]}", "line 1, column 15: expected ',' or ']', got '{'"},
+	    /* Trailing commas, comments. */
+	    {"{\"units\": [],}",
+	        "line 1, column 14: expected a key, got '}' (JSON has no trailing commas)"},
+	    {"{\"units\": [{},]}",
+	        "line 1, column 15: expected a value, got ']' (JSON has no trailing commas)"},
+	    {"{\"units\": [,]}", "line 1, column 12: expected a value, got ','"},
+	    {"// a comment\n{}",
+	        "line 1, column 1: expected a value, got '/' (JSON has no comments)"},
+	    {"{\"revision\": /* 1 */ 2}",
+	        "line 1, column 14: expected a value, got '/' (JSON has no comments)"},
+	    /* Numbers. */
+	    {"{\"revision\": 01}", "line 1, column 14: leading zeros are not allowed in a number"},
+	    {"{\"revision\": -01}", "line 1, column 15: leading zeros are not allowed in a number"},
+	    {"{\"revision\": 00}", "line 1, column 14: leading zeros are not allowed in a number"},
+	    {"{\"revision\": -}", "line 1, column 15: expected a digit after '-'"},
+	    {"{\"revision\": +1}", "line 1, column 14: expected a value, got '+'"},
+	    {"{\"revision\": .5}", "line 1, column 14: expected a value, got '.'"},
+	    {"{\"revision\": 1.}", "line 1, column 16: expected a digit after '.' in a number"},
+	    {"{\"revision\": 1.e3}", "line 1, column 16: expected a digit after '.' in a number"},
+	    {"{\"revision\": 1e}",
+	        "line 1, column 16: expected a digit in the exponent of a number"},
+	    {"{\"revision\": 1e+}",
+	        "line 1, column 17: expected a digit in the exponent of a number"},
+	    {"{\"revision\": 1x}", "line 1, column 15: expected ',' or '}', got 'x'"},
+	    {"{\"revision\": 0x10}", "line 1, column 15: expected ',' or '}', got 'x'"},
+	    {"{\"revision\": NaN}",
+	        "line 1, column 14: expected a value, got 'N' (NaN and "
+	        "Infinity are written as strings)"},
+	    {"{\"revision\": -Infinity}", "line 1, column 15: expected a digit after '-'"},
+	    /* Words. */
+	    {"{\"units\": tru}",
+	        "line 1, column 11: expected a value, got 't' (JSON's words are "
+	        "true, false and null)"},
+	    {"{\"units\": True}", "line 1, column 11: expected a value, got 'T'"},
+	    {"{\"units\": nul",
+	        "line 1, column 11: expected a value, got 'n' (JSON's words are "
+	        "true, false and null)"},
+	    /* Strings. */
+	    {"{\"units\": [{\"id\": \"abc", "line 1, column 19: unterminated string"},
+	    {"{\"units\": [{\"id\": \"abc\\", "line 1, column 19: unterminated string"},
+	    {"{\"units\": [{\"id\": \"a\\qb\"}]}",
+	        "line 1, column 21: invalid escape '\\q' in a string"},
+	    {"{\"units\": [{\"id\": \"a\\x41\"}]}",
+	        "line 1, column 21: invalid escape '\\x' in a string"},
+	    {"{\"units\": [{\"id\": \"\\u12\"}]}",
+	        "line 1, column 20: invalid \\u escape: expected 4 hex digits"},
+	    {"{\"units\": [{\"id\": \"\\u12g4\"}]}",
+	        "line 1, column 20: invalid \\u escape: expected 4 hex digits"},
+	    {"{\"units\": [{\"id\": \"\\ud800\"}]}",
+	        "line 1, column 20: lone high surrogate in a \\u escape"},
+	    {"{\"units\": [{\"id\": \"\\uDBFFx\"}]}",
+	        "line 1, column 20: lone high surrogate in a \\u escape"},
+	    {"{\"units\": [{\"id\": \"\\ud800\\u0041\"}]}",
+	        "line 1, column 20: lone high surrogate in a \\u escape"},
+	    {"{\"units\": [{\"id\": \"\\ud800\\ud800\"}]}",
+	        "line 1, column 20: lone high surrogate in a \\u escape"},
+	    {"{\"units\": [{\"id\": \"x\\udc00\"}]}",
+	        "line 1, column 21: lone low surrogate in a \\u escape"},
+	    {"{\"units\": [{\"id\": \"a\tb\"}]}",
+	        "line 1, column 21: control character 0x09 in a string (escape it: \\u0009)"},
+	    {"{\"units\": [{\"id\": \"a\nb\"}]}",
+	        "line 1, column 21: control character 0x0a in a string (escape it: \\u000a)"},
+	    /* Keys are strings like any other. */
+	    {"{\"un\\its\": []}", "line 1, column 5: invalid escape '\\i' in a string"},
+	    {"{\"units\\u00\": []}", "line 1, column 8: invalid \\u escape: expected 4 hex digits"},
+	    /* One value, then only whitespace. */
+	    {"{} x", "line 1, column 4: expected the end of the text after the value, got 'x'"},
+	    {"{}{}", "line 1, column 3: expected the end of the text after the value, got '{'"},
+	    {"{}\n\n  ]",
+	        "line 3, column 3: expected the end of the text after the value, got ']'"},
+	    {"{},", "line 1, column 3: expected the end of the text after the value, got ','"},
+	    /* Lines count '\n', columns count characters (not bytes), from 1. */
+	    {"{\n  \"units\": [\n    {\"id\": \"a\",\n     \"kind\": \"OFFICE\",, }]}",
+	        "line 4, column 23: expected a key, got ','"},
+	    {"{\"units\": [{\"id\": \"\xe6\x97\xa5\xe6\x9c\xac\"x}]}",
+	        "line 1, column 23: expected ',' or '}', got 'x'"},
+	    {"{\r\n\"units\": [}", "line 2, column 11: expected a value, got '}'"},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(cases); i++) {
+		expect_err(&orgdir__v1__directory__descriptor, cases[i].text, cases[i].err);
+	}
+	/* A NUL byte in the text is a control character, in a string or not. */
+	expect_n_err(&orgdir__v1__unit__descriptor, "{\"id\": \"a\0b\"}", 13,
+	    "line 1, column 10: control character 0x00 in a string (escape it: \\u0000)");
+	expect_n_err(&orgdir__v1__unit__descriptor, "{}\0", 3,
+	    "line 1, column 3: expected the end of the text after the value, got byte 0x00");
+	/* len is the end, whatever follows it in memory. */
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_n_ok(
+	    &orgdir__v1__unit__descriptor, "{\"id\": \"a\"} trailing", 11);
+	assert_string_equal(u->id, "a");
+	protobuf_c_message_free_unpacked(&u->base, NULL);
+}
+
+/* Every escape, surrogate pairs included, in values and in keys; the text
+ * of a string without escapes is copied as it is. */
+static void
+test_string_escapes(void **state)
+{
+	(void) state;
+	Pbjsontest__AllTypes *a = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor,
+	    "{\"fString\": \"q\\\" b\\\\ s\\/ \\b\\f\\n\\r\\t \\u0041\\u00e9\\u20AC\\ud83d\\ude00"
+	    "\\uD834\\uDD1E \\u007f\\u0001\","
+	    " \"rString\": [\"\", \"plain\", \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"\\\\\"]}");
+	assert_string_equal(a->f_string,
+	    "q\" b\\ s/ \b\f\n\r\t A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf0\x9d\x84\x9e \x7f\x01");
+	assert_int_equal(a->n_r_string, 4);
+	assert_string_equal(a->r_string[0], "");
+	assert_string_equal(a->r_string[1], "plain");
+	assert_string_equal(a->r_string[2], "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	assert_string_equal(a->r_string[3], "\\");
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+
+	/* Escaped keys name fields as they read once unescaped, and errors
+	 * show them so. */
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "{\"\\u0069d\": \"x\", \"parent\\u005fid\": \"p\"}");
+	assert_string_equal(u->id, "x");
+	assert_string_equal(u->parent_id, "p");
+	protobuf_c_message_free_unpacked(&u->base, NULL);
+	expect_err(&orgdir__v1__unit__descriptor, "{\"p\\u0061rentId\": 5}",
+	    "parentId: expected a string, got number");
+
+	/* \u0000 is valid JSON, but a string field cannot hold a NUL: the
+	 * mapping refuses it, wherever it is. */
+	expect_err(&orgdir__v1__unit__descriptor, "{\"acronym\": \"\\u0000\"}",
+	    "acronym: string is not valid UTF-8 or contains a NUL character");
+	expect_err(&orgdir__v1__directory__descriptor,
+	    "{\"units\": [{\"name\": [{\"lang\": \"en\", \"text\": \"a\\u0000\"}]}]}",
+	    "units[0].name[0].text: string is not valid UTF-8 or contains a NUL character");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"kind\": \"OFFICE\\u0000\"}",
+	    "kind: unknown enum value \"OFFICE\" for orgdir.v1.Unit.Kind");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"kind\\u0000\": \"OFFICE\"}",
+	    "kind: unknown field for orgdir.v1.Unit");
+
+	/* Escapes reach the values the mapping reads from strings too. */
+	Orgdir__V1__Request *r = (Orgdir__V1__Request *) parse_ok(&orgdir__v1__request__descriptor,
+	    "{\"callId\": \"\\u0031\\u0032\", \"requestId\": \"YW\\u004aj\", \"method\": "
+	    "\"\\u00e9\"}");
+	assert_true(r->call_id == 12);
+	assert_int_equal(r->request_id.len, 3);
+	assert_memory_equal(r->request_id.data, "abc", 3);
+	assert_string_equal(r->method, "\xc3\xa9");
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	Orgdir__V1__Unit *k = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "{\"kind\": \"\\u004fFFICE\"}");
+	assert_int_equal(k->kind, ORGDIR__V1__UNIT__KIND__OFFICE);
+	protobuf_c_message_free_unpacked(&k->base, NULL);
+}
+
+/* The text is not trusted: invalid UTF-8 is refused wherever it is, keys
+ * included, as a syntax error at the bad byte. */
+static void
+test_invalid_utf8_is_refused(void **state)
+{
+	(void) state;
+	static const struct bad_text cases[] = {
+	    {"{\"id\": \"\xff\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    {"{\"id\": \"ab\x80\"}", "line 1, column 11: invalid UTF-8 in a string"},
+	    /* Overlong forms, a surrogate, past U+10FFFF, cut short. */
+	    {"{\"id\": \"\xc0\xaf\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    {"{\"id\": \"\xe0\x80\xaf\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    {"{\"id\": \"\xed\xa0\x80\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    {"{\"id\": \"\xf4\x90\x80\x80\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    {"{\"id\": \"\xe2\x82\"}", "line 1, column 9: invalid UTF-8 in a string"},
+	    /* After good multi-byte characters: columns count characters. */
+	    {"{\"id\": \"\xc3\xa9\xe2\x82\xac\xe2\x82\"}",
+	        "line 1, column 11: invalid UTF-8 in a string"},
+	    /* Keys, even of fields that do not exist. */
+	    {"{\"\xff\": 1}", "line 1, column 3: invalid UTF-8 in a string"},
+	    {"{\"i\xc3\": 1}", "line 1, column 4: invalid UTF-8 in a string"},
+	    /* Outside strings, any non-ASCII byte is simply not JSON. */
+	    {"{\"id\": \xc3\xa9}", "line 1, column 8: expected a value, got byte 0xc3"},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(cases); i++) {
+		expect_err(&orgdir__v1__unit__descriptor, cases[i].text, cases[i].err);
+	}
+	/* Deep in a long string: the 8-byte scan finds it too. */
+	char doc[256];
+	snprintf(doc, sizeof(doc),
+	    "{\"units\": [{\"id\": \"a\"}, {\"name\": [{\"lang\": \"en\", \"text\": "
+	    "\"abcdefghijklmnopqrstuvwxyz0123456789%s\"}]}]}",
+	    "\xf0\x9f\x98");
+	expect_err(&orgdir__v1__directory__descriptor, doc,
+	    "line 1, column 95: invalid UTF-8 in a string");
+}
+
+/* Numbers are read from their text: integers exactly, whatever their
+ * spelling; doubles as the nearest value. */
+static void
+test_numbers_are_read_exactly(void **state)
+{
+	(void) state;
+	Pbjsontest__AllTypes *a =
+	    (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
+	        "{\"fUint64\": 18446744073709551615, \"fInt64\": -9223372036854775808,"
+	        " \"fSint64\": 9007199254740993, \"fSfixed64\": 9007199254740993.0,"
+	        " \"fFixed64\": 1.8446744073709551615e19, \"fInt32\": -0, \"fUint32\": -0.0e5,"
+	        " \"fSint32\": 0.5e1, \"fFixed32\": 1234567890000000000000000e-15,"
+	        " \"fSfixed32\": 0e99999999999999999999, \"fDouble\": 1e-400, \"fFloat\": -0}");
+	assert_true(a->f_uint64 == UINT64_MAX);
+	assert_true(a->f_int64 == INT64_MIN);
+	/* A double would have made these 9007199254740992. */
+	assert_true(a->f_sint64 == INT64_C(9007199254740993));
+	assert_true(a->f_sfixed64 == INT64_C(9007199254740993));
+	assert_true(a->f_fixed64 == UINT64_MAX);
+	assert_int_equal(a->f_int32, 0);
+	assert_int_equal(a->f_uint32, 0);
+	assert_int_equal(a->f_sint32, 5);
+	assert_int_equal(a->f_fixed32, 1234567890);
+	assert_int_equal(a->f_sfixed32, 0);
+	assert_true(a->f_double == 0.0); /* underflow: the nearest double */
+	assert_true(a->f_float == 0.0f);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+
+	a = (Pbjsontest__AllTypes *) parse_ok(&pbjsontest__all_types__descriptor,
+	    "{\"fDouble\": 2.2250738585072014e-308, \"rDouble\": [0.1, -1.5E+2, 5e-324,"
+	    " 1.7976931348623157e308, \"1E2\", \"-0.0\", 123456789012345678901234567890]}");
+	assert_true(a->f_double == DBL_MIN);
+	assert_int_equal(a->n_r_double, 7);
+	assert_true(a->r_double[0] == 0.1);
+	assert_true(a->r_double[1] == -150.0);
+	assert_true(a->r_double[2] == 5e-324);
+	assert_true(a->r_double[3] == DBL_MAX);
+	assert_true(a->r_double[4] == 100.0);
+	assert_true(a->r_double[5] == 0.0 && signbit(a->r_double[5]));
+	assert_true(a->r_double[6] == 123456789012345678901234567890.0);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+
+	static const struct bad_text cases[] = {
+	    {"{\"fUint64\": 18446744073709551616}",
+	        "fUint64: 18446744073709551616 is out of range for uint64"},
+	    {"{\"fInt64\": 9223372036854775808}",
+	        "fInt64: 9223372036854775808 is out of range for int64"},
+	    {"{\"fUint64\": 1.8446744073709551616e19}",
+	        "fUint64: 1.8446744073709551616e19 is out of range for uint64"},
+	    {"{\"fUint64\": 100000000000000000000000000000000000000000}",
+	        "fUint64: 100000000000000000000000000000000000000000 is out of range for uint64"},
+	    {"{\"fInt32\": 1e400}", "fInt32: 1e400 is out of range for int32"},
+	    {"{\"fDouble\": 1e400}", "fDouble: 1e400 is out of range for double"},
+	    {"{\"fDouble\": -1e400}", "fDouble: -1e400 is out of range for double"},
+	    {"{\"fInt32\": 1e-400}", "fInt32: 1e-400 is not an integer"},
+	    {"{\"fInt64\": 1.0000000000000000001}",
+	        "fInt64: 1.0000000000000000001 is not an integer"},
+	    {"{\"fInt64\": 9007199254740993.5}", "fInt64: 9007199254740993.5 is not an integer"},
+	    {"{\"fInt32\": 5e-1}", "fInt32: 5e-1 is not an integer"},
+	    /* A number in a string follows the JSON grammar too. */
+	    {"{\"fDouble\": \"01\"}", "fDouble: \"01\" is not a number"},
+	    {"{\"fDouble\": \"1.\"}", "fDouble: \"1.\" is not a number"},
+	    {"{\"fDouble\": \"\"}", "fDouble: \"\" is not a number"},
+	    {"{\"fInt64\": \"1e3\"}", "fInt64: \"1e3\" is not an integer"},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(cases); i++) {
+		expect_err(&pbjsontest__all_types__descriptor, cases[i].text, cases[i].err);
+	}
+}
+
+/* JSON leaves the meaning of a key given twice open; every object here is
+ * a message, and a field given twice is refused however it is spelt. */
+static void
+test_duplicate_keys_are_refused(void **state)
+{
+	(void) state;
+	static const struct bad_text cases[] = {
+	    {"{\"id\": \"a\", \"id\": \"a\"}", "id: duplicate key"},
+	    {"{\"id\": null, \"kind\": 1, \"id\": \"b\"}", "id: duplicate key"},
+	    {"{\"id\": \"a\", \"\\u0069d\": \"b\"}", "id: duplicate key"},
+	    {"{\"parentId\": \"a\", \"parentId\": \"b\"}", "parentId: duplicate key"},
+	    {"{\"name\": [], \"name\": []}", "name: duplicate key"},
+	    {"{\"head\": {\"name\": \"x\", \"name\": \"y\"}}", "head.name: duplicate key"},
+	    /* Both spellings, null or not: named where the text first gave it. */
+	    {"{\"sortOrder\": null, \"sort_order\": 1}",
+	        "sortOrder: field given twice, as \"sort_order\" and \"sortOrder\""},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(cases); i++) {
+		expect_err(&orgdir__v1__unit__descriptor, cases[i].text, cases[i].err);
+	}
+	/* The same key in two objects is no duplicate. */
+	Orgdir__V1__Directory *d = (Orgdir__V1__Directory *) parse_ok(
+	    &orgdir__v1__directory__descriptor,
+	    "{\"units\": [{\"id\": \"a\", \"head\": {\"name\": \"x\"}}, {\"id\": \"b\", \"head\": "
+	    "{\"name\": \"y\"}}]}");
+	assert_int_equal(d->n_units, 2);
+	assert_string_equal(d->units[1]->head->name, "y");
+	protobuf_c_message_free_unpacked(&d->base, NULL);
+}
+
+/* The mapping has no use for an array in an array, and the reader stops
+ * at the first one: 100,000 '[' cost no stack (nor do 100,000 '{', which
+ * stop at the nesting cap or sooner). */
+static void
+test_deep_arrays_do_not_recurse(void **state)
+{
+	(void) state;
+	size_t n = 100000;
+	char *text = malloc(n + 16);
+	assert_non_null(text);
+	memcpy(text, "{\"units\": ", 10);
+	memset(text + 10, '[', n);
+	expect_n_err(&orgdir__v1__directory__descriptor, text, 10 + n,
+	    "units[0]: expected an object (orgdir.v1.Unit), got array");
+	memcpy(text, "{\"rInt32\":", 10);
+	expect_n_err(&pbjsontest__all_types__descriptor, text, 10 + n,
+	    "rInt32[0]: expected a number, got array");
+	memset(text, '[', n);
+	expect_n_err(&orgdir__v1__directory__descriptor, text, n,
+	    "expected an object (orgdir.v1.Directory), got array");
+	memset(text, '{', n);
+	expect_n_err(&orgdir__v1__directory__descriptor, text, n,
+	    "line 1, column 2: expected a key or '}', got '{'");
+	free(text);
+}
+
+/* A UTF-8 byte order mark opening the text is skipped (RFC 8259 8.1 lets
+ * a parser ignore it, and Windows editors write one); anywhere else it is
+ * not JSON. Lines and columns count from after it. */
+static void
+test_byte_order_mark(void **state)
+{
+	(void) state;
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) parse_ok(
+	    &orgdir__v1__unit__descriptor, "\xef\xbb\xbf{\"id\": \"bom\"}");
+	assert_string_equal(u->id, "bom");
+	protobuf_c_message_free_unpacked(&u->base, NULL);
+	expect_err(&orgdir__v1__unit__descriptor, "\xef\xbb\xbf{\"id\" 1}",
+	    "line 1, column 7: expected ':' after the key, got '1'");
+	expect_err(&orgdir__v1__unit__descriptor, "\xef\xbb\xbf\xef\xbb\xbf{}",
+	    "line 1, column 1: expected a value, got byte 0xef");
+	expect_err(&orgdir__v1__unit__descriptor, " \xef\xbb\xbf{}",
+	    "line 1, column 2: expected a value, got byte 0xef");
+	expect_err(&orgdir__v1__unit__descriptor, "\xef\xbb\xbf",
+	    "line 1, column 1: expected a value, got the end of the text");
+	/* UTF-16 is not UTF-8. */
+	expect_n_err(&orgdir__v1__unit__descriptor, "\xff\xfe{\0}\0", 6,
+	    "line 1, column 1: expected a value, got byte 0xff");
+}
+
+/* Space, tab, line feed and carriage return, anywhere between tokens; no
+ * other space is JSON's. */
+static void
+test_whitespace_kinds(void **state)
+{
+	(void) state;
+	Orgdir__V1__Directory *d = (Orgdir__V1__Directory *) parse_ok(
+	    &orgdir__v1__directory__descriptor,
+	    " \t\r\n{ \t\r\n\"units\" \t\r\n: \t\r\n[ \t\r\n{ \t\r\n\"id\"\t:\t\"a\"\r\n} \t\r\n,"
+	    "\n{}\n] \t\r\n, \"revision\"\n:\n7\n} \t\r\n");
+	assert_int_equal(d->n_units, 2);
+	assert_string_equal(d->units[0]->id, "a");
+	assert_int_equal(d->revision, 7);
+	protobuf_c_message_free_unpacked(&d->base, NULL);
+	expect_err(&orgdir__v1__unit__descriptor, "{\f}",
+	    "line 1, column 2: expected a key or '}', got byte 0x0c");
+	expect_err(&orgdir__v1__unit__descriptor, "{\"id\":\v\"a\"}",
+	    "line 1, column 7: expected a value, got byte 0x0b");
+	expect_err(&orgdir__v1__unit__descriptor, "{\xc2\xa0}",
+	    "line 1, column 2: expected a key or '}', got byte 0xc2");
+	expect_err(&orgdir__v1__unit__descriptor, "{}\xe2\x80\xa8",
+	    "line 1, column 3: expected the end of the text after the value, got byte 0xe2");
+}
+
+/* JSON's decimal point is '.' whatever the locale says (skipped where no
+ * locale with another decimal point is installed). */
+static void
+test_numbers_ignore_the_locale(void **state)
+{
+	(void) state;
+	static const char *const commas[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR"};
+	const char *set = NULL;
+	for (size_t i = 0; i < OD_ARRAY_LEN(commas) && set == NULL; i++) {
+		set = setlocale(LC_NUMERIC, commas[i]);
+	}
+	if (set == NULL) {
+		skip();
+	}
+	assert_true(strtod("1,5", NULL) == 1.5); /* the locale does what it says */
+	Pbjsontest__AllTypes *a = (Pbjsontest__AllTypes *) parse_ok(
+	    &pbjsontest__all_types__descriptor, "{\"fDouble\": 1.5, \"fFloat\": \"2.25\"}");
+	setlocale(LC_NUMERIC, "C");
+	assert_true(a->f_double == 1.5);
+	assert_true(a->f_float == 2.25f);
+	protobuf_c_message_free_unpacked(&a->base, NULL);
+}
+
+/* The reader against jansson's: a valid text, and jansson's rewriting of
+ * it (compact, and indented with every non-ASCII character as a \u escape,
+ * surrogate pairs included), give the same message. */
+static void
+assert_same_as_jansson(const ProtobufCMessageDescriptor *desc, const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &e);
+	if (j == NULL) {
+		fail_msg("jansson refuses %s: %s", text, e.text);
+	}
+	ProtobufCMessage *mine = parse_ok(desc, text);
+	static const size_t flags[] = {JSON_COMPACT, JSON_ENSURE_ASCII | JSON_INDENT(1)};
+	for (size_t i = 0; i < OD_ARRAY_LEN(flags); i++) {
+		char *again = json_dumps(j, flags[i]);
+		assert_non_null(again);
+		ProtobufCMessage *theirs = parse_ok(desc, again);
+		assert_same_packed(mine, theirs);
+		protobuf_c_message_free_unpacked(theirs, NULL);
+		free(again);
+	}
+	protobuf_c_message_free_unpacked(mine, NULL);
+	json_decref(j);
+}
+
+static void
+test_same_message_as_jansson_reads(void **state)
+{
+	(void) state;
+	assert_same_as_jansson(&orgdir__v1__directory__descriptor, PY_DIRECTORY_CAMEL);
+	assert_same_as_jansson(&orgdir__v1__directory__descriptor, PY_DIRECTORY_SNAKE);
+	assert_same_as_jansson(&pbjsontest__all_types__descriptor,
+	    "{\"fString\": \"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\xe2\x82\xac\","
+	    " \"rString\": [\"\xf0\x9f\x98\x80\", \"\\u007f\"], \"fInt64\": -42,"
+	    " \"fUint64\": \"18446744073709551615\", \"fDouble\": -2.5e-3, \"fFloat\": 0.1,"
+	    " \"fInt32\": 100, \"rDouble\": [1e300, 5e-324, 0.30000000000000004]}");
+}
+
 /* --- allocators ------------------------------------------------------------- */
 
 static void
@@ -1469,9 +1942,10 @@ test_arena_allocator(void **state)
 	char err[256];
 	od_arena arena;
 	od_arena_init(&arena, 1u << 20);
-	json_t *j = load(PY_DIRECTORY_CAMEL);
-	Orgdir__V1__Directory *d = (Orgdir__V1__Directory *) od_pbjson_to_message(
-	    &orgdir__v1__directory__descriptor, j, &arena.pb, err, sizeof(err));
+	const char *j = PY_DIRECTORY_CAMEL;
+	size_t n = strlen(j);
+	Orgdir__V1__Directory *d = (Orgdir__V1__Directory *) od_pbjson_parse(
+	    &orgdir__v1__directory__descriptor, j, n, &arena.pb, err, sizeof(err));
 	assert_non_null(d);
 	assert_int_equal(d->n_units, 3);
 	assert_string_equal(d->units[1]->head->title[1]->lang, "fr");
@@ -1481,12 +1955,11 @@ test_arena_allocator(void **state)
 	/* Too small an arena: a clean error, and the arena says why. */
 	od_arena small;
 	od_arena_init(&small, 256);
-	assert_null(od_pbjson_to_message(
-	    &orgdir__v1__directory__descriptor, j, &small.pb, err, sizeof(err)));
+	assert_null(
+	    od_pbjson_parse(&orgdir__v1__directory__descriptor, j, n, &small.pb, err, sizeof(err)));
 	assert_non_null(strstr(err, "out of memory"));
 	assert_true(small.exhausted);
 	od_arena_destroy(&small);
-	json_decref(j);
 	od_arena_destroy(&arena);
 }
 
@@ -1527,13 +2000,13 @@ test_allocation_failure_frees_everything(void **state)
 {
 	(void) state;
 	char err[256];
-	json_t *j = load(PY_DIRECTORY_CAMEL);
+	const char *j = PY_DIRECTORY_CAMEL;
 	unsigned k;
 	for (k = 0; k < 10000; k++) {
 		struct failing_alloc fa = {k, 0};
 		ProtobufCAllocator a = {fa_alloc, fa_free, &fa};
-		ProtobufCMessage *m = od_pbjson_to_message(
-		    &orgdir__v1__directory__descriptor, j, &a, err, sizeof(err));
+		ProtobufCMessage *m = od_pbjson_parse(
+		    &orgdir__v1__directory__descriptor, j, strlen(j), &a, err, sizeof(err));
 		if (m != NULL) {
 			assert_packed_hex(m, PY_DIRECTORY_HEX);
 			protobuf_c_message_free_unpacked(m, &a);
@@ -1545,7 +2018,6 @@ test_allocation_failure_frees_everything(void **state)
 	}
 	assert_true(k > 40); /* the document takes many allocations */
 	assert_true(k < 10000);
-	json_decref(j);
 }
 
 /* A late error in a large document, NULL allocator: valgrind checks that
@@ -1560,14 +2032,19 @@ test_late_error_frees_partial_message(void **state)
 	json_object_set_new(
 	    bad, "description", json_pack("[{s:s},{s:i}]", "lang", "en", "text", 5));
 	json_array_append_new(units, bad);
-	char err[256];
-	assert_null(
-	    od_pbjson_to_message(&orgdir__v1__directory__descriptor, j, NULL, err, sizeof(err)));
-	assert_string_equal(err, "units[3].description[1].text: expected a string, got number");
+	char *text = json_dumps(j, 0);
 	json_decref(j);
+	assert_non_null(text);
+	expect_err(&orgdir__v1__directory__descriptor, text,
+	    "units[3].description[1].text: expected a string, got number");
+	free(text);
 
-	assert_null(od_pbjson_to_message(NULL, j, NULL, err, sizeof(err)));
-	assert_string_equal(err, "no message descriptor or no JSON value");
+	char err[256];
+	assert_null(od_pbjson_parse(NULL, "{}", 2, NULL, err, sizeof(err)));
+	assert_string_equal(err, "no message descriptor or no JSON text");
+	assert_null(
+	    od_pbjson_parse(&orgdir__v1__unit__descriptor, NULL, 1, NULL, err, sizeof(err)));
+	assert_string_equal(err, "no message descriptor or no JSON text");
 	assert_null(od_pbjson_from_message(NULL));
 }
 
@@ -1602,6 +2079,16 @@ main(void)
 	    cmocka_unit_test(test_arena_allocator),
 	    cmocka_unit_test(test_allocation_failure_frees_everything),
 	    cmocka_unit_test(test_late_error_frees_partial_message),
+	    cmocka_unit_test(test_syntax_errors_say_line_and_column),
+	    cmocka_unit_test(test_string_escapes),
+	    cmocka_unit_test(test_invalid_utf8_is_refused),
+	    cmocka_unit_test(test_numbers_are_read_exactly),
+	    cmocka_unit_test(test_duplicate_keys_are_refused),
+	    cmocka_unit_test(test_deep_arrays_do_not_recurse),
+	    cmocka_unit_test(test_byte_order_mark),
+	    cmocka_unit_test(test_whitespace_kinds),
+	    cmocka_unit_test(test_numbers_ignore_the_locale),
+	    cmocka_unit_test(test_same_message_as_jansson_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#include <jansson.h>
 
 #include "orgctl.h"
 #include "pbjson.h"
@@ -19,8 +16,6 @@
 #define EXPORT_MAX_BYTES (256u << 20)
 /* The largest import document read (a 100,000-unit directory is ~50 MB). */
 #define IMPORT_FILE_MAX ((size_t) 1 << 31)
-/* First read buffer when the size is not known in advance (a pipe). */
-#define IMPORT_READ_FIRST (1u << 20)
 
 static int
 run_export(struct od_ctl *c, const struct od_ctl_args *a)
@@ -52,131 +47,19 @@ run_export(struct od_ctl *c, const struct od_ctl_args *a)
 }
 
 /*
- * Reads all of f (to EOF) into *out, a malloc'd buffer of *len bytes that
- * the caller frees. One buffer for json_loadb: jansson's json_loadf reads
- * a character at a time through the locked getc. Returns 0, or an errno
- * value (EFBIG past IMPORT_FILE_MAX), with *out NULL.
- */
-static int
-read_all(FILE *f, char **out, size_t *len)
-{
-	struct stat sb;
-	size_t alloc = IMPORT_READ_FIRST;
-	size_t n = 0;
-
-	*out = NULL;
-	*len = 0;
-	/* A regular file's size sizes the buffer; one byte more finds EOF
-	 * without growing it. */
-	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
-		if ((uint64_t) sb.st_size > IMPORT_FILE_MAX) {
-			return EFBIG;
-		}
-		alloc = (size_t) sb.st_size + 1;
-	}
-	char *buf = malloc(alloc);
-	if (buf == NULL) {
-		return ENOMEM;
-	}
-	for (;;) {
-		if (n == alloc) {
-			if (alloc > IMPORT_FILE_MAX) {
-				free(buf);
-				return EFBIG;
-			}
-			/* One byte past the cap tells a file of exactly the cap from
-			 * a larger one. */
-			size_t na = alloc <= IMPORT_FILE_MAX / 2 ? alloc * 2 : IMPORT_FILE_MAX + 1;
-			char *nb = realloc(buf, na);
-			if (nb == NULL) {
-				free(buf);
-				return ENOMEM;
-			}
-			buf = nb;
-			alloc = na;
-		}
-		errno = 0;
-		size_t r = fread(buf + n, 1, alloc - n, f);
-		n += r;
-		if (r == 0 || n < alloc) {
-			if (ferror(f)) {
-				int e = errno != 0 ? errno : EIO;
-				free(buf);
-				return e;
-			}
-			if (feof(f)) {
-				break;
-			}
-		}
-	}
-	if (n > IMPORT_FILE_MAX) {
-		free(buf);
-		return EFBIG;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-/*
- * The JSON tree of an import is millions of small values, which malloc
- * takes and then frees one by one at a cost of a third of the client's
- * time. run_import has jansson allocate them from this arena instead and
- * drops the whole tree with it. jansson's allocation hooks take no context
- * pointer, hence this file-scope one; it is set only while run_import
- * parses and maps the document, with nothing else using jansson.
- */
-static od_arena *tree_arena;
-
-static void *
-tree_alloc(size_t n)
-{
-	return od_arena_alloc(tree_arena, n);
-}
-
-static void
-tree_free(void *p)
-{
-	/* jansson frees what it grew or dropped while parsing: it all goes
-	 * with the arena. */
-	(void) p;
-}
-
-/*
- * Parses `text` (len bytes, freed here as soon as it is parsed) and maps it
- * to a Directory allocated from `msg`; the JSON tree lives and dies in an
- * arena of its own. Returns the Directory, or NULL having printed the
- * error: line:column for bad JSON, the JSON path for a document that does
- * not map.
+ * Parses `text` (len bytes, freed here as soon as it is parsed) into a
+ * Directory allocated from `msg`: no tree in between (pbjson.h). Returns
+ * the Directory, or NULL having printed the error: line and column for bad
+ * JSON, the JSON path for a document that does not map.
  */
 static Orgdir__V1__Directory *
 parse_directory(const char *path, char *text, size_t len, od_arena *msg)
 {
-	od_arena tree;
-	json_malloc_t saved_malloc;
-	json_free_t saved_free;
-	json_error_t jerr;
 	char err[512];
-
-	od_arena_init(&tree, SIZE_MAX);
-	json_get_alloc_funcs(&saved_malloc, &saved_free);
-	tree_arena = &tree;
-	json_set_alloc_funcs(tree_alloc, tree_free);
-	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_parse(
+	    &orgdir__v1__directory__descriptor, text, len, &msg->pb, err, sizeof(err));
 	free(text);
-	Orgdir__V1__Directory *dir = NULL;
-	if (doc != NULL) {
-		dir = (Orgdir__V1__Directory *) od_pbjson_to_message(
-		    &orgdir__v1__directory__descriptor, doc, &msg->pb, err, sizeof(err));
-	}
-	/* Nothing from the tree survives: the Directory is in `msg`, and the
-	 * messages were copied into jerr and err. */
-	json_set_alloc_funcs(saved_malloc, saved_free);
-	tree_arena = NULL;
-	od_arena_destroy(&tree);
-	if (doc == NULL) {
-		fprintf(stderr, "orgctl: %s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
-	} else if (dir == NULL) {
+	if (dir == NULL) {
 		fprintf(stderr, "orgctl: %s: %s\n", path, err);
 	}
 	return dir;
@@ -207,7 +90,7 @@ run_import(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	char *text;
 	size_t len;
-	int e = read_all(f, &text, &len);
+	int e = od_read_all(f, IMPORT_FILE_MAX, &text, &len);
 	if (!from_stdin) {
 		fclose(f);
 	}
