@@ -11,6 +11,8 @@
 #   FUZZ_WORK=/tmp/fz tools/fuzz.sh 3600
 #                            # keep the grown corpora and any crash input in
 #                            # /tmp/fz/<name>/ and /tmp/fz/artifacts/
+#   FUZZ_TARGETS="pbdecode" tools/fuzz.sh 120
+#                            # only those targets (names without fuzz_)
 #
 # A crash input is copied to build-fuzz/fuzz-artifacts/; reproduce it with
 #   build-fuzz/bin/fuzz_<name> build-fuzz/fuzz-artifacts/<file>
@@ -57,6 +59,7 @@ max_len() {
 	case "$1" in
 	textkey) echo 4200 ;; # just past the 4096-byte input cap
 	pbjson) echo 16384 ;;
+	pbdecode) echo 8192 ;; # the largest seeds are about 4 KiB
 	envelope) echo 65536 ;;
 	dispatch) echo 32768 ;; # a request with a body: an import part, a unit
 	*) echo 4096 ;;
@@ -78,6 +81,10 @@ names=()
 pids=()
 for bin in "$BUILD"/bin/fuzz_*; do
 	name=${bin##*/fuzz_}
+	case " ${FUZZ_TARGETS:-$name} " in
+	*" $name "*) ;;
+	*) continue ;;
+	esac
 	mkdir -p "$work/$name"
 	if [ -d "tests/fuzz/corpus/$name" ]; then
 		cp -r "tests/fuzz/corpus/$name/." "$work/$name/"

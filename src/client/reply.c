@@ -55,7 +55,8 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 	od_arena_init(
 	    &r->arena, (size_t) OD_CLIENT_ARENA_FACTOR * max_body + OD_CLIENT_ENVELOPE_MARGIN);
 
-	Orgdir__V1__Response *env = orgdir__v1__response__unpack(&r->arena.pb, len, data);
+	Orgdir__V1__Response *env = (Orgdir__V1__Response *) od_pb_unpack(
+	    &orgdir__v1__response__descriptor, &r->arena.pb, len, data);
 	if (env == NULL) {
 		return refuse(r, st, url, "not a Response envelope");
 	}
@@ -100,8 +101,7 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 		orgdir_reply_free(r);
 		return code;
 	}
-	ProtobufCMessage *m =
-	    protobuf_c_message_unpack(desc, &r->arena.pb, env->body.len, env->body.data);
+	ProtobufCMessage *m = od_pb_unpack(desc, &r->arena.pb, env->body.len, env->body.data);
 	if (m == NULL) {
 		char what[160];
 		snprintf(what, sizeof(what), "body is not a valid %s", desc->name);

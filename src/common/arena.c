@@ -5,19 +5,30 @@
 #include "od.h"
 
 #define ARENA_CHUNK_MIN (16u * 1024u)
-#define ARENA_ALIGN 16u
 
+/* The head chunk's free bytes are the arena's bump..bump + room. */
 struct od_arena_chunk {
 	struct od_arena_chunk *next;
 	size_t size; /* usable bytes in data */
-	size_t used;
-	_Alignas(16) unsigned char data[];
+	_Alignas(OD_ARENA_ALIGN) unsigned char data[];
 };
 
-static void *
-pb_alloc(void *ad, size_t n)
+void *
+od_arena_pb_alloc(void *ad, size_t n)
 {
 	return od_arena_alloc(ad, n);
+}
+
+/* Makes c the chunk allocations come from, from byte `used` on. room
+ * stops at the cap too, so od_arena_alloc checks one bound. */
+static void
+use_chunk(od_arena *a, struct od_arena_chunk *c, size_t used)
+{
+	a->bump = c != NULL ? c->data + used : NULL;
+	a->room = c != NULL ? c->size - used : 0;
+	if (a->room > a->cap - a->used_total) {
+		a->room = a->cap - a->used_total;
+	}
 }
 
 static void
@@ -33,25 +44,25 @@ od_arena_init(od_arena *a, size_t cap)
 {
 	memset(a, 0, sizeof(*a));
 	a->cap = cap;
-	a->pb.alloc = pb_alloc;
+	a->pb.alloc = od_arena_pb_alloc;
 	a->pb.free = pb_free;
 	a->pb.allocator_data = a;
 }
 
 void *
-od_arena_alloc(od_arena *a, size_t n)
+od_arena_alloc_chunk(od_arena *a, size_t n)
 {
 	struct od_arena_chunk *c = a->head;
-	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+	size_t need = (n + OD_ARENA_ALIGN - 1) & ~(size_t) (OD_ARENA_ALIGN - 1);
 
 	if (n == 0) {
-		need = ARENA_ALIGN;
+		need = OD_ARENA_ALIGN;
 	}
 	if (need < n || a->used_total + need > a->cap || a->used_total + need < need) {
 		a->exhausted = true;
 		return NULL;
 	}
-	if (c == NULL || c->size - c->used < need) {
+	if (c == NULL || (size_t) (c->data + c->size - a->bump) < need) {
 		/* Reuse the kept first chunk after a reset before allocating. */
 		size_t size = need > ARENA_CHUNK_MIN ? need : ARENA_CHUNK_MIN;
 		if (c != NULL && c->size >= ARENA_CHUNK_MIN) {
@@ -63,17 +74,17 @@ od_arena_alloc(od_arena *a, size_t n)
 			return NULL;
 		}
 		nc->size = size;
-		nc->used = 0;
 		nc->next = a->head;
 		a->head = nc;
 		if (a->first == NULL) {
 			a->first = nc;
 		}
 		c = nc;
+		a->bump = nc->data;
 	}
-	void *p = c->data + c->used;
-	c->used += need;
+	void *p = a->bump;
 	a->used_total += need;
+	use_chunk(a, c, (size_t) (a->bump - c->data) + need);
 	return p;
 }
 
@@ -99,10 +110,10 @@ od_arena_reset(od_arena *a)
 	}
 	a->head = a->first;
 	if (a->first != NULL) {
-		a->first->used = 0;
 		a->first->next = NULL;
 	}
 	a->used_total = 0;
+	use_chunk(a, a->first, 0);
 	a->exhausted = false;
 }
 
@@ -124,10 +135,10 @@ od_arena_reset_keep(od_arena *a, size_t max_keep)
 	}
 	a->head = a->first = keep;
 	if (keep != NULL) {
-		keep->used = 0;
 		keep->next = NULL;
 	}
 	a->used_total = 0;
+	use_chunk(a, keep, 0);
 	a->exhausted = false;
 }
 
@@ -142,4 +153,5 @@ od_arena_destroy(od_arena *a)
 	}
 	a->head = a->first = NULL;
 	a->used_total = 0;
+	use_chunk(a, NULL, 0);
 }

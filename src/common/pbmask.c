@@ -4,37 +4,6 @@
 
 #include "od.h"
 
-static size_t
-field_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_ENUM:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	}
-	return 0;
-}
-
 /* Copies one field's value from src (NULL = the default) into dst. Pointers
  * are shared, not duplicated: both messages must live in the same arena. */
 static void
@@ -54,7 +23,7 @@ copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const ProtobufCFi
 		return;
 	}
 	if (src != NULL) {
-		memcpy(d + f->offset, s + f->offset, field_size(f));
+		memcpy(d + f->offset, s + f->offset, od_pb_field_size(f));
 		return;
 	}
 	if (f->type == PROTOBUF_C_TYPE_STRING) {
@@ -62,7 +31,7 @@ copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const ProtobufCFi
 		const char *empty = f->default_value ? (const char *) f->default_value : "";
 		memcpy(d + f->offset, &empty, sizeof(empty));
 	} else {
-		memset(d + f->offset, 0, field_size(f));
+		memset(d + f->offset, 0, od_pb_field_size(f));
 	}
 }
 
@@ -132,33 +101,18 @@ od_pb_apply_path(ProtobufCMessage *dst, const ProtobufCMessage *src, const char 
 	return od_pb_apply_path(*dsub, ssub, dot + 1, arena, st);
 }
 
-static bool
-wire_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
-{
-	uint64_t r = 0;
-	for (int shift = 0; shift < 64 && *i < n; shift += 7) {
-		uint8_t b = p[(*i)++];
-		r |= (uint64_t) (b & 0x7F) << shift;
-		if ((b & 0x80) == 0) {
-			*v = r;
-			return true;
-		}
-	}
-	return false;
-}
-
 bool
 od_pb_wire_next(const uint8_t *p, size_t n, size_t *i, od_pb_wire *f)
 {
 	uint64_t key, v;
-	if (!wire_varint(p, n, i, &key) || key >> 3 > UINT32_MAX) {
+	if (!od_pb_varint(p, n, i, &key) || key >> 3 > UINT32_MAX) {
 		return false;
 	}
 	f->number = (uint32_t) (key >> 3);
 	f->type = (uint32_t) (key & 7);
 	switch (f->type) {
 	case 0:
-		return wire_varint(p, n, i, &v);
+		return od_pb_varint(p, n, i, &v);
 	case 1:
 	case 5: {
 		size_t w = f->type == 1 ? 8 : 4;
@@ -169,7 +123,7 @@ od_pb_wire_next(const uint8_t *p, size_t n, size_t *i, od_pb_wire *f)
 		return true;
 	}
 	case 2:
-		if (!wire_varint(p, n, i, &v) || v > n - *i) {
+		if (!od_pb_varint(p, n, i, &v) || v > n - *i) {
 			return false;
 		}
 		f->data = p + *i;
@@ -194,22 +148,6 @@ od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out
 		}
 	}
 	return false;
-}
-
-/* d's field number `number`, or NULL. Generated descriptors list fields in
- * number order, in ranges of consecutive numbers: a schema numbered 1..N
- * (all of orgdir's) has one, looked up here without a call. */
-static const ProtobufCFieldDescriptor *
-field_of(const ProtobufCMessageDescriptor *d, uint32_t number)
-{
-	const ProtobufCIntRange *r = d->field_ranges;
-	if (d->n_field_ranges >= 1 && number >= (uint32_t) r[0].start_value) {
-		uint32_t k = number - (uint32_t) r[0].start_value;
-		if (k < r[1].orig_index - r[0].orig_index) {
-			return &d->fields[r[0].orig_index + k];
-		}
-	}
-	return protobuf_c_message_descriptor_get_field(d, number);
 }
 
 /* Text without a NUL: ASCII is checked here, 8 bytes a step, and anything
@@ -243,8 +181,10 @@ od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n
 	}
 	size_t i = 0;
 	od_pb_wire w;
+	od_pb_fields fields;
+	od_pb_fields_init(&fields, d);
 	while (i < n) {
-		/* One-byte tag and length, the common case, without wire_next. */
+		/* One-byte tag and length, the common case, without od_pb_wire_next. */
 		if ((p[i] & 0x87) == 2 && n - i >= 2 && p[i + 1] < 0x80 && p[i + 1] <= n - i - 2) {
 			w.number = p[i] >> 3;
 			w.type = 2;
@@ -256,7 +196,7 @@ od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n
 		} else if (w.type != 2) {
 			continue;
 		}
-		const ProtobufCFieldDescriptor *f = field_of(d, w.number);
+		const ProtobufCFieldDescriptor *f = od_pb_fields_find(&fields, w.number);
 		if (f == NULL) {
 			continue; /* unknown: the decoder skips it */
 		}

@@ -269,7 +269,8 @@ run_import(od_call *c, const uint8_t *data, size_t len, const Orgdir__V1__Import
 		return code;
 	}
 	od_arena_init(&a, len * DOC_ARENA_FACTOR + DOC_ARENA_EXTRA);
-	Orgdir__V1__Directory *doc = orgdir__v1__directory__unpack(&a.pb, len, data);
+	Orgdir__V1__Directory *doc = (Orgdir__V1__Directory *) od_pb_unpack(
+	    &orgdir__v1__directory__descriptor, &a.pb, len, data);
 	if (doc == NULL) {
 		code = a.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
 		                         "ImportDirectory: the document is too large to decode")

@@ -167,8 +167,7 @@ decode(
 		    req->method);
 	}
 	const ProtobufCMessageDescriptor *in = c->m->desc->input;
-	ProtobufCMessage *b =
-	    protobuf_c_message_unpack(in, &c->arena.pb, req->body.len, req->body.data);
+	ProtobufCMessage *b = od_pb_unpack(in, &c->arena.pb, req->body.len, req->body.data);
 	if (b == NULL) {
 		return c->arena.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
 		                                "%s: request too large to decode", c->m->name)

@@ -69,7 +69,8 @@ prune(od_txn *t, od_arena *a, uint64_t rev)
 		if (r > below) {
 			break;
 		}
-		Orgdir__V1__Change *ch = orgdir__v1__change__unpack(&a->pb, v.mv_size, v.mv_data);
+		Orgdir__V1__Change *ch =
+		    OD_PB_UNPACK(orgdir__v1__change, &a->pb, v.mv_size, v.mv_data);
 		if (ch != NULL) {
 			char rk[2 + OD_ID_MAX + 1];
 			MDB_val key = {res_key(ch->resource_type, ch->resource_id, rk), rk};
@@ -276,7 +277,7 @@ od_changes_list(od_txn *t, od_arena *a, const Orgdir__V1__ListChangesRequest *r,
 		} else {
 			cv = v;
 		}
-		items[n] = orgdir__v1__change__unpack(&a->pb, cv.mv_size, cv.mv_data);
+		items[n] = OD_PB_UNPACK(orgdir__v1__change, &a->pb, cv.mv_size, cv.mv_data);
 		if (items[n] == NULL) {
 			mdb_cursor_close(c);
 			return a->exhausted

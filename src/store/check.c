@@ -6,7 +6,9 @@
  * pass uses (check_int.h) and the meta records. The passes: check_units.c
  * (units, the tree), check_index.c (children, kind counts, country offices,
  * countries, requests), check_log.c (change log, its index, tokens),
- * check_search.c (the search index). */
+ * check_search.c (the search index). Records are decoded with protobuf-c's
+ * own unpack, not the od_pb_unpack the server reads them with: the check
+ * does not share the decoder it may have to find fault with. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>

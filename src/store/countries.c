@@ -49,7 +49,7 @@ load_record(od_txn *t, od_arena *a, const char *alpha2, bool *corrupt)
 	if (mdb_get(t->txn, t->s->countries, &k, &v) != 0) {
 		return NULL;
 	}
-	Orgdir__V1__Country *c = orgdir__v1__country__unpack(&a->pb, v.mv_size, v.mv_data);
+	Orgdir__V1__Country *c = OD_PB_UNPACK(orgdir__v1__country, &a->pb, v.mv_size, v.mv_data);
 	*corrupt = c == NULL;
 	return c;
 }
@@ -516,7 +516,7 @@ check_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "region unit '%s' does not exist", r->region_unit_id);
 		}
-		Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, v.len, v.data);
+		Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, &a->pb, v.len, v.data);
 		if (u == NULL || u->kind != ORGDIR__V1__UNIT__KIND__REGIONAL_OFFICE) {
 			return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "unit '%s' is not a REGIONAL_OFFICE, so it cannot be a country's "
@@ -694,7 +694,8 @@ od_countries_forget_region(od_txn *t, od_arena *a, const char *unit_id)
 	/* Collect, then rewrite: no puts while the cursor walks. */
 	for (int op = MDB_FIRST; mdb_cursor_get(c, &k, &v, op) == 0 && n < OD_ARRAY_LEN(codes);
 	     op = MDB_NEXT) {
-		Orgdir__V1__Country *r = orgdir__v1__country__unpack(&a->pb, v.mv_size, v.mv_data);
+		Orgdir__V1__Country *r =
+		    OD_PB_UNPACK(orgdir__v1__country, &a->pb, v.mv_size, v.mv_data);
 		if (r != NULL && strcmp(r->region_unit_id, unit_id) == 0) {
 			codes[n++] = od_arena_strndup(a, k.mv_data, k.mv_size);
 		}

@@ -490,7 +490,7 @@ final_kind(struct imp *im, const char *id)
 	if (od_unit_get(im->t, id, &v, NULL) != ORGDIR_OK) {
 		return 0;
 	}
-	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&im->scratch.pb, v.len, v.data);
+	Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, &im->scratch.pb, v.len, v.data);
 	int kind = u != NULL ? (int) u->kind : 0;
 	od_arena_reset(&im->scratch);
 	return kind;
@@ -617,7 +617,8 @@ unit_differs(struct imp *im, const Orgdir__V1__Unit *u)
 	od_val v;
 	bool differs = true;
 	if (od_unit_get(im->t, u->id, &v, NULL) == ORGDIR_OK) {
-		Orgdir__V1__Unit *cur = orgdir__v1__unit__unpack(&im->scratch.pb, v.len, v.data);
+		Orgdir__V1__Unit *cur =
+		    OD_PB_UNPACK(orgdir__v1__unit, &im->scratch.pb, v.len, v.data);
 		if (cur != NULL) {
 			Orgdir__V1__Unit want = *u;
 			cur->etag = "";
@@ -644,7 +645,7 @@ country_differs(struct imp *im, const Orgdir__V1__Country *c, const char *alpha2
 	MDB_val v;
 	Orgdir__V1__Country *cur = NULL;
 	if (mdb_get(im->t->txn, im->t->s->countries, &k, &v) == 0) {
-		cur = orgdir__v1__country__unpack(&im->scratch.pb, v.mv_size, v.mv_data);
+		cur = OD_PB_UNPACK(orgdir__v1__country, &im->scratch.pb, v.mv_size, v.mv_data);
 	}
 	Orgdir__V1__Country want = ORGDIR__V1__COUNTRY__INIT;
 	Orgdir__V1__Presence pres = ORGDIR__V1__PRESENCE__INIT;

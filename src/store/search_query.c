@@ -310,7 +310,7 @@ od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *r,
 			if ((code = od_unit_get(t, id, &uv, st)) != ORGDIR_OK) {
 				return code;
 			}
-			sh->unit = orgdir__v1__unit__unpack(&a->pb, uv.len, uv.data);
+			sh->unit = OD_PB_UNPACK(orgdir__v1__unit, &a->pb, uv.len, uv.data);
 			if (sh->unit == NULL) {
 				return od_status_set(
 				    st, ORGDIR_DATA_LOSS, "unit '%s' is corrupt", id);

@@ -398,7 +398,7 @@ od_search_move_unit(od_txn *t, const char *id, uint32_t from, uint32_t to)
 		return MDB_NOTFOUND;
 	}
 	od_arena *a = scratch_begin(t);
-	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, v.len, v.data);
+	Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, &a->pb, v.len, v.data);
 	int rc = MDB_CORRUPTED;
 	if (u != NULL) {
 		struct od_search_fields f;
@@ -496,7 +496,7 @@ od_search_reindex_all(od_txn *t, od_arena *a)
 		if (od_unit_get(t, ids[i], &uv, NULL) != ORGDIR_OK) {
 			continue;
 		}
-		Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, uv.len, uv.data);
+		Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, &a->pb, uv.len, uv.data);
 		if (u == NULL) {
 			rc = MDB_CORRUPTED;
 			break;
@@ -586,7 +586,7 @@ doc_entries(od_txn *t, od_arena *a, const char *doc, size_t dl, struct entry **e
 		if (od_unit_get(t, id, &v, NULL) != ORGDIR_OK) {
 			return MDB_NOTFOUND;
 		}
-		Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(&a->pb, v.len, v.data);
+		Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, &a->pb, v.len, v.data);
 		if (u == NULL) {
 			return MDB_NOTFOUND; /* the unit pass reports it */
 		}

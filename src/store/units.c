@@ -404,7 +404,7 @@ check_country(od_txn *t, const Orgdir__V1__Unit *u, orgdir_status *st)
 static Orgdir__V1__Unit *
 unpack(od_arena *a, const MDB_val *v)
 {
-	return orgdir__v1__unit__unpack(&a->pb, v->mv_size, v->mv_data);
+	return OD_PB_UNPACK(orgdir__v1__unit, &a->pb, v->mv_size, v->mv_data);
 }
 
 static orgdir_code

@@ -192,8 +192,9 @@ from_subtree(nng_socket s, const char *token, int timeout_ms, growing *g, char *
 	orgdir_code code =
 	    ob_call(s, "GetSubtree", &req.base, token, timeout_ms, &a, &r, err, errlen);
 	if (code == ORGDIR_OK) {
-		Orgdir__V1__GetSubtreeResponse *t =
-		    orgdir__v1__get_subtree_response__unpack(&a.pb, r->body.len, r->body.data);
+		Orgdir__V1__GetSubtreeResponse *t = (Orgdir__V1__GetSubtreeResponse *) od_pb_unpack(
+		    &orgdir__v1__get_subtree_response__descriptor, &a.pb, r->body.len,
+		    r->body.data);
 		size_t stack[OD_TREE_DEPTH_MAX + 2];
 		if (t == NULL) {
 			snprintf(err, errlen, "GetSubtree: malformed reply");
@@ -240,8 +241,10 @@ from_listing(nng_socket s, const char *token, int timeout_ms, growing *g, char *
 			if (code != ORGDIR_OK) {
 				break;
 			}
-			Orgdir__V1__ListUnitsResponse *l = orgdir__v1__list_units_response__unpack(
-			    &a.pb, r->body.len, r->body.data);
+			Orgdir__V1__ListUnitsResponse *l =
+			    (Orgdir__V1__ListUnitsResponse *) od_pb_unpack(
+			        &orgdir__v1__list_units_response__descriptor, &a.pb, r->body.len,
+			        r->body.data);
 			if (l == NULL || strlen(l->next_page_token) >= sizeof(page)) {
 				snprintf(err, errlen, "ListUnits: malformed reply");
 				code = ORGDIR_INTERNAL;

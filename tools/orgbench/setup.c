@@ -159,7 +159,9 @@ server_info(ob_env *s, size_t *unit_count, char *err, size_t errlen)
 	if (ob_call(s->server_sock, "ServerInfo", &req.base, NULL, 10000, &a, &r, err, errlen) ==
 	    ORGDIR_OK) {
 		Orgdir__V1__ServerInfoResponse *info =
-		    orgdir__v1__server_info_response__unpack(&a.pb, r->body.len, r->body.data);
+		    (Orgdir__V1__ServerInfoResponse *) od_pb_unpack(
+		        &orgdir__v1__server_info_response__descriptor, &a.pb, r->body.len,
+		        r->body.data);
 		if (info == NULL) {
 			snprintf(err, errlen, "ServerInfo: malformed reply");
 		} else {
