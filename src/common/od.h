@@ -301,7 +301,7 @@ od_pb_field_size(const ProtobufCFieldDescriptor *f)
  * orgdir.v1 message nests more than 5 deep). On NULL, everything allocated
  * has been given back to alloc. With an od_arena's allocator (&arena.pb) it
  * allocates from the arena inline. Thread-safe; desc is only read. Uses
- * about 9 KiB of stack, and 0.3 KiB more per level of nesting.
+ * about 0.3 KiB of stack per level of nesting.
  */
 ProtobufCMessage *od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
     size_t len, const uint8_t *data);

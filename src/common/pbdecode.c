@@ -5,8 +5,8 @@
  * protobuf-c reads each message twice: a scan that records every field in
  * slabs and counts repeated elements, then a parse of the slabs. Here one
  * pass reads and stores each field as it comes:
- *  - a message type's fields are looked up by a plan made the first time a
- *    call meets the type; the loop in fill reads the common fields by it
+ *  - a message type's fields are looked up by a plan made the first time
+ *    the process meets the type; the loop in fill reads the common fields by it
  *    (one-byte key; string, message, integer), everything else goes to
  *    general_field, which follows protobuf-c step by step;
  *  - repeated arrays and unknown fields grow (4, 8, 16, ...; the capacity
@@ -23,6 +23,8 @@
  * finding one earlier or later in one pass changes nothing.
  */
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,16 +35,20 @@
 _Static_assert(OD_ARENA_ALIGN % 16 == 0, "od_arena blocks must end on 16-byte multiples");
 
 /*
- * What one call learns about a message type the first time it reads one:
+ * What the decoder learns about a message type the first time it reads one:
  * its first range of field numbers, whether it has required fields (the
  * only types that need a check at the end of a message), and, for the keys
  * of one byte (fields 1 to 15), what the loop in fill does with the field:
  * `op`, by the whole key byte, so a field on another wire type than its
- * own finds FAST_NONE. A call meets few types (a unit holds 7); the table
- * is never rewritten during a call, since readers of enclosing messages
- * still hold their plans, and a plan remembers its fields' ones.
+ * own finds FAST_NONE. Plans are made once per process and kept in a table
+ * every thread reads without a lock (a small request is decoded in a few
+ * hundred instructions: making its plan on each call would cost more); a
+ * plan never changes once published, except for `sub`, which only ever
+ * goes from NULL to the one plan of that field's type. The table owns the
+ * plans for the life of the process; a type it has no room for gets a plan
+ * on the stack of the call that meets it.
  */
-#define PLANS 16
+#define PLANS 256
 
 enum fast_op {
 	FAST_NONE, /* general_field */
@@ -60,14 +66,16 @@ struct plan {
 	bool required;
 	uint8_t op[256]; /* by key byte: keys of more bytes are FAST_NONE */
 	const ProtobufCFieldDescriptor *field[16]; /* by field number */
-	struct plan *sub[16]; /* plans of message fields, once known */
+	struct plan *_Atomic sub[16]; /* plans of message fields, once known */
 };
+
+static struct plan *_Atomic plans[PLANS];
+static pthread_mutex_t plans_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct dec {
 	ProtobufCAllocator *a;
 	od_arena *arena; /* a is this arena's allocator: allocate inline */
 	const uint8_t *end; /* of the whole input */
-	struct plan plans[PLANS];
 };
 
 /* One field as read off the wire: what follows its key. `len` counts from
@@ -184,32 +192,47 @@ make_plan(struct plan *pl, const ProtobufCMessageDescriptor *desc)
 	for (unsigned number = 1; number < 16; number++) {
 		const ProtobufCFieldDescriptor *f = od_pb_fields_find(&pl->fields, number);
 		pl->field[number] = f;
-		pl->sub[number] = NULL;
+		atomic_init(&pl->sub[number], NULL);
 		for (unsigned wt = 0; f != NULL && wt < 8; wt++) {
 			pl->op[number << 3 | wt] = op_of(f, wt);
 		}
 	}
 }
 
-/* desc's plan, or NULL when the table is full. */
+/* desc's plan, made the first time; NULL when the table is full (or no
+ * memory): the caller then makes one on its stack. */
 static struct plan *
-plan_of(struct dec *d, const ProtobufCMessageDescriptor *desc)
+plan_of(const ProtobufCMessageDescriptor *desc)
 {
 	unsigned h = (unsigned) ((uintptr_t) desc >> 5);
-	struct plan *pl = NULL;
 	for (unsigned j = 0; j < PLANS; j++) {
-		struct plan *e = &d->plans[(h + j) % PLANS];
+		struct plan *e =
+		    atomic_load_explicit(&plans[(h + j) % PLANS], memory_order_acquire);
+		if (e == NULL) {
+			break;
+		}
 		if (e->desc == desc) {
 			return e;
 		}
-		if (e->desc == NULL) {
-			pl = e;
+	}
+	struct plan *pl = NULL;
+	pthread_mutex_lock(&plans_mu);
+	for (unsigned j = 0; j < PLANS; j++) {
+		struct plan *_Atomic *slot = &plans[(h + j) % PLANS];
+		struct plan *e = atomic_load_explicit(slot, memory_order_relaxed);
+		if (e != NULL && e->desc == desc) {
+			pl = e; /* another thread made it meanwhile */
+			break;
+		}
+		if (e == NULL) {
+			if ((pl = malloc(sizeof(*pl))) != NULL) {
+				make_plan(pl, desc);
+				atomic_store_explicit(slot, pl, memory_order_release);
+			}
 			break;
 		}
 	}
-	if (pl != NULL) {
-		make_plan(pl, desc);
-	}
+	pthread_mutex_unlock(&plans_mu);
 	return pl;
 }
 
@@ -727,12 +750,13 @@ required_all_seen(const ProtobufCMessageDescriptor *desc, const uint64_t *seen)
 
 /* The plan of the type of message field `number` of pl (1 to 15). */
 static inline struct plan *
-sub_plan(struct dec *d, struct plan *pl, unsigned number)
+sub_plan(struct plan *pl, unsigned number)
 {
-	if (pl->sub[number] == NULL) {
-		pl->sub[number] = plan_of(d, pl->field[number]->descriptor);
+	struct plan *sub = atomic_load_explicit(&pl->sub[number], memory_order_acquire);
+	if (sub == NULL && (sub = plan_of(pl->field[number]->descriptor)) != NULL) {
+		atomic_store_explicit(&pl->sub[number], sub, memory_order_release);
 	}
-	return pl->sub[number];
+	return sub;
 }
 
 /*
@@ -775,7 +799,7 @@ fill(struct dec *d, struct plan *pl, unsigned depth, ProtobufCMessage *m, const 
 			break;
 		case FAST_MESSAGE:
 			if (!read_len(p, n, &j, &len) ||
-			    !store_message(d, sub_depth, f, sub_plan(d, pl, key >> 3),
+			    !store_message(d, sub_depth, f, sub_plan(pl, key >> 3),
 			        member_of(m, f->offset), p + j, len, true)) {
 				return false;
 			}
@@ -793,7 +817,7 @@ fill(struct dec *d, struct plan *pl, unsigned depth, ProtobufCMessage *m, const 
 		case FAST_MESSAGES:
 			if (!read_len(p, n, &j, &len) ||
 			    (slot = next_pointer_slot(d, m, f)) == NULL ||
-			    !store_message(d, sub_depth, f, sub_plan(d, pl, key >> 3),
+			    !store_message(d, sub_depth, f, sub_plan(pl, key >> 3),
 			        (ProtobufCMessage **) slot, p + j, len, false)) {
 				return false;
 			}
@@ -861,7 +885,7 @@ unpack(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor *desc, st
 	if (depth > OD_PB_NESTING_MAX) {
 		return NULL;
 	}
-	if (pl == NULL && (pl = plan_of(d, desc)) == NULL) {
+	if (pl == NULL && (pl = plan_of(desc)) == NULL) {
 		return unpack_unplanned(d, depth, desc, p, n);
 	}
 	ProtobufCMessage *m = dalloc(d, desc->sizeof_message);
@@ -1015,9 +1039,6 @@ od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, 
 	d.a = alloc != NULL ? alloc : &sys_allocator;
 	d.arena = NULL;
 	d.end = data != NULL ? data + len : NULL;
-	for (unsigned i = 0; i < PLANS; i++) {
-		d.plans[i].desc = NULL;
-	}
 	if (d.a->alloc == od_arena_pb_alloc) {
 		d.arena = d.a->allocator_data;
 	}
