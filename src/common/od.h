@@ -300,8 +300,9 @@ od_pb_field_size(const ProtobufCFieldDescriptor *f)
  * OD_PB_NESTING_MAX deep (protobuf-c recurses until its stack runs out; no
  * orgdir.v1 message nests more than 5 deep). On NULL, everything allocated
  * has been given back to alloc. With an od_arena's allocator (&arena.pb) it
- * allocates from the arena inline. Thread-safe; desc is only read. Uses
- * about 0.3 KiB of stack per level of nesting.
+ * allocates from the arena inline. Thread-safe; desc is only read, but
+ * must live as long as the process (generated descriptors do): the plan
+ * made from it is kept. Uses about 0.3 KiB of stack per level of nesting.
  */
 ProtobufCMessage *od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
     size_t len, const uint8_t *data);
