@@ -510,31 +510,49 @@ od_jtok_next(od_jtok *t, od_jtok_value *v)
 	return true;
 }
 
-int
-od_jtok_member(od_jtok *t, bool first, od_jtok_value *key)
+/*
+ * The start of an object's member or an array's element (`close` is '}' or
+ * ']'; `item` names what comes: "a key", "a value"): 0 past the closing
+ * bracket, 1 with t->p at the item, -1 on a syntax error.
+ */
+static int
+item_start(od_jtok *t, bool first, char close, const char *item)
 {
 	const char *p = skip_ws(t->p, t->end);
+	char sep[16];
 
-	if (p < t->end && *p == '}') {
+	if (p < t->end && *p == close) {
 		t->p = p + 1;
 		return 0;
 	}
 	if (!first) {
 		if (p >= t->end || *p != ',') {
-			fail_got(t, p, "',' or '}'", "");
+			snprintf(sep, sizeof(sep), "',' or '%c'", close);
+			fail_got(t, p, sep, "");
 			return -1;
 		}
 		p = skip_ws(p + 1, t->end);
-		if (p < t->end && *p == '}') {
-			fail_got(t, p, "a key", " (JSON has no trailing commas)");
+		if (p < t->end && *p == close) {
+			fail_got(t, p, item, " (JSON has no trailing commas)");
 			return -1;
 		}
 	}
+	t->p = p;
+	return 1;
+}
+
+int
+od_jtok_member(od_jtok *t, bool first, od_jtok_value *key)
+{
+	int r = item_start(t, first, '}', "a key");
+	if (r != 1) {
+		return r;
+	}
+	const char *p = t->p;
 	if (p >= t->end || *p != '"') {
 		fail_got(t, p, first ? "a key or '}'" : "a key", "");
 		return -1;
 	}
-	t->p = p;
 	if (!scan_string(t, key)) {
 		return -1;
 	}
@@ -550,25 +568,7 @@ od_jtok_member(od_jtok *t, bool first, od_jtok_value *key)
 int
 od_jtok_element(od_jtok *t, bool first)
 {
-	const char *p = skip_ws(t->p, t->end);
-
-	if (p < t->end && *p == ']') {
-		t->p = p + 1;
-		return 0;
-	}
-	if (!first) {
-		if (p >= t->end || *p != ',') {
-			fail_got(t, p, "',' or ']'", "");
-			return -1;
-		}
-		p = skip_ws(p + 1, t->end);
-		if (p < t->end && *p == ']') {
-			fail_got(t, p, "a value", " (JSON has no trailing commas)");
-			return -1;
-		}
-	}
-	t->p = p;
-	return 1;
+	return item_start(t, first, ']', "a value");
 }
 
 bool

@@ -105,38 +105,6 @@ camel_name(const char *snake, char *out, size_t outlen)
 	return true;
 }
 
-/* Element size of a repeated field's array, as protobuf-c lays it out. */
-static size_t
-elt_size(ProtobufCType type)
-{
-	switch (type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_ENUM:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
 static const char *
 type_name(ProtobufCType type)
 {
@@ -565,7 +533,7 @@ repeated_to_json(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, u
 {
 	size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
 	const char *arr = *(const char *const *) ((const char *) m + f->offset);
-	size_t esz = elt_size(f->type);
+	size_t esz = od_pb_field_size(f);
 	json_t *a = json_array();
 
 	if (a == NULL) {
@@ -1466,7 +1434,7 @@ read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok
 	if (j->kind != OD_JTOK_ARRAY) {
 		return type_error(c, "an array", j);
 	}
-	size_t esz = elt_size(f->type);
+	size_t esz = od_pb_field_size(f);
 	size_t *count = (size_t *) ((char *) m + f->quantifier_offset);
 	void **arr = (void **) ((char *) m + f->offset);
 	size_t cap = 0;
