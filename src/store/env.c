@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "store_int.h"
 
@@ -332,7 +334,7 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	od_strlcpy(s->path, o->path, sizeof(s->path));
-	pthread_rwlock_init(&s->gate, NULL);
+	pthread_mutex_init(&s->gate_mu, NULL);
 	pthread_mutex_init(&s->readers_mu, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
 	s->max_readers = o->max_readers ? o->max_readers : DEFAULT_MAX_READERS;
@@ -358,8 +360,66 @@ od_store_close(struct od_store *s)
 		mdb_env_close(s->env);
 	}
 	pthread_mutex_destroy(&s->readers_mu);
-	pthread_rwlock_destroy(&s->gate);
+	pthread_mutex_destroy(&s->gate_mu);
 	free(s);
+}
+
+/* --- the gate (store_int.h) ---------------------------------------------------- */
+
+void
+od_gate_enter(od_reader *r)
+{
+	struct od_store *s = r->s;
+	for (;;) {
+		/* Both sequentially consistent: a closer that set `closed` before
+		 * this load sees `held` set in its own scan, or this load sees
+		 * `closed` (the two stores cannot both be missed). */
+		atomic_store(&r->held, true);
+		if (!atomic_load(&s->closed)) {
+			return;
+		}
+		atomic_store(&r->held, false);
+		/* A closer holds gate_mu while the gate is closed: wait for it. */
+		pthread_mutex_lock(&s->gate_mu);
+		pthread_mutex_unlock(&s->gate_mu);
+	}
+}
+
+void
+od_gate_leave(od_reader *r)
+{
+	/* Release: the reader's work on its snapshot is done before a closer
+	 * that sees the mark cleared goes on. */
+	atomic_store_explicit(&r->held, false, memory_order_release);
+}
+
+/* Closes the gate: returns once no reader is inside; new ones wait. */
+static void
+gate_close(struct od_store *s)
+{
+	pthread_mutex_lock(&s->gate_mu);
+	atomic_store(&s->closed, true);
+	pthread_mutex_lock(&s->readers_mu);
+	for (od_reader *r = s->readers; r != NULL; r = r->next) {
+		/* Inside for the length of one request: spin briefly, then sleep
+		 * (an export's snapshot can stay open for seconds). */
+		for (unsigned spins = 0; atomic_load_explicit(&r->held, memory_order_acquire);
+		     spins++) {
+			if (spins < 64) {
+				sched_yield();
+			} else {
+				nanosleep(&(struct timespec){0, 100000}, NULL);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->readers_mu);
+}
+
+static void
+gate_open(struct od_store *s)
+{
+	atomic_store(&s->closed, false);
+	pthread_mutex_unlock(&s->gate_mu);
 }
 
 orgdir_code
@@ -370,7 +430,7 @@ od_store_refresh(struct od_store *s, orgdir_status *st)
 		st = &own;
 	}
 	uint64_t t0 = od_mono_ms();
-	pthread_rwlock_wrlock(&s->gate);
+	gate_close(s);
 	/* No snapshot is open (the gate): the readers' reset transactions go,
 	 * and each reader begins a new one on its next use. */
 	pthread_mutex_lock(&s->readers_mu);
@@ -387,7 +447,7 @@ od_store_refresh(struct od_store *s, orgdir_status *st)
 		s->env = NULL;
 		c = env_open(s, st); /* on failure s->env stays NULL: od_store_no_env */
 	}
-	pthread_rwlock_unlock(&s->gate);
+	gate_open(s);
 	/* What LMDB held goes back to the system, not to glibc's heap. */
 	malloc_trim(0);
 	if (c != ORGDIR_OK) {
@@ -439,7 +499,7 @@ od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st)
 orgdir_code
 od_store_grow(struct od_store *s, orgdir_status *st)
 {
-	pthread_rwlock_wrlock(&s->gate);
+	gate_close(s);
 	size_t ns = s->map_size * 2;
 	if (s->grow_to > ns) {
 		/* What a write asked for (od_store_reserve), to the next 64 MiB:
@@ -451,7 +511,7 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 		s->map_size = ns;
 		s->grow_to = 0;
 	}
-	pthread_rwlock_unlock(&s->gate);
+	gate_open(s);
 	if (rc != 0) {
 		return od_mdb_status(NULL, rc, "grow the database map", st);
 	}
@@ -485,9 +545,9 @@ orgdir_code
 od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st)
 {
 	int rc;
-	pthread_rwlock_rdlock(&r->s->gate);
+	od_gate_enter(r);
 	if (r->s->env == NULL) {
-		pthread_rwlock_unlock(&r->s->gate);
+		od_gate_leave(r);
 		return od_store_no_env(st);
 	}
 	if (r->t.txn == NULL) {
@@ -496,7 +556,7 @@ od_reader_begin(od_reader *r, od_txn **txn, orgdir_status *st)
 		rc = mdb_txn_renew(r->t.txn);
 	}
 	if (rc != 0) {
-		pthread_rwlock_unlock(&r->s->gate);
+		od_gate_leave(r);
 		return od_mdb_status(NULL, rc, "begin read", st);
 	}
 	r->active = true;
@@ -511,7 +571,7 @@ od_reader_end(od_reader *r)
 	if (r->active) {
 		mdb_txn_reset(r->t.txn);
 		r->active = false;
-		pthread_rwlock_unlock(&r->s->gate);
+		od_gate_leave(r);
 	}
 }
 

@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "iso3166.h"
 #include "store.h"
@@ -29,12 +30,20 @@ struct od_store {
 	size_t map_size;
 	size_t grow_to; /* writer only: the map od_store_reserve asked for; 0 = none */
 	uint32_t schema;
-	/* Readers hold it shared while a snapshot is open; od_store_grow holds it
-	 * exclusively to remap, od_store_refresh to reopen the environment.
-	 * Uncontended except then. */
-	pthread_rwlock_t gate;
+	/*
+	 * The gate, closed while od_store_grow remaps and od_store_refresh
+	 * reopens the environment (neither may have a snapshot open). No lock
+	 * on the read path: a reader marks its own `held` and then checks
+	 * `closed` (gate_enter); a closer holds gate_mu, sets `closed`, then
+	 * waits until no reader's `held` is set (gate_close). A reader that
+	 * finds it closed waits on gate_mu, so new readers cannot starve a
+	 * closer as they could a reader-preferring rwlock.
+	 */
+	atomic_bool closed;
+	pthread_mutex_t gate_mu;
 	/* Every od_reader, whose transactions belong to the environment:
-	 * od_store_refresh ends them before it closes it. */
+	 * od_store_refresh ends them before it closes it, and gate_close
+	 * waits for each. */
 	pthread_mutex_t readers_mu;
 	struct od_reader *readers;
 	unsigned max_readers;
@@ -73,6 +82,7 @@ struct od_reader {
 	struct od_store *s;
 	struct od_txn t;
 	bool active;
+	atomic_bool held; /* inside the gate (od_reader_begin .. od_reader_end) */
 	struct od_reader *prev, *next; /* s->readers, under s->readers_mu */
 };
 
@@ -115,8 +125,13 @@ od_get_be32(const uint8_t *p)
 #define OD_SORTKEY_MAX (4 + OD_ID_MAX)
 
 /* After a failed od_store_refresh the store has no environment (s->env is
- * NULL, checked under the gate): UNAVAILABLE, saying so. */
+ * NULL, checked inside the gate): UNAVAILABLE, saying so. */
 orgdir_code od_store_no_env(orgdir_status *st);
+/* Into and out of the gate with r's mark, no snapshot begun: what
+ * od_reader_begin and od_reader_end do around theirs, for a caller that
+ * reads through a snapshot LMDB opens itself (the backup). */
+void od_gate_enter(od_reader *r);
+void od_gate_leave(od_reader *r);
 
 /* Maps an LMDB error to a status (and notes MAP_FULL on t). */
 orgdir_code od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st);

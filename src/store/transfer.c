@@ -284,15 +284,21 @@ od_store_backup(
 	if (c != ORGDIR_OK) {
 		return c;
 	}
-	/* The copy reads from a snapshot of its own; holding the gate shared
-	 * keeps a map resize (which needs no transaction open) out meanwhile. */
-	pthread_rwlock_rdlock(&s->gate);
-	if (s->env == NULL) {
-		pthread_rwlock_unlock(&s->gate);
+	/* The copy reads from a snapshot of its own; inside the gate, with a
+	 * reader's mark, it keeps a map resize (which needs no transaction
+	 * open) out meanwhile. */
+	od_reader *r;
+	if ((c = od_reader_new(s, &r, st)) != ORGDIR_OK) {
+		return c;
+	}
+	od_gate_enter(r);
+	bool no_env = s->env == NULL;
+	int rc = no_env ? 0 : mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+	od_gate_leave(r);
+	od_reader_free(r);
+	if (no_env) {
 		return od_store_no_env(st);
 	}
-	int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
-	pthread_rwlock_unlock(&s->gate);
 	if (rc != 0) {
 		return od_status_set(st,
 		    rc == EEXIST ? ORGDIR_FAILED_PRECONDITION : ORGDIR_INTERNAL,

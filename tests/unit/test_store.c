@@ -1,9 +1,13 @@
 /* test_store.c - the LMDB store: units, children index order and paging,
  * subtree walk, moves and cycles, deletes, etags, idempotency records, map
- * growth and persistence across reopen. */
+ * growth and persistence across reopen, the gate between readers and a
+ * remap or reopen. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store.h"
 #include "testutil.h"
@@ -570,6 +574,128 @@ test_depth_cap(void **state)
 	assert_non_null(strstr(st.message, "levels deep"));
 }
 
+/* --- the gate: readers against a remap (od_store_grow) or reopen ------------------- */
+
+struct gate_run {
+	struct fx *f;
+	od_reader *r; /* gate_grow: the reader it must wait for */
+	atomic_bool stop, done;
+	atomic_uint reads, failures;
+	orgdir_code code;
+};
+
+static void *
+gate_grow(void *arg)
+{
+	struct gate_run *g = arg;
+	orgdir_status st;
+	g->code = od_store_grow(g->f->s, &st);
+	atomic_store(&g->done, true);
+	return NULL;
+}
+
+static void
+sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+}
+
+/* A remap waits for a reader inside the gate, and goes on once it leaves. */
+static void
+test_gate_waits_for_a_reader(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_txn *t;
+	od_val v;
+	struct gate_run g = {.f = f};
+	pthread_t th;
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_new(f->s, &g.r, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(g.r, &t, &st), ORGDIR_OK);
+	assert_int_equal(pthread_create(&th, NULL, gate_grow, &g), 0);
+	sleep_ms(200);
+	assert_false(atomic_load(&g.done)); /* the snapshot is still open */
+	assert_int_equal(od_unit_get(t, "root", &v, &st), ORGDIR_OK);
+	od_reader_end(g.r);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(atomic_load(&g.done));
+	assert_int_equal(g.code, ORGDIR_OK);
+	assert_int_equal(od_reader_begin(g.r, &t, &st), ORGDIR_OK); /* open again */
+	assert_int_equal(od_unit_get(t, "root", &v, &st), ORGDIR_OK);
+	od_reader_end(g.r);
+	od_reader_free(g.r);
+}
+
+/* A reader thread: begin, read, end, as fast as it can, until told to stop.
+ * cmocka's asserts belong to the main thread: failures are counted. */
+static void *
+gate_reader(void *arg)
+{
+	struct gate_run *g = arg;
+	orgdir_status st;
+	od_reader *r;
+	if (od_reader_new(g->f->s, &r, &st) != ORGDIR_OK) {
+		atomic_fetch_add(&g->failures, 1);
+		return NULL;
+	}
+	while (!atomic_load(&g->stop)) {
+		od_txn *t;
+		od_val v;
+		if (od_reader_begin(r, &t, &st) != ORGDIR_OK) {
+			atomic_fetch_add(&g->failures, 1);
+			continue;
+		}
+		if (od_unit_get(t, "root", &v, &st) != ORGDIR_OK || v.len == 0) {
+			atomic_fetch_add(&g->failures, 1);
+		}
+		od_reader_end(r);
+		atomic_fetch_add(&g->reads, 1);
+	}
+	od_reader_free(r);
+	return NULL;
+}
+
+/* Readers that never pause do not keep remaps and reopens out (a
+ * reader-preferring lock would let them), and every read they make
+ * finds the data, across 12 remaps and 4 reopens. */
+static void
+test_gate_readers_and_closers(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	struct gate_run g = {.f = f};
+	pthread_t th[3];
+	od_store_close(f->s);
+	test_rmtree(f->dir);
+	open_store(f, 1u << 20);
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, gate_reader, &g), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		unsigned before = atomic_load(&g.reads);
+		while (atomic_load(&g.reads) < before + 50) {
+			sleep_ms(1); /* the readers are inside and out again */
+		}
+		if (i % 4 == 3) {
+			assert_int_equal(od_store_refresh(f->s, &st), ORGDIR_OK);
+		} else {
+			assert_int_equal(od_store_grow(f->s, &st), ORGDIR_OK);
+		}
+	}
+	atomic_store(&g.stop, true);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	}
+	assert_int_equal(atomic_load(&g.failures), 0);
+	assert_true(atomic_load(&g.reads) >= 16 * 50);
+	assert_int_equal(create(f, "after", "root", 0, &st), ORGDIR_OK);
+	Orgdir__V1__Unit *u = fetch(f, "after");
+	assert_non_null(u);
+	assert_string_equal(u->parent_id, "root");
+}
+
 int
 main(void)
 {
@@ -585,6 +711,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gate_waits_for_a_reader, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gate_readers_and_closers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_writes_count_changes_and_not_refusals, setup, teardown),
 	};
