@@ -63,6 +63,27 @@ get_raw(od_txn *t, const void *id, size_t idlen, MDB_val *out)
 	return mdb_get(t->txn, t->s->units, &k, out);
 }
 
+/*
+ * The same through a cursor on `units` kept by a walk: opened on first use
+ * (*c NULL), repositioned after. LMDB searches only the cursor's page when
+ * the key falls within it, and the units a walk reads one after another
+ * (siblings, in their order) often share a page: the descent from the root
+ * is skipped for them.
+ */
+static int
+get_raw_at(od_txn *t, MDB_cursor **c, const void *id, size_t idlen, MDB_val *out)
+{
+	if (*c == NULL) {
+		int rc = mdb_cursor_open(t->txn, t->s->units, c);
+		if (rc != 0) {
+			*c = NULL;
+			return rc;
+		}
+	}
+	MDB_val k = {idlen, (void *) id};
+	return mdb_cursor_get(*c, &k, out, MDB_SET);
+}
+
 orgdir_code
 od_unit_get(od_txn *t, const char *id, od_val *out, orgdir_status *st)
 {
@@ -89,6 +110,7 @@ od_unit_exists(od_txn *t, const char *id)
 struct od_child_iter {
 	od_txn *t;
 	MDB_cursor *cur;
+	MDB_cursor *units; /* get_raw_at's, NULL until used */
 	bool started;
 	bool done;
 	MDB_val key;
@@ -156,7 +178,8 @@ od_children_next(od_child_iter *it, od_val *id, od_val *unit)
 			return false;
 		}
 		MDB_val u;
-		if (get_raw(it->t, (const char *) v.mv_data + 4, v.mv_size - 4, &u) != 0) {
+		if (get_raw_at(
+		        it->t, &it->units, (const char *) v.mv_data + 4, v.mv_size - 4, &u) != 0) {
 			continue; /* index entry without a unit: never written so; skip */
 		}
 		it->last = v;
@@ -198,14 +221,20 @@ od_children_close(od_child_iter *it)
 {
 	if (it != NULL) {
 		mdb_cursor_close(it->cur);
+		if (it->units != NULL) {
+			mdb_cursor_close(it->units);
+		}
 		free(it);
 	}
 }
 
-/* The walk keeps one cursor per level, repositioned rather than reopened. */
+/* The walk keeps one cursor on `children` and one on `units` per level,
+ * repositioned rather than reopened: a level's units cursor stays on the
+ * page of that level's siblings while the walk goes down and back up. */
 struct walk {
 	od_txn *t;
 	MDB_cursor *cur[OD_TREE_DEPTH_MAX + 2];
+	MDB_cursor *units[OD_TREE_DEPTH_MAX + 2];
 };
 
 static void
@@ -214,6 +243,9 @@ walk_close(struct walk *w)
 	for (size_t i = 0; i < OD_ARRAY_LEN(w->cur); i++) {
 		if (w->cur[i] != NULL) {
 			mdb_cursor_close(w->cur[i]);
+		}
+		if (w->units[i] != NULL) {
+			mdb_cursor_close(w->units[i]);
 		}
 	}
 }
@@ -270,7 +302,7 @@ od_subtree_walk(od_txn *t, const char *root, uint32_t max_depth, od_subtree_visi
 		MDB_val u;
 		const char *id = (const char *) v.mv_data + 4;
 		size_t idlen = v.mv_size - 4;
-		if (v.mv_size > 4 && get_raw(t, id, idlen, &u) == 0) {
+		if (v.mv_size > 4 && get_raw_at(t, &w.units[lvl], id, idlen, &u) == 0) {
 			od_val uv = {u.mv_data, u.mv_size};
 			if (!visit(arg, base + lvl, &uv)) {
 				c = od_status_set(st, ORGDIR_CANCELLED, "walk stopped");
