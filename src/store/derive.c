@@ -18,14 +18,13 @@
 
 #define BLOCK_UNITS 256
 #define AHEAD 4
-/* A unit may take as much as it would in the writer's own upkeep. */
-#define BLOCK_ARENA_CAP (BLOCK_UNITS * OD_SEARCH_UNIT_SCRATCH_MAX)
 #define BLOCK_ARENA_KEEP ((size_t) 4 << 20)
 
 struct block {
 	od_arena arena;
 	od_search_keys keys[BLOCK_UNITS];
-	int rc; /* 0, or what deriving one of its units returned */
+	int rc; /* 0, or what deriving its unit n_ok returned */
+	size_t n_ok; /* its units derived, from the first */
 };
 
 struct od_keys_pipe {
@@ -53,10 +52,12 @@ derive_block(struct od_keys_pipe *p, size_t b)
 	struct block *k = &p->slot[b % AHEAD];
 	od_arena_reset_keep(&k->arena, BLOCK_ARENA_KEEP);
 	k->rc = 0;
+	k->n_ok = 0;
 	size_t first = b * BLOCK_UNITS;
 	for (size_t i = first; i < p->n && i < first + BLOCK_UNITS && k->rc == 0; i++) {
 		k->rc =
 		    od_search_unit_keys(&k->arena, p->units[i], p->depths[i], &k->keys[i - first]);
+		k->n_ok += k->rc == 0;
 	}
 	pthread_mutex_lock(&p->mu);
 	p->done[b % AHEAD] = b + 1;
@@ -84,7 +85,8 @@ derive_main(void *arg)
 }
 
 struct od_keys_pipe *
-od_keys_pipe_start(const Orgdir__V1__Unit *const *units, const uint32_t *depths, size_t n)
+od_keys_pipe_start(
+    const Orgdir__V1__Unit *const *units, const uint32_t *depths, size_t n, size_t unit_cap)
 {
 	struct od_keys_pipe *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -94,8 +96,10 @@ od_keys_pipe_start(const Orgdir__V1__Unit *const *units, const uint32_t *depths,
 	p->depths = depths;
 	p->n = n;
 	p->blocks = (n + BLOCK_UNITS - 1) / BLOCK_UNITS;
+	/* A unit may take as much as it would in the writer's own upkeep. */
+	size_t cap = (unit_cap != 0 ? unit_cap : OD_SEARCH_UNIT_SCRATCH_MAX) * BLOCK_UNITS;
 	for (size_t i = 0; i < AHEAD; i++) {
-		od_arena_init(&p->slot[i].arena, BLOCK_ARENA_CAP);
+		od_arena_init(&p->slot[i].arena, cap);
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
@@ -134,7 +138,7 @@ od_keys_pipe_next(struct od_keys_pipe *p, const od_search_keys **out)
 	}
 	pthread_mutex_unlock(&p->mu);
 	struct block *k = &p->slot[b % AHEAD];
-	if (k->rc != 0) {
+	if (i >= k->n_ok) {
 		return k->rc;
 	}
 	p->next++;

@@ -877,7 +877,7 @@ apply(struct imp *im)
 		}
 	}
 	if (n_new >= PIPE_MIN) {
-		pipe = od_keys_pipe_start(cu, cd, n_new);
+		pipe = od_keys_pipe_start(cu, cd, n_new, 0);
 	}
 	c = ORGDIR_OK;
 	for (size_t i = 0; i < total && c == ORGDIR_OK; i++) {

@@ -173,11 +173,14 @@ int od_search_put_keys(od_txn *t, const od_search_keys *k);
 /* derive.c: the keys of units[0..n) at depths[0..n), derived on a thread of
  * its own, a few blocks ahead of the writer, which takes them in order with
  * od_keys_pipe_next (*out valid until the call for the unit BLOCK_UNITS
- * later). units and depths must outlive the pipe. NULL when no thread
- * could be started: derive in place then. */
+ * later). units and depths must outlive the pipe. unit_cap is the memory a
+ * unit may take on average over its block (0: OD_SEARCH_UNIT_SCRATCH_MAX;
+ * tests pass less). A unit whose keys fail to derive (ENOMEM past the cap)
+ * fails od_keys_pipe_next at that unit, after every unit before it. NULL
+ * when no thread could be started: derive in place then. */
 struct od_keys_pipe;
 struct od_keys_pipe *od_keys_pipe_start(
-    const Orgdir__V1__Unit *const *units, const uint32_t *depths, size_t n);
+    const Orgdir__V1__Unit *const *units, const uint32_t *depths, size_t n, size_t unit_cap);
 int od_keys_pipe_next(struct od_keys_pipe *p, const od_search_keys **out);
 void od_keys_pipe_free(struct od_keys_pipe *p);
 /* What of a unit its keys are made from, kept before an update changes
