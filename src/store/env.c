@@ -3,8 +3,8 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -376,6 +376,7 @@ od_gate_enter(od_reader *r)
 		 * `closed` (the two stores cannot both be missed). */
 		atomic_store(&r->held, true);
 		if (!atomic_load(&s->closed)) {
+			atomic_fetch_add_explicit(&r->entries, 1, memory_order_relaxed);
 			return;
 		}
 		atomic_store(&r->held, false);
@@ -393,24 +394,41 @@ od_gate_leave(od_reader *r)
 	atomic_store_explicit(&r->held, false, memory_order_release);
 }
 
-/* Closes the gate: returns once no reader is inside; new ones wait. */
+/* Waits while r is inside (until it leaves, or has left and come back in
+ * when `again` is false); sleeps after a few turns. */
+static void
+gate_wait(od_reader *r, bool again)
+{
+	unsigned entries = atomic_load_explicit(&r->entries, memory_order_relaxed);
+	for (unsigned spins = 0; atomic_load_explicit(&r->held, memory_order_acquire) &&
+	     (again || atomic_load_explicit(&r->entries, memory_order_relaxed) == entries);
+	     spins++) {
+		if (spins < 64) {
+			sched_yield();
+		} else {
+			nanosleep(&(struct timespec){0, 100000}, NULL);
+		}
+	}
+}
+
+/*
+ * Closes the gate: returns once no reader is inside; readers that come
+ * meanwhile wait. First, with the gate still open, it waits for each
+ * reader inside to leave once: a long one (a backup, a large export) then
+ * keeps only this closer waiting, not every reader after it. Then it
+ * closes and waits for those that came in since, in for one request.
+ */
 static void
 gate_close(struct od_store *s)
 {
 	pthread_mutex_lock(&s->gate_mu);
-	atomic_store(&s->closed, true);
 	pthread_mutex_lock(&s->readers_mu);
 	for (od_reader *r = s->readers; r != NULL; r = r->next) {
-		/* Inside for the length of one request: spin briefly, then sleep
-		 * (an export's snapshot can stay open for seconds). */
-		for (unsigned spins = 0; atomic_load_explicit(&r->held, memory_order_acquire);
-		     spins++) {
-			if (spins < 64) {
-				sched_yield();
-			} else {
-				nanosleep(&(struct timespec){0, 100000}, NULL);
-			}
-		}
+		gate_wait(r, false);
+	}
+	atomic_store(&s->closed, true);
+	for (od_reader *r = s->readers; r != NULL; r = r->next) {
+		gate_wait(r, true);
 	}
 	pthread_mutex_unlock(&s->readers_mu);
 }

@@ -34,10 +34,12 @@ struct od_store {
 	 * The gate, closed while od_store_grow remaps and od_store_refresh
 	 * reopens the environment (neither may have a snapshot open). No lock
 	 * on the read path: a reader marks its own `held` and then checks
-	 * `closed` (gate_enter); a closer holds gate_mu, sets `closed`, then
-	 * waits until no reader's `held` is set (gate_close). A reader that
-	 * finds it closed waits on gate_mu, so new readers cannot starve a
-	 * closer as they could a reader-preferring rwlock.
+	 * `closed` (od_gate_enter); a closer holds gate_mu, waits for each
+	 * reader inside to leave once, sets `closed`, then waits until no
+	 * reader's `held` is set (gate_close). A reader that finds it closed
+	 * waits on gate_mu, so new readers cannot starve a closer as they
+	 * could a reader-preferring rwlock, and a long reader (a backup)
+	 * holds up the closer, not the readers after it.
 	 */
 	atomic_bool closed;
 	pthread_mutex_t gate_mu;
@@ -83,6 +85,7 @@ struct od_reader {
 	struct od_txn t;
 	bool active;
 	atomic_bool held; /* inside the gate (od_reader_begin .. od_reader_end) */
+	atomic_uint entries; /* times it went in: gate_close's "left once" */
 	struct od_reader *prev, *next; /* s->readers, under s->readers_mu */
 };
 

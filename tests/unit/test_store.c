@@ -600,7 +600,11 @@ sleep_ms(long ms)
 	nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
 }
 
-/* A remap waits for a reader inside the gate, and goes on once it leaves. */
+static void *gate_reader(void *arg);
+
+/* A remap waits for a reader inside the gate, and goes on once it leaves;
+ * meanwhile (a long reader: a backup, a large export) other readers go in
+ * and out as usual. */
 static void
 test_gate_waits_for_a_reader(void **state)
 {
@@ -609,18 +613,28 @@ test_gate_waits_for_a_reader(void **state)
 	od_txn *t;
 	od_val v;
 	struct gate_run g = {.f = f};
-	pthread_t th;
+	pthread_t th, rd;
 	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
 	assert_int_equal(od_reader_new(f->s, &g.r, &st), ORGDIR_OK);
 	assert_int_equal(od_reader_begin(g.r, &t, &st), ORGDIR_OK);
+	assert_int_equal(pthread_create(&rd, NULL, gate_reader, &g), 0);
+	while (atomic_load(&g.reads) == 0) {
+		sleep_ms(1); /* its reader is in the store's list */
+	}
 	assert_int_equal(pthread_create(&th, NULL, gate_grow, &g), 0);
-	sleep_ms(200);
+	sleep_ms(100);
+	unsigned reads = atomic_load(&g.reads);
+	sleep_ms(100);
 	assert_false(atomic_load(&g.done)); /* the snapshot is still open */
+	assert_true(atomic_load(&g.reads) > reads); /* the others still read */
 	assert_int_equal(od_unit_get(t, "root", &v, &st), ORGDIR_OK);
 	od_reader_end(g.r);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_true(atomic_load(&g.done));
 	assert_int_equal(g.code, ORGDIR_OK);
+	atomic_store(&g.stop, true);
+	assert_int_equal(pthread_join(rd, NULL), 0);
+	assert_int_equal(atomic_load(&g.failures), 0);
 	assert_int_equal(od_reader_begin(g.r, &t, &st), ORGDIR_OK); /* open again */
 	assert_int_equal(od_unit_get(t, "root", &v, &st), ORGDIR_OK);
 	od_reader_end(g.r);
