@@ -1,102 +1,32 @@
-/* arena.c - bump allocators for decoding replies, keeping their memory so
- * that decoding the same kind of reply again allocates nothing. */
+/* arena.c - the arenas replies are decoded into (od_arena, as in
+ * liborgdir), keeping their memory so that decoding the same kind of reply
+ * again allocates nothing. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "orgbench.h"
 
-#define ALIGN 16u
-#define EXTRA_MIN (64u << 10)
-
-struct ob_arena_extra {
-	struct ob_arena_extra *next;
-	size_t size;
-	size_t used;
-	_Alignas(16) uint8_t data[];
-};
-
-static void *
-arena_alloc(void *ad, size_t n)
-{
-	ob_arena *a = ad;
-	size_t need = (n + ALIGN - 1) & ~(size_t) (ALIGN - 1);
-	if (need < n) {
-		return NULL;
-	}
-	if (a->block != NULL && a->size - a->used >= need) {
-		void *p = a->block + a->used;
-		a->used += need;
-		return p;
-	}
-	struct ob_arena_extra *x = a->extra;
-	if (x == NULL || x->size - x->used < need) {
-		size_t size = need > EXTRA_MIN ? need : EXTRA_MIN;
-		if (x != NULL && x->size * 2 > size) {
-			size = x->size * 2;
-		}
-		x = malloc(sizeof(*x) + size);
-		if (x == NULL) {
-			return NULL;
-		}
-		x->size = size;
-		x->used = 0;
-		x->next = a->extra;
-		a->extra = x;
-	}
-	void *p = x->data + x->used;
-	x->used += need;
-	a->extra_bytes += need;
-	return p;
-}
-
-static void
-arena_free(void *ad, void *p)
-{
-	(void) ad;
-	(void) p; /* everything goes at reset */
-}
+/* No cap beyond memory: a reply is bounded by the socket's receive limit. */
+#define ARENA_CAP ((size_t) 1 << 40)
 
 void
 ob_arena_init(ob_arena *a, size_t keep_max)
 {
-	memset(a, 0, sizeof(*a));
+	od_arena_init(&a->a, ARENA_CAP);
 	a->keep_max = keep_max;
-	a->pb.alloc = arena_alloc;
-	a->pb.free = arena_free;
-	a->pb.allocator_data = a;
+	a->pb = a->a.pb;
 }
 
 void
 ob_arena_reset(ob_arena *a)
 {
-	size_t want = a->used + a->extra_bytes;
-	bool grew = a->extra != NULL;
-	while (a->extra != NULL) {
-		struct ob_arena_extra *next = a->extra->next;
-		free(a->extra);
-		a->extra = next;
-	}
-	a->extra_bytes = 0;
-	a->used = 0;
-	if (grew && want <= a->keep_max) {
-		/* One block as large as the last use, plus a quarter. */
-		size_t size = want + want / 4;
-		uint8_t *b = malloc(size);
-		if (b != NULL) {
-			free(a->block);
-			a->block = b;
-			a->size = size;
-		}
-	}
+	od_arena_reset_keep(&a->a, a->keep_max);
 }
 
 void
 ob_arena_destroy(ob_arena *a)
 {
-	ob_arena_reset(a);
-	free(a->block);
-	a->block = NULL;
-	a->size = 0;
+	od_arena_destroy(&a->a);
 }
 
 int

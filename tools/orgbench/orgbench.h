@@ -55,19 +55,16 @@ uint64_t ob_rand_below(uint64_t *state, uint64_t n);
 
 /* --- arena.c: a bump ProtobufCAllocator that keeps its memory ----------- */
 /*
- * Unlike od_arena (which frees all but its first chunk on reset), a
- * reset here keeps one block as large as the largest reply decoded so far
- * (up to keep_max), so decoding the same kind of reply again allocates
- * nothing. Not thread-safe: one user at a time.
+ * An od_arena, the allocator liborgdir decodes replies into (od_pb_unpack
+ * allocates from it inline), reset keeping its largest chunk up to
+ * keep_max: its chunks double, so after a reply or two of a kind one chunk
+ * holds a whole reply and decoding the same kind again allocates nothing.
+ * Not thread-safe: one user at a time.
  */
 typedef struct ob_arena {
-	uint8_t *block;
-	size_t size;
-	size_t used;
-	struct ob_arena_extra *extra; /* overflow chunks since the last reset */
-	size_t extra_bytes;
+	od_arena a;
 	size_t keep_max;
-	ProtobufCAllocator pb;
+	ProtobufCAllocator pb; /* a.pb: allocator_data is &a */
 } ob_arena;
 
 void ob_arena_init(ob_arena *a, size_t keep_max);
