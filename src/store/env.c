@@ -400,7 +400,10 @@ static void
 gate_wait(od_reader *r, bool again)
 {
 	unsigned entries = atomic_load_explicit(&r->entries, memory_order_relaxed);
-	for (unsigned spins = 0; atomic_load_explicit(&r->held, memory_order_acquire) &&
+	/* Sequentially consistent, like the reader's side: after the closer's
+	 * store to `closed`, this load cannot miss a reader that saw the gate
+	 * open. */
+	for (unsigned spins = 0; atomic_load(&r->held) &&
 	     (again || atomic_load_explicit(&r->entries, memory_order_relaxed) == entries);
 	     spins++) {
 		if (spins < 64) {
