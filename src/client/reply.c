@@ -101,17 +101,16 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 		orgdir_reply_free(r);
 		return code;
 	}
-	ProtobufCMessage *m = od_pb_unpack(desc, &r->arena.pb, env->body.len, env->body.data);
-	if (m == NULL) {
-		char what[160];
-		snprintf(what, sizeof(what), "body is not a valid %s", desc->name);
-		return refuse(r, st, url, what);
-	}
-	/* Checked on the wire, where each string's length is known. */
+	/* Every string checked (UTF-8, no NUL) as it is copied: one pass over
+	 * the body, not a decode and a second walk of the wire. */
 	od_pb_bad_string bad = {0};
-	if (!od_pb_strings_ok(desc, env->body.data, env->body.len, SIZE_MAX, &bad)) {
+	ProtobufCMessage *m =
+	    od_pb_unpack_checked(desc, &r->arena.pb, env->body.len, env->body.data, SIZE_MAX, &bad);
+	if (m == NULL) {
 		char what[200];
-		if (bad.field == NULL) {
+		if (bad.msg == NULL) {
+			snprintf(what, sizeof(what), "body is not a valid %s", desc->name);
+		} else if (bad.field == NULL) {
 			snprintf(what, sizeof(what), "%s nests more than %d levels", desc->name,
 			    OD_PB_NESTING_MAX);
 		} else {

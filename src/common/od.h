@@ -331,6 +331,16 @@ typedef struct od_pb_bad_string {
 } od_pb_bad_string;
 bool od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
     od_pb_bad_string *bad);
+/* od_pb_unpack, each string field at any depth checked as it is copied, as
+ * od_pb_strings_ok checks it (valid UTF-8, no NUL, at most max bytes): in
+ * one pass, not two. NULL with bad->msg set for the first string that
+ * fails (in wire order, as od_pb_strings_ok finds it) or, field NULL, for
+ * nesting deeper than OD_PB_NESTING_MAX; NULL with bad->msg NULL for
+ * bytes that do not decode. bad must start zeroed. */
+ProtobufCMessage *od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc,
+    ProtobufCAllocator *alloc, size_t len, const uint8_t *data, size_t max, od_pb_bad_string *bad);
+/* The text check of both: valid UTF-8 without NUL. */
+bool od_pb_text_ok(const uint8_t *p, size_t n);
 /* The same, as a status: INVALID_ARGUMENT naming the message and field. */
 orgdir_code od_pb_check_strings(
     const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, orgdir_status *st);

@@ -76,6 +76,9 @@ struct dec {
 	ProtobufCAllocator *a;
 	od_arena *arena; /* a is this arena's allocator: allocate inline */
 	const uint8_t *end; /* of the whole input */
+	od_pb_bad_string *bad; /* od_pb_unpack_checked: where a string failed */
+	size_t str_max; /* with bad: the longest string accepted */
+	const ProtobufCMessageDescriptor *cur; /* with bad: the message being read */
 };
 
 /* One field as read off the wire: what follows its key. `len` counts from
@@ -437,6 +440,14 @@ static inline bool
 store_string(struct dec *d, const ProtobufCFieldDescriptor *f, char **ps, const uint8_t *val,
     size_t len, bool clear)
 {
+	/* Checked before *ps changes: a refusal frees the message as it is. */
+	if (d->bad != NULL && (len > d->str_max || !od_pb_text_ok(val, len))) {
+		d->bad->msg = d->cur;
+		d->bad->field = f;
+		d->bad->len = len;
+		d->bad->too_long = len > d->str_max;
+		return false;
+	}
 	if (clear && *ps != f->default_value && *ps != NULL) {
 		dfree(d, *ps);
 	}
@@ -879,10 +890,14 @@ unpack_unplanned(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor
 /* A new message of type desc (pl: its plan, if known) read from p[0..n),
  * nested `depth` deep (1: the top). */
 static ProtobufCMessage *
-unpack(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor *desc, struct plan *pl,
+unpack_in(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor *desc, struct plan *pl,
     const uint8_t *p, size_t n)
 {
 	if (depth > OD_PB_NESTING_MAX) {
+		if (d->bad != NULL) {
+			d->bad->msg = desc;
+			d->bad->field = NULL;
+		}
 		return NULL;
 	}
 	if (pl == NULL && (pl = plan_of(desc)) == NULL) {
@@ -916,6 +931,18 @@ unpack(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor *desc, st
 		protobuf_c_message_free_unpacked(m, d->a);
 		return NULL;
 	}
+	return m;
+}
+
+/* unpack_in, noting (for od_pb_unpack_checked) which message is read. */
+static ProtobufCMessage *
+unpack(struct dec *d, unsigned depth, const ProtobufCMessageDescriptor *desc, struct plan *pl,
+    const uint8_t *p, size_t n)
+{
+	const ProtobufCMessageDescriptor *outer = d->cur;
+	d->cur = desc;
+	ProtobufCMessage *m = unpack_in(d, depth, desc, pl, p, n);
+	d->cur = outer;
 	return m;
 }
 
@@ -1032,15 +1059,25 @@ merge(struct dec *d, ProtobufCMessage *earlier, ProtobufCMessage *latter)
 }
 
 ProtobufCMessage *
-od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, size_t len,
-    const uint8_t *data)
+od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, size_t len,
+    const uint8_t *data, size_t max, od_pb_bad_string *bad)
 {
 	struct dec d;
 	d.a = alloc != NULL ? alloc : &sys_allocator;
 	d.arena = NULL;
 	d.end = data != NULL ? data + len : NULL;
+	d.bad = bad;
+	d.str_max = max;
+	d.cur = NULL;
 	if (d.a->alloc == od_arena_pb_alloc) {
 		d.arena = d.a->allocator_data;
 	}
 	return unpack(&d, 1, desc, NULL, data, len);
+}
+
+ProtobufCMessage *
+od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, size_t len,
+    const uint8_t *data)
+{
+	return od_pb_unpack_checked(desc, alloc, len, data, 0, NULL);
 }

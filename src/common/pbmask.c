@@ -153,8 +153,8 @@ od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out
 /* Text without a NUL: ASCII is checked here, 8 bytes a step, and anything
  * else by od_utf8_valid. Most strings of a reply are short ASCII (ids,
  * language tags, names). */
-static bool
-text_ok(const uint8_t *p, size_t n)
+bool
+od_pb_text_ok(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	for (; n - i >= 8; i += 8) {
@@ -205,7 +205,7 @@ od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n
 				return false;
 			}
 		} else if (f->type == PROTOBUF_C_TYPE_STRING &&
-		    (w.len > max || !text_ok(w.data, w.len))) {
+		    (w.len > max || !od_pb_text_ok(w.data, w.len))) {
 			bad->msg = d;
 			bad->field = f;
 			bad->len = w.len;

@@ -199,6 +199,56 @@ same(const ProtobufCMessage *ref, const ProtobufCMessage *m, const uint8_t *ref_
 	return true;
 }
 
+/* od_pb_unpack_checked with strings of at most max bytes, against
+ * od_pb_unpack followed by od_pb_strings_ok: it refuses what the decoder
+ * refuses, accepts (the same message) what both accept, and refuses what
+ * only the string check refuses, naming the same field, giving back all
+ * it took. */
+static bool
+checked_agrees(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, size_t max,
+    char *why, size_t why_len)
+{
+	struct track t = {0, 0};
+	ProtobufCAllocator tracking = {track_alloc, track_free, &t};
+	od_pb_bad_string bs = {0}, bc = {0};
+	ProtobufCMessage *u = od_pb_unpack(desc, NULL, n, p);
+	bool s = u == NULL || od_pb_strings_ok(desc, p, n, max, &bs);
+	ProtobufCMessage *c = od_pb_unpack_checked(desc, &tracking, n, p, max, &bc);
+	bool ok = true;
+	if (u == NULL && c != NULL) {
+		snprintf(why, why_len, "%s: checked accepts what od_pb_unpack refuses", desc->name);
+		ok = false;
+	} else if (u != NULL && s) {
+		ok = c != NULL && bc.msg == NULL;
+		if (!ok) {
+			snprintf(why, why_len, "%s: checked (max %zu) refuses good strings",
+			    desc->name, max);
+		} else if (!pbdiff_equal(u, c, why, why_len)) {
+			ok = false;
+		}
+	} else if (u != NULL) {
+		ok = c == NULL && bc.msg == bs.msg && bc.field == bs.field &&
+		    bc.too_long == bs.too_long;
+		if (!ok) {
+			snprintf(why, why_len,
+			    "%s: checked (max %zu) and od_pb_strings_ok disagree on a bad string "
+			    "(%s / %s)",
+			    desc->name, max, bc.field != NULL ? bc.field->name : "-",
+			    bs.field != NULL ? bs.field->name : "-");
+		}
+	}
+	protobuf_c_message_free_unpacked(u, NULL);
+	if (c != NULL) {
+		protobuf_c_message_free_unpacked(c, &tracking);
+	}
+	if (ok && (t.live != 0 || t.bad != 0)) {
+		snprintf(why, why_len, "%s: checked left %zu blocks, %zu bad frees", desc->name,
+		    t.live, t.bad);
+		ok = false;
+	}
+	return ok;
+}
+
 enum pbdiff_outcome
 pbdiff_compare(
     const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, char *why, size_t why_len)
@@ -258,6 +308,11 @@ pbdiff_compare(
 			out = PBDIFF_BOTH_ACCEPT;
 		}
 		free(ref_packed);
+	}
+	if (out != PBDIFF_MISMATCH && pbdiff_decoder == od_pb_unpack &&
+	    (!checked_agrees(desc, p, n, SIZE_MAX, why, why_len) ||
+	        !checked_agrees(desc, p, n, 8, why, why_len))) {
+		out = PBDIFF_MISMATCH;
 	}
 	protobuf_c_message_free_unpacked(ref, NULL);
 	protobuf_c_message_free_unpacked(ours, NULL);

@@ -28,7 +28,10 @@ enum pbdiff_outcome {
  * twice, none it did not allocate), and into an od_arena. All must agree
  * with protobuf-c: refusal alike; accepted results equal field by field
  * (has flags, oneof cases, default pointers, unknown fields) and packing to
- * the same bytes. why (may be NULL) gets a description of a mismatch.
+ * the same bytes. With the real decoder, od_pb_unpack_checked must also
+ * agree with od_pb_unpack followed by od_pb_strings_ok (strings of any
+ * length, and of at most 8 bytes). why (may be NULL) gets a description of
+ * a mismatch.
  */
 enum pbdiff_outcome pbdiff_compare(
     const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, char *why, size_t why_len);
