@@ -314,36 +314,33 @@ ProtobufCMessage *od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufC
 /* Finds the first length-delimited top-level field `field` in packed bytes. */
 bool od_pb_scan_field(
     const uint8_t *p, size_t n, uint32_t field, const uint8_t **out, size_t *out_len);
-/* Strings in packed bytes of a message of type d, read on the wire (no
- * strlen, no walk of the decoded message): protobuf-c does not check UTF-8
- * itself, and a C string cut at a NUL or a bad byte would surface far from
- * its cause. True when every string field at any depth is valid UTF-8
- * without NUL and at most max bytes; otherwise *bad says where (field NULL:
- * nested deeper than OD_PB_NESTING_MAX). Bytes that do not parse are left
- * to the decoder. bad must start zeroed. */
+/*
+ * od_pb_unpack, with every string field at any depth checked as it is
+ * copied: protobuf-c does not check UTF-8 itself, and a C string cut at a
+ * NUL or a bad byte would surface far from its cause. A string must be
+ * valid UTF-8 without NUL and at most max bytes. NULL with bad->msg and
+ * bad->field set for the first string that fails, in wire order; NULL
+ * with bad->msg set and bad->field NULL for nesting deeper than
+ * OD_PB_NESTING_MAX; NULL with bad->msg NULL for bytes that do not decode.
+ * bad must start zeroed. (tests/unit/pbdiff.c holds it to a walk of the
+ * wire that checks the same strings after a plain od_pb_unpack.)
+ */
 #define OD_PB_NESTING_MAX 32
 typedef struct od_pb_bad_string {
 	const ProtobufCMessageDescriptor *msg;
 	const ProtobufCFieldDescriptor *field;
 	size_t len;
 	bool too_long;
-	unsigned depth;
+	unsigned depth; /* for a walk of the wire (the tests') */
 } od_pb_bad_string;
-bool od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
-    od_pb_bad_string *bad);
-/* od_pb_unpack, each string field at any depth checked as it is copied, as
- * od_pb_strings_ok checks it (valid UTF-8, no NUL, at most max bytes): in
- * one pass, not two. NULL with bad->msg set for the first string that
- * fails (in wire order, as od_pb_strings_ok finds it) or, field NULL, for
- * nesting deeper than OD_PB_NESTING_MAX; NULL with bad->msg NULL for
- * bytes that do not decode. bad must start zeroed. */
 ProtobufCMessage *od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc,
     ProtobufCAllocator *alloc, size_t len, const uint8_t *data, size_t max, od_pb_bad_string *bad);
-/* The text check of both: valid UTF-8 without NUL. */
+/* The text check: valid UTF-8 without NUL. */
 bool od_pb_text_ok(const uint8_t *p, size_t n);
-/* The same, as a status: INVALID_ARGUMENT naming the message and field. */
-orgdir_code od_pb_check_strings(
-    const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, orgdir_status *st);
+/* What od_pb_unpack_checked found (bad->msg set), as a status:
+ * INVALID_ARGUMENT naming the message and field, the length past max, or
+ * the nesting. */
+orgdir_code od_pb_bad_string_status(const od_pb_bad_string *bad, size_t max, orgdir_status *st);
 
 /* SHA-256 of n bytes (tokens are stored hashed). */
 void od_sha256(const void *data, size_t n, uint8_t out[32]);

@@ -170,69 +170,17 @@ od_pb_text_ok(const uint8_t *p, size_t n)
 	return true;
 }
 
-bool
-od_pb_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
-    od_pb_bad_string *bad)
-{
-	if (++bad->depth > OD_PB_NESTING_MAX) {
-		bad->msg = d;
-		bad->field = NULL;
-		return false;
-	}
-	size_t i = 0;
-	od_pb_wire w;
-	od_pb_fields fields;
-	od_pb_fields_init(&fields, d);
-	while (i < n) {
-		/* One-byte tag and length, the common case, without od_pb_wire_next. */
-		if ((p[i] & 0x87) == 2 && n - i >= 2 && p[i + 1] < 0x80 && p[i + 1] <= n - i - 2) {
-			w.number = p[i] >> 3;
-			w.type = 2;
-			w.len = p[i + 1];
-			w.data = p + i + 2;
-			i += 2 + w.len;
-		} else if (!od_pb_wire_next(p, n, &i, &w)) {
-			break; /* left to the decoder */
-		} else if (w.type != 2) {
-			continue;
-		}
-		const ProtobufCFieldDescriptor *f = od_pb_fields_find(&fields, w.number);
-		if (f == NULL) {
-			continue; /* unknown: the decoder skips it */
-		}
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-			if (!od_pb_strings_ok(f->descriptor, w.data, w.len, max, bad)) {
-				return false;
-			}
-		} else if (f->type == PROTOBUF_C_TYPE_STRING &&
-		    (w.len > max || !od_pb_text_ok(w.data, w.len))) {
-			bad->msg = d;
-			bad->field = f;
-			bad->len = w.len;
-			bad->too_long = w.len > max;
-			return false;
-		}
-	}
-	bad->depth--;
-	return true;
-}
-
 orgdir_code
-od_pb_check_strings(
-    const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max, orgdir_status *st)
+od_pb_bad_string_status(const od_pb_bad_string *bad, size_t max, orgdir_status *st)
 {
-	od_pb_bad_string bad = {0};
-	if (od_pb_strings_ok(d, p, n, max, &bad)) {
-		return ORGDIR_OK;
-	}
-	if (bad.field == NULL) {
+	if (bad->field == NULL) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "message nested too deeply");
 	}
-	if (bad.too_long) {
+	if (bad->too_long) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "%s.%s is %zu bytes long; the limit is %zu", bad.msg->short_name,
-		    bad.field->name, bad.len, max);
+		    "%s.%s is %zu bytes long; the limit is %zu", bad->msg->short_name,
+		    bad->field->name, bad->len, max);
 	}
 	return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s.%s is not valid UTF-8",
-	    bad.msg->short_name, bad.field->name);
+	    bad->msg->short_name, bad->field->name);
 }

@@ -167,8 +167,15 @@ decode(
 		    req->method);
 	}
 	const ProtobufCMessageDescriptor *in = c->m->desc->input;
-	ProtobufCMessage *b = od_pb_unpack(in, &c->arena.pb, req->body.len, req->body.data);
+	/* Every string checked (UTF-8, no NUL, at most STRING_FIELD_MAX) as it
+	 * is decoded. */
+	od_pb_bad_string bad = {0};
+	ProtobufCMessage *b = od_pb_unpack_checked(
+	    in, &c->arena.pb, req->body.len, req->body.data, STRING_FIELD_MAX, &bad);
 	if (b == NULL) {
+		if (bad.msg != NULL) {
+			return od_pb_bad_string_status(&bad, STRING_FIELD_MAX, st);
+		}
 		return c->arena.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
 		                                "%s: request too large to decode", c->m->name)
 		                          : od_status_set(st, ORGDIR_INVALID_ARGUMENT,
@@ -177,7 +184,7 @@ decode(
 	*body = b;
 	c->packed.data = req->body.data;
 	c->packed.len = req->body.len;
-	return od_pb_check_strings(in, req->body.data, req->body.len, STRING_FIELD_MAX, st);
+	return ORGDIR_OK;
 }
 
 static const char *

@@ -199,8 +199,45 @@ same(const ProtobufCMessage *ref, const ProtobufCMessage *m, const uint8_t *ref_
 	return true;
 }
 
+/* The reference for od_pb_unpack_checked's strings, read on the wire
+ * alone: true when every string field of a message of type d in p[0..n),
+ * at any depth, is valid UTF-8 without NUL and at most max bytes;
+ * otherwise *bad says where (field NULL: nested deeper than
+ * OD_PB_NESTING_MAX). Bytes that do not parse end the walk: they are the
+ * decoder's to refuse. */
+static bool
+wire_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t max,
+    od_pb_bad_string *bad)
+{
+	if (++bad->depth > OD_PB_NESTING_MAX) {
+		bad->msg = d;
+		bad->field = NULL;
+		return false;
+	}
+	size_t i = 0;
+	od_pb_wire w;
+	while (od_pb_wire_next(p, n, &i, &w)) {
+		const ProtobufCFieldDescriptor *f =
+		    w.type == 2 ? protobuf_c_message_descriptor_get_field(d, w.number) : NULL;
+		if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			if (!wire_strings_ok(f->descriptor, w.data, w.len, max, bad)) {
+				return false;
+			}
+		} else if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+		    (w.len > max || !od_pb_text_ok(w.data, w.len))) {
+			bad->msg = d;
+			bad->field = f;
+			bad->len = w.len;
+			bad->too_long = w.len > max;
+			return false;
+		}
+	}
+	bad->depth--;
+	return true;
+}
+
 /* od_pb_unpack_checked with strings of at most max bytes, against
- * od_pb_unpack followed by od_pb_strings_ok: it refuses what the decoder
+ * od_pb_unpack followed by wire_strings_ok: it refuses what the decoder
  * refuses, accepts (the same message) what both accept, and refuses what
  * only the string check refuses, naming the same field, giving back all
  * it took. */
@@ -212,7 +249,7 @@ checked_agrees(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t 
 	ProtobufCAllocator tracking = {track_alloc, track_free, &t};
 	od_pb_bad_string bs = {0}, bc = {0};
 	ProtobufCMessage *u = od_pb_unpack(desc, NULL, n, p);
-	bool s = u == NULL || od_pb_strings_ok(desc, p, n, max, &bs);
+	bool s = u == NULL || wire_strings_ok(desc, p, n, max, &bs);
 	ProtobufCMessage *c = od_pb_unpack_checked(desc, &tracking, n, p, max, &bc);
 	bool ok = true;
 	if (u == NULL && c != NULL) {
@@ -231,7 +268,7 @@ checked_agrees(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t 
 		    bc.too_long == bs.too_long;
 		if (!ok) {
 			snprintf(why, why_len,
-			    "%s: checked (max %zu) and od_pb_strings_ok disagree on a bad string "
+			    "%s: checked (max %zu) and the wire walk disagree on a bad string "
 			    "(%s / %s)",
 			    desc->name, max, bc.field != NULL ? bc.field->name : "-",
 			    bs.field != NULL ? bs.field->name : "-");

@@ -29,8 +29,8 @@ enum pbdiff_outcome {
  * with protobuf-c: refusal alike; accepted results equal field by field
  * (has flags, oneof cases, default pointers, unknown fields) and packing to
  * the same bytes. With the real decoder, od_pb_unpack_checked must also
- * agree with od_pb_unpack followed by od_pb_strings_ok (strings of any
- * length, and of at most 8 bytes). why (may be NULL) gets a description of
+ * agree with od_pb_unpack followed by a walk of the wire that checks every
+ * string (strings of any length, and of at most 8 bytes). why (may be NULL) gets a description of
  * a mismatch.
  */
 enum pbdiff_outcome pbdiff_compare(
