@@ -141,21 +141,6 @@ str_skip(const char *q, const char *end)
 	return q;
 }
 
-static int
-hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9') {
-		return ch - '0';
-	}
-	if (ch >= 'a' && ch <= 'f') {
-		return ch - 'a' + 10;
-	}
-	if (ch >= 'A' && ch <= 'F') {
-		return ch - 'A' + 10;
-	}
-	return -1;
-}
-
 /* The 4 hex digits at p (before end) as a code unit, or -1. */
 static long
 hex4(const char *p, const char *end)
@@ -165,7 +150,7 @@ hex4(const char *p, const char *end)
 		return -1;
 	}
 	for (int i = 0; i < 4; i++) {
-		int h = hex_value(p[i]);
+		int h = od_hex_value(p[i]);
 		if (h < 0) {
 			return -1;
 		}

@@ -133,6 +133,8 @@ bool od_id_valid(const char *s);
 bool od_lang_valid(const char *s);
 /* ASCII case-insensitive comparison of language tags' primary subtags. */
 bool od_lang_same_primary(const char *a, const char *b);
+/* The value of a hex digit (either case), or -1. */
+int od_hex_value(char c);
 void od_hex_encode(const uint8_t *p, size_t n, char *out /* 2n+1 */);
 /* Returns decoded length, or -1 for bad hex / too long. */
 long od_hex_decode(const char *s, uint8_t *out, size_t out_max);
@@ -288,6 +290,11 @@ od_pb_field_size(const ProtobufCFieldDescriptor *f)
 	}
 	return 0;
 }
+
+/* malloc and free as a ProtobufCAllocator: what protobuf-c uses for a NULL
+ * allocator, so protobuf_c_message_free_unpacked(m, NULL) frees what it
+ * allocates. */
+extern ProtobufCAllocator od_pb_sys_allocator;
 
 /*
  * Decodes packed bytes into a new message of type desc, every message,

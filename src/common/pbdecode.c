@@ -117,7 +117,7 @@ sys_free(void *ad, void *p)
 	free(p);
 }
 
-static ProtobufCAllocator sys_allocator = {sys_alloc, sys_free, NULL};
+ProtobufCAllocator od_pb_sys_allocator = {sys_alloc, sys_free, NULL};
 
 static inline void *
 dalloc(struct dec *d, size_t n)
@@ -1063,7 +1063,7 @@ od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator 
     const uint8_t *data, size_t max, od_pb_bad_string *bad)
 {
 	struct dec d;
-	d.a = alloc != NULL ? alloc : &sys_allocator;
+	d.a = alloc != NULL ? alloc : &od_pb_sys_allocator;
 	d.arena = NULL;
 	d.end = data != NULL ? data + len : NULL;
 	d.bad = bad;

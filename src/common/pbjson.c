@@ -1975,30 +1975,15 @@ fill_message(struct in_ctx *c, const ProtobufCMessageDescriptor *d, const od_jto
 	return true;
 }
 
-static void *
-sys_alloc(void *data, size_t n)
-{
-	(void) data;
-	return malloc(n);
-}
-
-static void
-sys_free(void *data, void *p)
-{
-	(void) data;
-	free(p);
-}
-
 ProtobufCMessage *
 od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
     ProtobufCAllocator *alloc, char *err, size_t errlen)
 {
-	/* malloc/free, as protobuf-c's own default allocator, so that
-	 * protobuf_c_message_free_unpacked(msg, NULL) releases the result. */
-	ProtobufCAllocator sys = {sys_alloc, sys_free, NULL};
 	struct in_ctx c;
 
-	c.mem = alloc != NULL ? alloc : &sys;
+	/* malloc/free, so that protobuf_c_message_free_unpacked(msg, NULL)
+	 * releases the result. */
+	c.mem = alloc != NULL ? alloc : &od_pb_sys_allocator;
 	c.err = err;
 	c.errlen = errlen;
 	c.failed = false;

@@ -131,8 +131,8 @@ od_hex_encode(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(char c)
+int
+od_hex_value(char c)
 {
 	if (c >= '0' && c <= '9') {
 		return c - '0';
@@ -154,8 +154,8 @@ od_hex_decode(const char *s, uint8_t *out, size_t out_max)
 		return -1;
 	}
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]);
-		int lo = hexval(s[2 * i + 1]);
+		int hi = od_hex_value(s[2 * i]);
+		int lo = od_hex_value(s[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			return -1;
 		}
