@@ -313,6 +313,12 @@ extern ProtobufCAllocator od_pb_sys_allocator;
  */
 ProtobufCMessage *od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
     size_t len, const uint8_t *data);
+/* od_pb_unpack into arena a, except that every bytes field, at any depth,
+ * points into data instead of holding a copy: data must outlive the
+ * result. Strings are still copied (they end in a NUL). For an envelope
+ * whose body is decoded next: liborgdir's replies. */
+ProtobufCMessage *od_pb_unpack_in_place(
+    const ProtobufCMessageDescriptor *desc, od_arena *a, size_t len, const uint8_t *data);
 /* The same for a generated type by its prefix, the result typed by what it
  * is assigned to: Orgdir__V1__Unit *u = OD_PB_UNPACK(orgdir__v1__unit, ...). */
 #define OD_PB_UNPACK(type, alloc, len, data) \

@@ -79,6 +79,7 @@ struct dec {
 	od_pb_bad_string *bad; /* od_pb_unpack_checked: where a string failed */
 	size_t str_max; /* with bad: the longest string accepted */
 	const ProtobufCMessageDescriptor *cur; /* with bad: the message being read */
+	bool alias; /* od_pb_unpack_in_place: bytes fields point into the input */
 };
 
 /* One field as read off the wire: what follows its key. `len` counts from
@@ -551,7 +552,9 @@ parse_value(struct dec *d, unsigned depth, const ProtobufCFieldDescriptor *f, co
 			dfree(d, bd->data);
 		}
 		bd->data = NULL;
-		if (len > 0) {
+		if (len > 0 && d->alias) {
+			bd->data = (uint8_t *) (uintptr_t) val; /* the input outlives it */
+		} else if (len > 0) {
 			bd->data = dalloc(d, len);
 			if (bd->data == NULL) {
 				return false;
@@ -1058,20 +1061,29 @@ merge(struct dec *d, ProtobufCMessage *earlier, ProtobufCMessage *latter)
 	return true;
 }
 
+static void
+dec_init(struct dec *d, ProtobufCAllocator *alloc, const uint8_t *data, size_t len)
+{
+	d->a = alloc != NULL ? alloc : &od_pb_sys_allocator;
+	d->arena = NULL;
+	d->end = data != NULL ? data + len : NULL;
+	d->bad = NULL;
+	d->str_max = 0;
+	d->cur = NULL;
+	d->alias = false;
+	if (d->a->alloc == od_arena_pb_alloc) {
+		d->arena = d->a->allocator_data;
+	}
+}
+
 ProtobufCMessage *
 od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, size_t len,
     const uint8_t *data, size_t max, od_pb_bad_string *bad)
 {
 	struct dec d;
-	d.a = alloc != NULL ? alloc : &od_pb_sys_allocator;
-	d.arena = NULL;
-	d.end = data != NULL ? data + len : NULL;
+	dec_init(&d, alloc, data, len);
 	d.bad = bad;
 	d.str_max = max;
-	d.cur = NULL;
-	if (d.a->alloc == od_arena_pb_alloc) {
-		d.arena = d.a->allocator_data;
-	}
 	return unpack(&d, 1, desc, NULL, data, len);
 }
 
@@ -1080,4 +1092,14 @@ od_pb_unpack(const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc, 
     const uint8_t *data)
 {
 	return od_pb_unpack_checked(desc, alloc, len, data, 0, NULL);
+}
+
+ProtobufCMessage *
+od_pb_unpack_in_place(
+    const ProtobufCMessageDescriptor *desc, od_arena *a, size_t len, const uint8_t *data)
+{
+	struct dec d;
+	dec_init(&d, &a->pb, data, len);
+	d.alias = true;
+	return unpack(&d, 1, desc, NULL, data, len);
 }

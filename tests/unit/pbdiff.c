@@ -286,6 +286,74 @@ checked_agrees(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t 
 	return ok;
 }
 
+/* True when every non-empty bytes field of m, at any depth, points into
+ * p[0..n) (or is its field's default): what od_pb_unpack_in_place
+ * promises. */
+static bool
+bytes_within(const ProtobufCMessage *m, const uint8_t *p, size_t n)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *member = (const char *) m + f->offset;
+		bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+		size_t count =
+		    repeated ? *(const size_t *) ((const char *) m + f->quantifier_offset) : 1;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+		    *(const uint32_t *) ((const char *) m + f->quantifier_offset) != f->id) {
+			continue;
+		}
+		for (size_t k = 0; k < count; k++) {
+			if (f->type == PROTOBUF_C_TYPE_BYTES) {
+				const ProtobufCBinaryData *b = repeated
+				    ? &(*(ProtobufCBinaryData *const *) member)[k]
+				    : (const ProtobufCBinaryData *) member;
+				const ProtobufCBinaryData *def = f->default_value;
+				bool is_default = !repeated && def != NULL && b->data == def->data;
+				if (b->len > 0 && !is_default &&
+				    (b->data < p || b->data + b->len > p + n)) {
+					return false;
+				}
+			} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				const ProtobufCMessage *sm = repeated
+				    ? (*(ProtobufCMessage *const *const *) member)[k]
+				    : *(ProtobufCMessage *const *) member;
+				if (sm != NULL && !bytes_within(sm, p, n)) {
+					return false;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/* od_pb_unpack_in_place against protobuf-c's result ref (NULL: refused):
+ * the same refusals (besides nesting too deep), equal results, and bytes
+ * that point into the input. */
+static bool
+in_place_agrees(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n,
+    const ProtobufCMessage *ref, od_arena *arena, char *why, size_t why_len)
+{
+	ProtobufCMessage *m = od_pb_unpack_in_place(desc, arena, n, p);
+	if (m == NULL) {
+		if (ref != NULL && pbdiff_wire_depth(desc, p, n) <= OD_PB_NESTING_MAX) {
+			FAIL("%s: in place refuses what protobuf-c accepts", desc->name);
+		}
+		return true;
+	}
+	if (ref == NULL) {
+		FAIL("%s: in place accepts what protobuf-c refuses", desc->name);
+	}
+	char inner[200];
+	if (!pbdiff_equal(ref, m, inner, sizeof(inner))) {
+		FAIL("%s: in place: %s", desc->name, inner);
+	}
+	if (!bytes_within(m, p, n)) {
+		FAIL("%s: in place: a bytes field was copied", desc->name);
+	}
+	return true;
+}
+
 enum pbdiff_outcome
 pbdiff_compare(
     const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, char *why, size_t why_len)
@@ -348,7 +416,8 @@ pbdiff_compare(
 	}
 	if (out != PBDIFF_MISMATCH && pbdiff_decoder == od_pb_unpack &&
 	    (!checked_agrees(desc, p, n, SIZE_MAX, why, why_len) ||
-	        !checked_agrees(desc, p, n, 8, why, why_len))) {
+	        !checked_agrees(desc, p, n, 8, why, why_len) ||
+	        !in_place_agrees(desc, p, n, ref, &arena, why, why_len))) {
 		out = PBDIFF_MISMATCH;
 	}
 	protobuf_c_message_free_unpacked(ref, NULL);

@@ -30,8 +30,9 @@ enum pbdiff_outcome {
  * (has flags, oneof cases, default pointers, unknown fields) and packing to
  * the same bytes. With the real decoder, od_pb_unpack_checked must also
  * agree with od_pb_unpack followed by a walk of the wire that checks every
- * string (strings of any length, and of at most 8 bytes). why (may be NULL) gets a description of
- * a mismatch.
+ * string (strings of any length, and of at most 8 bytes), and
+ * od_pb_unpack_in_place must give the same result with every bytes field
+ * pointing into p. why (may be NULL) gets a description of a mismatch.
  */
 enum pbdiff_outcome pbdiff_compare(
     const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t n, char *why, size_t why_len);
