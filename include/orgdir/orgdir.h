@@ -13,7 +13,10 @@
  *    orgdir_reply that owns all memory of the message (decoded into one
  *    arena), and in `*out` a pointer into it. The caller frees everything
  *    with one orgdir_reply_free(*reply). On failure `*reply` and `*out` are
- *    set to NULL and there is nothing to free.
+ *    set to NULL and there is nothing to free. A client keeps the memory
+ *    of the largest large reply freed so far (64 KiB of bytes or more; at
+ *    most 64 MiB) to decode the next one into: fresh memory would cost a
+ *    page fault per 4 KiB. It goes with the client and its last reply.
  *  - Arguments (ids, request messages) are borrowed for the duration of the
  *    call only.
  *  - Thread-safety: one orgdir_client may be shared by any number of

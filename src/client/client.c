@@ -35,6 +35,7 @@ struct orgdir_client {
 	atomic_bool ever_connected;
 	/* Only quoted in messages: truncated copies are fine there. */
 	char url[256];
+	od_reply_pool *pool; /* one count of it; replies hold the others */
 };
 
 /* --- opening ----------------------------------------------------------------- */
@@ -313,6 +314,9 @@ orgdir_client_open(
 
 	bool opened = false;
 	orgdir_code code = apply_options(c, opts, status);
+	if (code == ORGDIR_OK && (c->pool = od_reply_pool_new()) == NULL) {
+		code = od_status_set(status, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
 	if (code == ORGDIR_OK && !fill_random(c->id_prefix, sizeof(c->id_prefix))) {
 		code = od_status_set(status, ORGDIR_INTERNAL,
 		    "cannot read random bytes for request ids (getrandom and /dev/urandom failed)");
@@ -324,6 +328,7 @@ orgdir_client_open(
 		if (opened) {
 			nng_close(c->sock);
 		}
+		od_reply_pool_unref(c->pool);
 		free(c->token);
 		free(c->tls_ca);
 		free(c);
@@ -343,6 +348,7 @@ orgdir_client_close(orgdir_client *client)
 	/* nng_close returns after every pipe callback has run, so the pipe
 	 * counters in *client are no longer touched once it returns. */
 	nng_close(client->sock);
+	od_reply_pool_unref(client->pool);
 	free(client->token);
 	free(client->tls_ca);
 	free(client);
@@ -565,7 +571,7 @@ od_client_call_ex(orgdir_client *client, const char *method, const ProtobufCMess
 		return code;
 	}
 	code = od_client_decode_reply(nng_msg_body(answer), nng_msg_len(answer), seq,
-	    client->max_message_bytes, client->url, reply_desc, reply, out, status);
+	    client->max_message_bytes, client->url, client->pool, reply_desc, reply, out, status);
 	nng_msg_free(answer);
 	return code;
 }

@@ -27,8 +27,8 @@
 /* A decoded message takes more memory than its wire form: each Unit
  * struct is ~200 bytes, each string is rounded up to 16 and a 30-byte
  * localized name costs ~100 bytes as LocalizedString + two strings.
- * Measured on realistic units the ratio is ~4, plus 1 for the envelope's
- * copy of the body; 8 leaves headroom while still refusing replies built
+ * Measured on realistic units the ratio is ~4 (the envelope's body is not
+ * copied: reply.c); 8 leaves headroom while still refusing replies built
  * to explode (e.g. thousands of empty sub-messages of 2 bytes each). */
 #define OD_CLIENT_ARENA_FACTOR 8u
 /* Bearer tokens longer than this are refused at open. */
@@ -38,24 +38,40 @@
 /* The 16-byte idempotency key: 8 random bytes per client + 8-byte counter. */
 #define OD_CLIENT_REQUEST_ID_LEN 16u
 
+/*
+ * The memory a client's large replies decode into, kept between them: the
+ * spare chunk of the last large reply freed. A fresh chunk of megabytes
+ * costs a page fault per 4 KiB touched, about as much as the decode itself
+ * (reply.c). Shared, and counted, by the client and each reply that took
+ * from it: a reply may outlive its client.
+ */
+typedef struct od_reply_pool od_reply_pool;
+
 /* The reply handle: everything a decoded reply points at lives in `arena`
- * (the envelope, the body bytes and the decoded message). */
+ * (the envelope and the decoded message; the envelope's body field points
+ * into the received bytes, gone once the reply is decoded). */
 struct orgdir_reply {
 	od_arena arena;
+	od_reply_pool *pool; /* a counted share of its client's, or NULL */
 };
+
+/* New pool with one count (its client's), or NULL for want of memory. */
+od_reply_pool *od_reply_pool_new(void);
+/* Drops one count; the last frees the pool and its spare chunk. */
+void od_reply_pool_unref(od_reply_pool *pool);
 
 /*
  * Decodes a reply envelope of `len` bytes at `data` (borrowed; the caller
- * frees it after this returns, since every byte needed is copied into the
- * reply's arena), checks it answers `call_id`, and decodes its body as
+ * frees it after this returns: the decoded body is copied into the reply's
+ * arena, and only it), checks it answers `call_id`, and decodes its body as
  * `desc`. On OK, *reply owns a new orgdir_reply and *out points into it.
  * On any other code *reply and *out are NULL and `st` says why (the
  * server's code and message, or INTERNAL / RESOURCE_EXHAUSTED for a reply
  * that cannot be used). `url` is only quoted in messages.
  */
 orgdir_code od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id,
-    size_t max_body, const char *url, const ProtobufCMessageDescriptor *desc, orgdir_reply **reply,
-    ProtobufCMessage **out, orgdir_status *st);
+    size_t max_body, const char *url, od_reply_pool *pool, const ProtobufCMessageDescriptor *desc,
+    orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *st);
 
 /* orgdir_client_call with the call's time extended by extra_ms (long polls). */
 orgdir_code od_client_call_ex(orgdir_client *client, const char *method,

@@ -1,15 +1,95 @@
 /* reply.c - decode a reply envelope and its body into one arena per reply. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
 
+/* Replies of this many bytes or more decode into the client's pool. */
+#define POOL_REPLY_MIN ((size_t) 64 << 10)
+/* A decoded reply takes about 4 times its wire size (client_int.h): a
+ * chunk of 5 times holds the whole decode. */
+#define POOL_FACTOR 5u
+/* The largest spare chunk a client keeps (a reply of ~13 MB). */
+#define POOL_KEEP_MAX ((size_t) 64 << 20)
+
+struct od_reply_pool {
+	atomic_uint refs;
+	_Atomic(od_arena_chunk *) spare;
+};
+
+od_reply_pool *
+od_reply_pool_new(void)
+{
+	od_reply_pool *p = malloc(sizeof(*p));
+	if (p != NULL) {
+		atomic_init(&p->refs, 1);
+		atomic_init(&p->spare, NULL);
+	}
+	return p;
+}
+
+void
+od_reply_pool_unref(od_reply_pool *pool)
+{
+	if (pool != NULL && atomic_fetch_sub(&pool->refs, 1) == 1) {
+		od_arena_chunk *c = atomic_load(&pool->spare);
+		if (c != NULL) {
+			od_arena_chunk_free(c);
+		}
+		free(pool);
+	}
+}
+
+/* Makes r's arena start with a chunk for a reply of len bytes: the pool's
+ * spare when it is large enough, else a new one (which the pool keeps
+ * after r). */
+static void
+pool_take(od_reply_pool *pool, orgdir_reply *r, size_t len)
+{
+	size_t want = POOL_FACTOR * len;
+	od_arena_chunk *c = atomic_exchange(&pool->spare, NULL);
+	if (c != NULL && od_arena_chunk_size(c) >= want) {
+		od_arena_give_chunk(&r->arena, c);
+	} else {
+		if (c != NULL) {
+			od_arena_chunk_free(c);
+		}
+		/* Only a hint: without it the decode grows the arena as usual. */
+		(void) od_arena_reserve(&r->arena, want);
+	}
+	atomic_fetch_add(&pool->refs, 1);
+	r->pool = pool;
+}
+
+/* Gives r's largest chunk to its pool, which keeps the larger of it and
+ * the spare it has. */
+static void
+pool_give(orgdir_reply *r)
+{
+	od_arena_chunk *c =
+	    od_arena_take_chunk(&r->arena, POOL_FACTOR * POOL_REPLY_MIN, POOL_KEEP_MAX);
+	if (c != NULL) {
+		od_arena_chunk *old = atomic_exchange(&r->pool->spare, c);
+		if (old != NULL && od_arena_chunk_size(old) > od_arena_chunk_size(c)) {
+			old = atomic_exchange(&r->pool->spare, old);
+		}
+		if (old != NULL) {
+			od_arena_chunk_free(old);
+		}
+	}
+	od_reply_pool_unref(r->pool);
+}
+
 void
 orgdir_reply_free(orgdir_reply *reply)
 {
 	if (reply == NULL) {
 		return;
+	}
+	if (reply->pool != NULL) {
+		pool_give(reply);
 	}
 	od_arena_destroy(&reply->arena);
 	free(reply);
@@ -35,8 +115,8 @@ refuse(orgdir_reply *r, orgdir_status *st, const char *url, const char *what)
 
 orgdir_code
 od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t max_body,
-    const char *url, const ProtobufCMessageDescriptor *desc, orgdir_reply **reply,
-    ProtobufCMessage **out, orgdir_status *st)
+    const char *url, od_reply_pool *pool, const ProtobufCMessageDescriptor *desc,
+    orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *st)
 {
 	*reply = NULL;
 	*out = NULL;
@@ -54,9 +134,15 @@ od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id, size_t
 	}
 	od_arena_init(
 	    &r->arena, (size_t) OD_CLIENT_ARENA_FACTOR * max_body + OD_CLIENT_ENVELOPE_MARGIN);
+	r->pool = NULL;
+	if (pool != NULL && len >= POOL_REPLY_MIN) {
+		pool_take(pool, r, len);
+	}
 
-	Orgdir__V1__Response *env = (Orgdir__V1__Response *) od_pb_unpack(
-	    &orgdir__v1__response__descriptor, &r->arena.pb, len, data);
+	/* The envelope's body stays in data (the caller's nng message, freed
+	 * once the body below is decoded), not copied into the arena. */
+	Orgdir__V1__Response *env = (Orgdir__V1__Response *) od_pb_unpack_in_place(
+	    &orgdir__v1__response__descriptor, &r->arena, len, data);
 	if (env == NULL) {
 		return refuse(r, st, url, "not a Response envelope");
 	}

@@ -49,6 +49,25 @@ od_arena_init(od_arena *a, size_t cap)
 	a->pb.allocator_data = a;
 }
 
+/* A new head chunk of `size` usable bytes, allocations from its start. */
+static bool
+push_chunk(od_arena *a, size_t size)
+{
+	struct od_arena_chunk *nc = malloc(sizeof(*nc) + size);
+	if (nc == NULL) {
+		a->exhausted = true;
+		return false;
+	}
+	nc->size = size;
+	nc->next = a->head;
+	a->head = nc;
+	if (a->first == NULL) {
+		a->first = nc;
+	}
+	a->bump = nc->data;
+	return true;
+}
+
 void *
 od_arena_alloc_chunk(od_arena *a, size_t n)
 {
@@ -68,19 +87,10 @@ od_arena_alloc_chunk(od_arena *a, size_t n)
 		if (c != NULL && c->size >= ARENA_CHUNK_MIN) {
 			size = c->size * 2 > size ? c->size * 2 : size;
 		}
-		struct od_arena_chunk *nc = malloc(sizeof(*nc) + size);
-		if (nc == NULL) {
-			a->exhausted = true;
+		if (!push_chunk(a, size)) {
 			return NULL;
 		}
-		nc->size = size;
-		nc->next = a->head;
-		a->head = nc;
-		if (a->first == NULL) {
-			a->first = nc;
-		}
-		c = nc;
-		a->bump = nc->data;
+		c = a->head;
 	}
 	void *p = a->bump;
 	a->used_total += need;
@@ -140,6 +150,60 @@ od_arena_reset_keep(od_arena *a, size_t max_keep)
 	a->used_total = 0;
 	use_chunk(a, keep, 0);
 	a->exhausted = false;
+}
+
+od_arena_chunk *
+od_arena_take_chunk(od_arena *a, size_t min, size_t max)
+{
+	od_arena_reset_keep(a, max);
+	struct od_arena_chunk *c = a->first;
+	if (c != NULL && c->size < min) {
+		free(c);
+		c = NULL;
+	}
+	a->head = a->first = NULL;
+	use_chunk(a, NULL, 0);
+	return c;
+}
+
+void
+od_arena_give_chunk(od_arena *a, od_arena_chunk *c)
+{
+	c->next = NULL;
+	a->head = a->first = c;
+	use_chunk(a, c, 0);
+}
+
+size_t
+od_arena_chunk_size(const od_arena_chunk *c)
+{
+	return c->size;
+}
+
+void
+od_arena_chunk_free(od_arena_chunk *c)
+{
+	free(c);
+}
+
+bool
+od_arena_reserve(od_arena *a, size_t n)
+{
+	size_t left = a->cap - a->used_total;
+	if (n > left) {
+		n = left;
+	}
+	n = (n + OD_ARENA_ALIGN - 1) & ~(size_t) (OD_ARENA_ALIGN - 1);
+	if (a->room >= n || n == 0) {
+		return true;
+	}
+	bool exhausted = a->exhausted;
+	if (!push_chunk(a, n)) {
+		a->exhausted = exhausted; /* nothing was refused yet */
+		return false;
+	}
+	use_chunk(a, a->head, 0);
+	return true;
 }
 
 void

@@ -94,6 +94,22 @@ void od_arena_reset(od_arena *a);
  * upkeep, record after record) stops allocating after the first. */
 void od_arena_reset_keep(od_arena *a, size_t max_keep);
 void od_arena_destroy(od_arena *a);
+/* Chunks handed between arenas: memory a like decode can reuse without
+ * the page faults of fresh memory (liborgdir's large replies). */
+typedef struct od_arena_chunk od_arena_chunk;
+/* Takes the arena's largest chunk of at least min and at most max bytes
+ * out of it (NULL: none), frees the others and leaves the arena empty,
+ * ready for use: the caller owns the chunk. */
+od_arena_chunk *od_arena_take_chunk(od_arena *a, size_t min, size_t max);
+/* Makes c (from od_arena_take_chunk) the chunk an empty arena allocates
+ * from first: the arena owns it. */
+void od_arena_give_chunk(od_arena *a, od_arena_chunk *c);
+size_t od_arena_chunk_size(const od_arena_chunk *c);
+void od_arena_chunk_free(od_arena_chunk *c);
+/* Makes the next allocations come from one chunk with at least n bytes of
+ * room (within the cap), allocated now if the head chunk has less: for a
+ * decode whose size is roughly known. False for want of memory. */
+bool od_arena_reserve(od_arena *a, size_t n);
 
 /* --- growable byte buffer with a cap (curl's dynbuf idea) ----------------- */
 typedef struct od_buf {

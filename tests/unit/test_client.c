@@ -51,6 +51,7 @@ enum mode {
 	M_BIG_BODY, /* a 3000-byte body */
 	M_EXPLODE, /* a small body that decodes into a lot of memory */
 	M_SILENT, /* receive and never answer */
+	M_LARGE_TREE, /* GetSubtree: max_depth nodes of ~340 bytes, named after root_id */
 };
 
 struct seen {
@@ -121,6 +122,54 @@ unit_init(Orgdir__V1__Unit *u, const char *id)
 	orgdir__v1__unit__init(u);
 	u->id = (char *) id;
 	return u;
+}
+
+/* Node i of a large tree rooted at root: its id and acronym. */
+static void
+large_node_text(const char *root, size_t i, char *id, size_t id_size, char *acr, size_t acr_size)
+{
+	snprintf(id, id_size, "u%zu-%s", i, root);
+	memset(acr, root[0], acr_size - 1);
+	acr[acr_size - 1] = '\0';
+}
+
+#define LARGE_ACRONYM 320
+
+/* M_LARGE_TREE's GetSubtree reply: false for a request it cannot read. */
+static bool
+large_tree(const Orgdir__V1__Request *req, ProtobufCBinaryData *body)
+{
+	Orgdir__V1__GetSubtreeRequest *r =
+	    orgdir__v1__get_subtree_request__unpack(NULL, req->body.len, req->body.data);
+	if (r == NULL || r->root_id[0] == '\0' || r->max_depth <= 0) {
+		orgdir__v1__get_subtree_request__free_unpacked(r, NULL);
+		return false;
+	}
+	size_t n = (size_t) r->max_depth;
+	Orgdir__V1__GetSubtreeResponse resp = ORGDIR__V1__GET_SUBTREE_RESPONSE__INIT;
+	Orgdir__V1__SubtreeNode *nodes = calloc(n, sizeof(*nodes));
+	Orgdir__V1__SubtreeNode **ptrs = calloc(n, sizeof(*ptrs));
+	Orgdir__V1__Unit *units = calloc(n, sizeof(*units));
+	char(*ids)[32] = calloc(n, sizeof(*ids));
+	char(*acrs)[LARGE_ACRONYM] = calloc(n, sizeof(*acrs));
+	assert_true(nodes != NULL && ptrs != NULL && units != NULL && ids != NULL && acrs != NULL);
+	for (size_t i = 0; i < n; i++) {
+		large_node_text(r->root_id, i, ids[i], sizeof(ids[i]), acrs[i], sizeof(acrs[i]));
+		orgdir__v1__subtree_node__init(&nodes[i]);
+		nodes[i].unit = unit_init(&units[i], ids[i]);
+		units[i].acronym = acrs[i];
+		ptrs[i] = &nodes[i];
+	}
+	resp.n_nodes = n;
+	resp.nodes = ptrs;
+	pack_into(&resp.base, body);
+	free(nodes);
+	free(ptrs);
+	free(units);
+	free(ids);
+	free(acrs);
+	orgdir__v1__get_subtree_request__free_unpacked(r, NULL);
+	return true;
 }
 
 /* Builds the body for method and req_body; returns the status code. */
@@ -386,6 +435,11 @@ handle(struct server *s, nng_msg *in)
 		pack_into(&lr.base, &body);
 		break;
 	}
+	case M_LARGE_TREE:
+		if (!large_tree(req, &body)) {
+			resp.code = 3;
+		}
+		break;
 	case M_SILENT:
 	default:
 		orgdir__v1__request__free_unpacked(req, NULL);
@@ -1195,6 +1249,114 @@ test_threads_share_one_client(void **state)
 	fixture_free(f);
 }
 
+/* Whether t is the large tree of root with n nodes, every byte as sent. */
+static bool
+large_tree_ok(const Orgdir__V1__GetSubtreeResponse *t, const char *root, size_t n)
+{
+	char id[32], acr[LARGE_ACRONYM];
+	if (t->n_nodes != n) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		large_node_text(root, i, id, sizeof(id), acr, sizeof(acr));
+		const Orgdir__V1__Unit *u = t->nodes[i]->unit;
+		if (u == NULL || strcmp(u->id, id) != 0 || strcmp(u->acronym, acr) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static Orgdir__V1__GetSubtreeResponse *
+large_get(orgdir_client *c, const char *root, size_t n, orgdir_reply **r)
+{
+	Orgdir__V1__GetSubtreeResponse *t = NULL;
+	orgdir_status st;
+	orgdir_code code = orgdir_unit_subtree(c, root, (int32_t) n, r, &t, &st);
+	if (code != ORGDIR_OK) {
+		fail_msg("subtree %s: %s", root, st.message);
+	}
+	assert_true(large_tree_ok(t, root, n));
+	return t;
+}
+
+/* Large replies decode into memory the client keeps between them: a reply
+ * reusing it, two alive at once, and replies outliving their client must
+ * each keep their own bytes (ASan and valgrind see the rest). */
+static void
+test_large_replies_reuse_memory(void **state)
+{
+	struct fixture *f = fixture_new(M_LARGE_TREE, 20000, 0, NULL);
+	orgdir_reply *r1, *r2, *r3, *r4, *r5;
+	(void) state;
+
+	/* ~680 KB, then ~170 KB into the chunk the first one left. */
+	large_get(f->c, "a", 2000, &r1);
+	orgdir_reply_free(r1);
+	Orgdir__V1__GetSubtreeResponse *t2 = large_get(f->c, "b", 500, &r2);
+	/* While r2 holds that chunk, a larger reply needs one of its own. */
+	Orgdir__V1__GetSubtreeResponse *t3 = large_get(f->c, "c", 3000, &r3);
+	assert_true(large_tree_ok(t2, "b", 500));
+	orgdir_reply_free(r2);
+	/* r2's chunk went to the pool; r3's bytes are still its own. */
+	assert_true(large_tree_ok(t3, "c", 3000));
+	/* The pool keeps the larger chunk (r3's) whatever the order. */
+	orgdir_reply_free(r3);
+	large_get(f->c, "d", 2500, &r4);
+	Orgdir__V1__GetSubtreeResponse *t5 = large_get(f->c, "e", 300, &r5);
+	orgdir_client_close(f->c);
+	f->c = NULL;
+	assert_true(large_tree_ok(t5, "e", 300));
+	orgdir_reply_free(r5);
+	orgdir_reply_free(r4);
+	fixture_free(f);
+}
+
+struct large_caller {
+	orgdir_client *c;
+	char root[8];
+	int ok;
+};
+
+static void *
+large_caller_thread(void *arg)
+{
+	struct large_caller *k = arg;
+	for (int i = 0; i < 20; i++) {
+		orgdir_reply *r = NULL;
+		Orgdir__V1__GetSubtreeResponse *t = NULL;
+		size_t n = 200 + (size_t) (i % 5) * 400;
+		if (orgdir_unit_subtree(k->c, k->root, (int32_t) n, &r, &t, NULL) == ORGDIR_OK &&
+		    large_tree_ok(t, k->root, n)) {
+			k->ok++;
+		}
+		orgdir_reply_free(r);
+	}
+	return NULL;
+}
+
+static void
+test_threads_share_large_reply_memory(void **state)
+{
+	struct fixture *f = fixture_new(M_LARGE_TREE, 30000, 0, NULL);
+	pthread_t t[4];
+	struct large_caller k[4];
+	(void) state;
+
+	for (int i = 0; i < 4; i++) {
+		k[i] = (struct large_caller){.c = f->c, .ok = 0};
+		snprintf(k[i].root, sizeof(k[i].root), "%c", 'p' + i);
+		assert_int_equal(pthread_create(&t[i], NULL, large_caller_thread, &k[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(k[i].ok, 20);
+	}
+	fixture_free(f);
+}
+
 int
 main(void)
 {
@@ -1222,6 +1384,8 @@ main(void)
 	    cmocka_unit_test(test_server_gone_mid_call_is_unavailable),
 	    cmocka_unit_test(test_typed_wrappers),
 	    cmocka_unit_test(test_threads_share_one_client),
+	    cmocka_unit_test(test_large_replies_reuse_memory),
+	    cmocka_unit_test(test_threads_share_large_reply_memory),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

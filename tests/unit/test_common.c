@@ -145,6 +145,48 @@ test_arena_cap_and_reset(void **state)
 	od_arena_destroy(&a);
 }
 
+/* od_arena_reserve, od_arena_take_chunk and od_arena_give_chunk: a chunk
+ * reserved holds what follows, and one taken out serves another arena. */
+static void
+test_arena_chunks_move(void **state)
+{
+	(void) state;
+	od_arena a, b;
+	od_arena_init(&a, 1u << 20);
+	assert_true(od_arena_reserve(&a, 200000));
+	/* One chunk: 100 allocations of 2,000 bytes follow each other. */
+	char *first = od_arena_alloc(&a, 2000);
+	char *p = first;
+	for (int i = 1; i < 100; i++) {
+		char *q = od_arena_alloc(&a, 2000);
+		assert_ptr_equal(q, p + 2000);
+		p = q;
+	}
+	memset(first, 'x', 200000);
+	/* Past the cap, a reservation stops at it. */
+	assert_true(od_arena_reserve(&a, SIZE_MAX / 2));
+	assert_false(a.exhausted);
+	assert_non_null(od_arena_alloc(&a, 100)); /* a small chunk besides */
+
+	/* Too small a largest chunk: none taken, the arena left empty. */
+	od_arena_chunk *none = od_arena_take_chunk(&a, 2u << 20, 4u << 20);
+	assert_null(none);
+	assert_int_equal(a.used_total, 0);
+	assert_non_null(od_arena_alloc(&a, 200000)); /* a fresh chunk */
+	od_arena_chunk *c = od_arena_take_chunk(&a, 100000, 1u << 20);
+	assert_non_null(c);
+	assert_true(od_arena_chunk_size(c) >= 200000);
+	assert_null(od_arena_take_chunk(&a, 0, SIZE_MAX)); /* a holds nothing now */
+
+	od_arena_init(&b, 1u << 20);
+	od_arena_give_chunk(&b, c);
+	char *again = od_arena_alloc(&b, 150000);
+	assert_non_null(again);
+	assert_ptr_equal(od_arena_alloc(&b, 16), again + 150000); /* the same chunk */
+	od_arena_destroy(&b);
+	od_arena_destroy(&a);
+}
+
 static void
 test_buf_cap_and_varints(void **state)
 {
@@ -393,6 +435,7 @@ main(void)
 	    cmocka_unit_test(test_ids_and_langs),
 	    cmocka_unit_test(test_text_pick),
 	    cmocka_unit_test(test_arena_cap_and_reset),
+	    cmocka_unit_test(test_arena_chunks_move),
 	    cmocka_unit_test(test_buf_cap_and_varints),
 	    cmocka_unit_test(test_read_all_cap),
 	    cmocka_unit_test(test_status_table),
