@@ -115,4 +115,21 @@ else
 	bad "units landed from an import over the cap"
 fi
 
+# --seed goes through the import's checks: a broken document stops orgdird
+# with each problem's path, and writes nothing, so a later --seed of a good
+# one loads it (a store holding units would ignore it).
+"$ORGDIRD" --listen "ipc://$tmp/seeded.sock" --data "$tmp/seeded" --seed "$tmp/broken.json" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect_rc "orgdird --seed of a broken document" 1
+expect_err "broken seed: the count" "2 problem(s), nothing loaded"
+expect_err "broken seed: the unknown parent's path" "units[55].parentId: unit 'orphan': parent 'nowhere'"
+expect_err "broken seed: the country's path" "units[56].location.countryCode"
+s="ipc://$tmp/seeded.sock"
+start_server "$s" "$tmp/seeded" --seed "$tmp/export-a.json" || exit 1
+ctl_at "$s" unit get dg --json
+expect_rc "the good seed after the broken one" 0
+ctl_at "$s" unit get orphan
+expect_rc "nothing of the broken seed" 15
+
 finish
