@@ -150,21 +150,22 @@ od_pb_scan_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **out
 	return false;
 }
 
-/* Text without a NUL: ASCII is checked here, 8 bytes a step, and anything
- * else by od_utf8_valid. Most strings of a reply are short ASCII (ids,
- * language tags, names). */
+/* Text without a NUL: ASCII is checked here, 8 bytes a step, and the rest
+ * from the first step that is not by od_utf8_valid (an ASCII byte is a
+ * whole character, so the text before it needs no second look). Most
+ * strings of a reply are short ASCII (ids, language tags, names). */
 bool
 od_pb_text_ok(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	for (; n - i >= 8; i += 8) {
 		if (!od_ascii8(p + i)) {
-			return od_utf8_valid((const char *) p, n);
+			return od_utf8_valid((const char *) p + i, n - i);
 		}
 	}
 	for (; i < n; i++) {
 		if ((uint8_t) (p[i] - 1) >= 0x7F) {
-			return od_utf8_valid((const char *) p, n);
+			return od_utf8_valid((const char *) p + i, n - i);
 		}
 	}
 	return true;
