@@ -209,79 +209,23 @@ ob_wl_next(ob_ctx *c)
 
 typedef struct envelope {
 	uint64_t call_id;
-	uint64_t code;
-	const uint8_t *message;
-	size_t message_len;
-	const uint8_t *body;
+	int32_t code;
+	const char *message; /* in the context's arena */
+	const uint8_t *body; /* in the reply */
 	size_t body_len;
 } envelope;
 
+/* Reads an orgdir.v1.Response as liborgdir does (od_pb_unpack_in_place:
+ * the body stays in the reply, not copied). */
 static bool
-get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+parse_envelope(ob_arena *a, const uint8_t *p, size_t n, envelope *e)
 {
-	uint64_t r = 0;
-	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-		r |= (uint64_t) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*v = r;
-			return true;
-		}
+	Orgdir__V1__Response *r = (Orgdir__V1__Response *) od_pb_unpack_in_place(
+	    &orgdir__v1__response__descriptor, &a->a, n, p);
+	if (r == NULL) {
+		return false;
 	}
-	return false;
-}
-
-/* Reads an orgdir.v1.Response in place (no copy of the body). */
-static bool
-parse_envelope(const uint8_t *p, size_t n, envelope *e)
-{
-	const uint8_t *end = p + n;
-	memset(e, 0, sizeof(*e));
-	while (p < end) {
-		uint64_t key, v;
-		if (!get_varint(&p, end, &key)) {
-			return false;
-		}
-		switch (key & 7) {
-		case 0:
-			if (!get_varint(&p, end, &v)) {
-				return false;
-			}
-			if (key >> 3 == 1) {
-				e->call_id = v;
-			} else if (key >> 3 == 2) {
-				e->code = v;
-			}
-			break;
-		case 2:
-			if (!get_varint(&p, end, &v) || v > (uint64_t) (end - p)) {
-				return false;
-			}
-			if (key >> 3 == 3) {
-				e->message = p;
-				e->message_len = (size_t) v;
-			} else if (key >> 3 == 4) {
-				e->body = p;
-				e->body_len = (size_t) v;
-			}
-			p += v;
-			break;
-		case 1:
-			if (end - p < 8) {
-				return false;
-			}
-			p += 8;
-			break;
-		case 5:
-			if (end - p < 4) {
-				return false;
-			}
-			p += 4;
-			break;
-		default:
-			return false;
-		}
-	}
+	*e = (envelope){r->call_id, r->code, r->message, r->body.data, r->body.len};
 	return true;
 }
 
@@ -352,16 +296,15 @@ ob_wl_check(ob_ctx *c, const uint8_t *p, size_t n, uint64_t *decode_ns, char *wh
 		    : fail(
 		          ORGDIR_INTERNAL, why, whylen, "echo: the reply differs from the request");
 	}
-	if (!parse_envelope(p, n, &e) || e.call_id != c->call_id) {
+	ob_arena_reset(&c->arena);
+	if (!parse_envelope(&c->arena, p, n, &e) || e.call_id != c->call_id) {
 		return fail(ORGDIR_INTERNAL, why, whylen,
 		    "%s: the reply is not the Response to this call", method_of(c->op));
 	}
 	if (e.code != ORGDIR_OK) {
-		return fail((orgdir_code) e.code, why, whylen, "%s: %s: %.*s", method_of(c->op),
-		    orgdir_code_name((orgdir_code) e.code),
-		    (int) (e.message_len > 200 ? 200 : e.message_len), (const char *) e.message);
+		return fail((orgdir_code) e.code, why, whylen, "%s: %s: %.200s", method_of(c->op),
+		    orgdir_code_name((orgdir_code) e.code), e.message);
 	}
-	ob_arena_reset(&c->arena);
 	if (c->run->o.no_decode && c->op != OB_OP_UPD_READ) {
 		return e.body_len > 0
 		    ? ORGDIR_OK
