@@ -366,6 +366,28 @@ ProtobufCMessage *od_pb_unpack_checked(const ProtobufCMessageDescriptor *desc,
     ProtobufCAllocator *alloc, size_t len, const uint8_t *data, size_t max, od_pb_bad_string *bad);
 /* The text check: valid UTF-8 without NUL. */
 bool od_pb_text_ok(const uint8_t *p, size_t n);
+/* The same for p[0..n) when `avail` bytes (>= n) can be read from p: a
+ * string under 8 bytes is checked in one 8-byte load when the bytes after
+ * it can be read too (the decoder's, where the input goes on). */
+static inline bool
+od_pb_text_ok_in(const uint8_t *p, size_t n, size_t avail)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n < 8 && avail >= 8) {
+		uint64_t v;
+		memcpy(&v, p, sizeof(v));
+		/* Bit 7 of a byte: set for a NUL or a byte past 0x7F (od_ascii8).
+		 * A borrow only moves up into later bytes, so the bytes past n
+		 * cannot mark the first n. */
+		uint64_t flags = (v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull;
+		uint64_t first_n = n == 0 ? 0 : ~0ull >> (64 - 8 * n);
+		return (flags & first_n) == 0 || od_utf8_valid((const char *) p, n);
+	}
+#else
+	(void) avail;
+#endif
+	return od_pb_text_ok(p, n);
+}
 /* What od_pb_unpack_checked found (bad->msg set), as a status:
  * INVALID_ARGUMENT naming the message and field, the length past max, or
  * the nesting. */

@@ -442,7 +442,8 @@ store_string(struct dec *d, const ProtobufCFieldDescriptor *f, char **ps, const 
     size_t len, bool clear)
 {
 	/* Checked before *ps changes: a refusal frees the message as it is. */
-	if (d->bad != NULL && (len > d->str_max || !od_pb_text_ok(val, len))) {
+	if (d->bad != NULL &&
+	    (len > d->str_max || !od_pb_text_ok_in(val, len, (size_t) (d->end - val)))) {
 		d->bad->msg = d->cur;
 		d->bad->field = f;
 		d->bad->len = len;

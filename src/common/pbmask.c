@@ -163,6 +163,10 @@ od_pb_text_ok(const uint8_t *p, size_t n)
 			return od_utf8_valid((const char *) p + i, n - i);
 		}
 	}
+	if (i < n && n >= 8) {
+		/* The last 8 bytes, overlapping what is checked already. */
+		return od_ascii8(p + n - 8) || od_utf8_valid((const char *) p + i, n - i);
+	}
 	for (; i < n; i++) {
 		if ((uint8_t) (p[i] - 1) >= 0x7F) {
 			return od_utf8_valid((const char *) p + i, n - i);

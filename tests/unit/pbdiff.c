@@ -224,7 +224,7 @@ wire_strings_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n,
 				return false;
 			}
 		} else if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
-		    (w.len > max || !od_pb_text_ok(w.data, w.len))) {
+		    (w.len > max || !od_utf8_valid((const char *) w.data, w.len))) {
 			bad->msg = d;
 			bad->field = f;
 			bad->len = w.len;

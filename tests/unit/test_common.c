@@ -55,6 +55,8 @@ utf8_reference(const unsigned char *s, size_t n)
 	return true;
 }
 
+/* od_utf8_valid, od_pb_text_ok and od_pb_text_ok_in against a reference,
+ * with a bad sequence at every place of texts of every length to 40. */
 static void
 test_utf8_eight_at_a_time(void **state)
 {
@@ -69,13 +71,22 @@ test_utf8_eight_at_a_time(void **state)
 			for (size_t at = 0; at + bl <= len; at++) {
 				memset(buf, 'a' + (int) (at % 26), len);
 				memcpy(buf + at, bad[b], bl);
+				/* What follows the text must not matter to the checks
+				 * that read past it (od_pb_text_ok_in). */
+				static const char after[3] = {'\0', '\x80', 'a'};
+				memset(buf + len, after[at % 3], sizeof(buf) - len);
 				bool want = utf8_reference((const unsigned char *) buf, len);
+				const uint8_t *u = (const uint8_t *) buf;
 				assert_int_equal(od_utf8_valid(buf, len), want);
+				assert_int_equal(od_pb_text_ok(u, len), want);
+				assert_int_equal(od_pb_text_ok_in(u, len, len), want);
+				assert_int_equal(od_pb_text_ok_in(u, len, sizeof(buf)), want);
 				checked++;
 			}
 		}
 	}
 	assert_true(checked > 5000);
+	assert_true(od_pb_text_ok_in((const uint8_t *) "\x80\x80\x80\x80\x80\x80\x80\x80", 0, 8));
 	/* The reference agrees with the fixed cases above. */
 	assert_false(utf8_reference((const unsigned char *) "a\0b", 3));
 	assert_true(utf8_reference((const unsigned char *) "caf\xC3\xA9", 5));
