@@ -336,6 +336,7 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	od_strlcpy(s->path, o->path, sizeof(s->path));
 	pthread_mutex_init(&s->gate_mu, NULL);
 	pthread_mutex_init(&s->readers_mu, NULL);
+	pthread_cond_init(&s->unpinned, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
 	s->max_readers = o->max_readers ? o->max_readers : DEFAULT_MAX_READERS;
 	s->no_sync = o->no_sync;
@@ -359,6 +360,7 @@ od_store_close(struct od_store *s)
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
+	pthread_cond_destroy(&s->unpinned);
 	pthread_mutex_destroy(&s->readers_mu);
 	pthread_mutex_destroy(&s->gate_mu);
 	free(s);
@@ -394,12 +396,12 @@ od_gate_leave(od_reader *r)
 	atomic_store_explicit(&r->held, false, memory_order_release);
 }
 
-/* Waits while r is inside (until it leaves, or has left and come back in
- * when `again` is false); sleeps after a few turns. */
+/* Waits while r is inside: until it leaves, or (again false) until it
+ * has gone in again since it had gone in `entries` times. Sleeps after a
+ * few turns. */
 static void
-gate_wait(od_reader *r, bool again)
+gate_wait(od_reader *r, bool again, unsigned entries)
 {
-	unsigned entries = atomic_load_explicit(&r->entries, memory_order_relaxed);
 	/* Sequentially consistent, like the reader's side: after the closer's
 	 * store to `closed`, this load cannot miss a reader that saw the gate
 	 * open. */
@@ -414,24 +416,61 @@ gate_wait(od_reader *r, bool again)
 	}
 }
 
+/* A reader inside when gate_close began, and how often it had gone in. */
+struct inside {
+	od_reader *r;
+	unsigned entries;
+};
+
 /*
  * Closes the gate: returns once no reader is inside; readers that come
  * meanwhile wait. First, with the gate still open, it waits for each
  * reader inside to leave once: a long one (a backup, a large export) then
- * keeps only this closer waiting, not every reader after it. Then it
- * closes and waits for those that came in since, in for one request.
+ * keeps only this closer waiting, not every reader after it. It waits
+ * without the readers' list lock, so readers come and go meanwhile (a
+ * second backup registers its own): the ones it waits for are pinned, and
+ * od_reader_free waits for their pins. Then it closes the gate and waits,
+ * list locked, for the readers that came in since, in for one request.
  */
 static void
 gate_close(struct od_store *s)
 {
 	pthread_mutex_lock(&s->gate_mu);
 	pthread_mutex_lock(&s->readers_mu);
+	size_t n = 0;
 	for (od_reader *r = s->readers; r != NULL; r = r->next) {
-		gate_wait(r, false);
+		n++;
 	}
+	struct inside *in = n > 0 ? malloc(n * sizeof(*in)) : NULL;
+	size_t k = 0;
+	for (od_reader *r = s->readers; r != NULL; r = r->next) {
+		unsigned entries = atomic_load_explicit(&r->entries, memory_order_relaxed);
+		if (!atomic_load(&r->held)) {
+			continue;
+		}
+		if (in == NULL) {
+			/* No memory to note it: wait for it here, the list locked. */
+			gate_wait(r, false, entries);
+			continue;
+		}
+		in[k++] = (struct inside){r, entries};
+		r->pins++;
+	}
+	pthread_mutex_unlock(&s->readers_mu);
+	for (size_t i = 0; i < k; i++) {
+		gate_wait(in[i].r, false, in[i].entries);
+	}
+	pthread_mutex_lock(&s->readers_mu);
+	for (size_t i = 0; i < k; i++) {
+		in[i].r->pins--;
+	}
+	if (k > 0) {
+		pthread_cond_broadcast(&s->unpinned);
+	}
+	free(in);
 	atomic_store(&s->closed, true);
 	for (od_reader *r = s->readers; r != NULL; r = r->next) {
-		gate_wait(r, true);
+		gate_wait(r, true, 0);
 	}
 	pthread_mutex_unlock(&s->readers_mu);
 }
@@ -615,6 +654,10 @@ od_reader_free(od_reader *r)
 	}
 	if (r->next != NULL) {
 		r->next->prev = r->prev;
+	}
+	/* A closer that was waiting for it may still look at it. */
+	while (r->pins > 0) {
+		pthread_cond_wait(&s->unpinned, &s->readers_mu);
 	}
 	pthread_mutex_unlock(&s->readers_mu);
 	free(r);

@@ -48,6 +48,9 @@ struct od_store {
 	 * waits for each. */
 	pthread_mutex_t readers_mu;
 	struct od_reader *readers;
+	/* Signalled (under readers_mu) when gate_close unpins its readers:
+	 * od_reader_free waits for its reader's pins to go. */
+	pthread_cond_t unpinned;
 	unsigned max_readers;
 	bool no_sync;
 	char path[4096];
@@ -87,6 +90,9 @@ struct od_reader {
 	atomic_bool held; /* inside the gate (od_reader_begin .. od_reader_end) */
 	atomic_uint entries; /* times it went in: gate_close's "left once" */
 	struct od_reader *prev, *next; /* s->readers, under s->readers_mu */
+	/* Closers waiting for it without the list's lock (gate_close), under
+	 * s->readers_mu: od_reader_free waits until none is. */
+	unsigned pins;
 };
 
 /* Stored value of `tokens` (fixed layout, host byte order); tokens.c

@@ -579,7 +579,8 @@ test_depth_cap(void **state)
 struct gate_run {
 	struct fx *f;
 	od_reader *r; /* gate_grow: the reader it must wait for */
-	atomic_bool stop, done;
+	od_reader *r2; /* another reader inside when the remap starts */
+	atomic_bool stop, done, newcomer_done, r2_freed;
 	atomic_uint reads, failures;
 	orgdir_code code;
 };
@@ -602,21 +603,63 @@ sleep_ms(long ms)
 
 static void *gate_reader(void *arg);
 
+/* A reader that registers, reads once and goes, as a second backup would
+ * while a remap waits for the first. */
+static void *
+gate_newcomer(void *arg)
+{
+	struct gate_run *g = arg;
+	orgdir_status st;
+	od_reader *r;
+	od_txn *t;
+	od_val v;
+	if (od_reader_new(g->f->s, &r, &st) != ORGDIR_OK) {
+		atomic_fetch_add(&g->failures, 1);
+		return NULL;
+	}
+	if (od_reader_begin(r, &t, &st) != ORGDIR_OK) {
+		atomic_fetch_add(&g->failures, 1);
+	} else {
+		if (od_unit_get(t, "root", &v, &st) != ORGDIR_OK) {
+			atomic_fetch_add(&g->failures, 1);
+		}
+		od_reader_end(r);
+	}
+	od_reader_free(r);
+	atomic_store(&g->newcomer_done, true);
+	return NULL;
+}
+
+/* The second long reader leaves and is freed while the remap may still
+ * be looking at it. */
+static void *
+gate_free_r2(void *arg)
+{
+	struct gate_run *g = arg;
+	od_reader_end(g->r2);
+	od_reader_free(g->r2);
+	atomic_store(&g->r2_freed, true);
+	return NULL;
+}
+
 /* A remap waits for a reader inside the gate, and goes on once it leaves;
  * meanwhile (a long reader: a backup, a large export) other readers go in
- * and out as usual. */
+ * and out as usual, a new one registers, reads and goes (a second backup),
+ * and another reader the remap was waiting for is freed. */
 static void
 test_gate_waits_for_a_reader(void **state)
 {
 	struct fx *f = *state;
 	orgdir_status st;
-	od_txn *t;
+	od_txn *t, *t2;
 	od_val v;
 	struct gate_run g = {.f = f};
-	pthread_t th, rd;
+	pthread_t th, rd, nc, fr;
 	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
 	assert_int_equal(od_reader_new(f->s, &g.r, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_new(f->s, &g.r2, &st), ORGDIR_OK);
 	assert_int_equal(od_reader_begin(g.r, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(g.r2, &t2, &st), ORGDIR_OK);
 	assert_int_equal(pthread_create(&rd, NULL, gate_reader, &g), 0);
 	while (atomic_load(&g.reads) == 0) {
 		sleep_ms(1); /* its reader is in the store's list */
@@ -627,8 +670,22 @@ test_gate_waits_for_a_reader(void **state)
 	sleep_ms(100);
 	assert_false(atomic_load(&g.done)); /* the snapshot is still open */
 	assert_true(atomic_load(&g.reads) > reads); /* the others still read */
+	assert_int_equal(pthread_create(&fr, NULL, gate_free_r2, &g), 0);
+	assert_int_equal(pthread_create(&nc, NULL, gate_newcomer, &g), 0);
+	for (int i = 0; i < 500 && !atomic_load(&g.newcomer_done); i++) {
+		sleep_ms(10);
+	}
+	/* Checked once everything is let go: a failed check must not leave
+	 * threads waiting. */
+	bool newcomer_came = atomic_load(&g.newcomer_done);
+	bool still_waiting = !atomic_load(&g.done);
 	assert_int_equal(od_unit_get(t, "root", &v, &st), ORGDIR_OK);
 	od_reader_end(g.r);
+	assert_int_equal(pthread_join(fr, NULL), 0);
+	assert_int_equal(pthread_join(nc, NULL), 0);
+	assert_true(newcomer_came); /* registered while the remap waited */
+	assert_true(still_waiting);
+	assert_true(atomic_load(&g.r2_freed));
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_true(atomic_load(&g.done));
 	assert_int_equal(g.code, ORGDIR_OK);
