@@ -14,7 +14,6 @@ ob_arena_init(ob_arena *a, size_t keep_max)
 {
 	od_arena_init(&a->a, ARENA_CAP);
 	a->keep_max = keep_max;
-	a->pb = a->a.pb;
 }
 
 void

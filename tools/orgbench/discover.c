@@ -193,7 +193,7 @@ from_subtree(nng_socket s, const char *token, int timeout_ms, growing *g, char *
 	    ob_call(s, "GetSubtree", &req.base, token, timeout_ms, &a, &r, err, errlen);
 	if (code == ORGDIR_OK) {
 		Orgdir__V1__GetSubtreeResponse *t = (Orgdir__V1__GetSubtreeResponse *) od_pb_unpack(
-		    &orgdir__v1__get_subtree_response__descriptor, &a.pb, r->body.len,
+		    &orgdir__v1__get_subtree_response__descriptor, &a.a.pb, r->body.len,
 		    r->body.data);
 		size_t stack[OD_TREE_DEPTH_MAX + 2];
 		if (t == NULL) {
@@ -243,7 +243,7 @@ from_listing(nng_socket s, const char *token, int timeout_ms, growing *g, char *
 			}
 			Orgdir__V1__ListUnitsResponse *l =
 			    (Orgdir__V1__ListUnitsResponse *) od_pb_unpack(
-			        &orgdir__v1__list_units_response__descriptor, &a.pb, r->body.len,
+			        &orgdir__v1__list_units_response__descriptor, &a.a.pb, r->body.len,
 			        r->body.data);
 			if (l == NULL || strlen(l->next_page_token) >= sizeof(page)) {
 				snprintf(err, errlen, "ListUnits: malformed reply");

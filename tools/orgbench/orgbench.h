@@ -62,9 +62,8 @@ uint64_t ob_rand_below(uint64_t *state, uint64_t n);
  * Not thread-safe: one user at a time.
  */
 typedef struct ob_arena {
-	od_arena a;
+	od_arena a; /* decode with &a.pb */
 	size_t keep_max;
-	ProtobufCAllocator pb; /* a.pb: allocator_data is &a */
 } ob_arena;
 
 void ob_arena_init(ob_arena *a, size_t keep_max);

@@ -130,7 +130,7 @@ ob_call(nng_socket s, const char *method, const ProtobufCMessage *body, const ch
 		return transport_error(rv, err, errlen);
 	}
 	Orgdir__V1__Response *r = (Orgdir__V1__Response *) od_pb_unpack(
-	    &orgdir__v1__response__descriptor, &a->pb, nng_msg_len(answer), nng_msg_body(answer));
+	    &orgdir__v1__response__descriptor, &a->a.pb, nng_msg_len(answer), nng_msg_body(answer));
 	nng_msg_free(answer);
 	if (r == NULL || r->call_id != id) {
 		snprintf(err, errlen, "%s: the answer is not the orgdir.v1.Response to this call",
@@ -160,8 +160,8 @@ ob_wait_serving(nng_socket s, int timeout_ms, char *err, size_t errlen)
 		    ORGDIR_OK) {
 			Orgdir__V1__HealthCheckResponse *h =
 			    (Orgdir__V1__HealthCheckResponse *) od_pb_unpack(
-			        &orgdir__v1__health_check_response__descriptor, &a.pb, r->body.len,
-			        r->body.data);
+			        &orgdir__v1__health_check_response__descriptor, &a.a.pb,
+			        r->body.len, r->body.data);
 			if (h != NULL &&
 			    h->status ==
 			        ORGDIR__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {

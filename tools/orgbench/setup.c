@@ -160,7 +160,7 @@ server_info(ob_env *s, size_t *unit_count, char *err, size_t errlen)
 	    ORGDIR_OK) {
 		Orgdir__V1__ServerInfoResponse *info =
 		    (Orgdir__V1__ServerInfoResponse *) od_pb_unpack(
-		        &orgdir__v1__server_info_response__descriptor, &a.pb, r->body.len,
+		        &orgdir__v1__server_info_response__descriptor, &a.a.pb, r->body.len,
 		        r->body.data);
 		if (info == NULL) {
 			snprintf(err, errlen, "ServerInfo: malformed reply");

@@ -243,7 +243,7 @@ static orgdir_code
 check_unit(ob_ctx *c, const envelope *e, const char *id, char *why, size_t whylen)
 {
 	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) od_pb_unpack(
-	    &orgdir__v1__unit__descriptor, &c->arena.pb, e->body_len, e->body);
+	    &orgdir__v1__unit__descriptor, &c->arena.a.pb, e->body_len, e->body);
 	if (u == NULL || strcmp(u->id, id) != 0) {
 		return fail(ORGDIR_INTERNAL, why, whylen, "%s: the reply is not unit '%s'",
 		    method_of(c->op), id);
@@ -265,7 +265,7 @@ check_subtree(ob_ctx *c, const envelope *e, uint64_t *decode_ns, char *why, size
 	ob_arena *use = a != NULL ? a : &c->arena;
 	uint64_t t0 = ob_now_ns();
 	Orgdir__V1__GetSubtreeResponse *t = (Orgdir__V1__GetSubtreeResponse *) od_pb_unpack(
-	    &orgdir__v1__get_subtree_response__descriptor, &use->pb, e->body_len, e->body);
+	    &orgdir__v1__get_subtree_response__descriptor, &use->a.pb, e->body_len, e->body);
 	*decode_ns = ob_now_ns() - t0;
 	bool ok = t != NULL && t->n_nodes > 0 && t->nodes[0]->unit != NULL;
 	size_t n = ok ? t->n_nodes : 0;
@@ -317,7 +317,8 @@ ob_wl_check(ob_ctx *c, const uint8_t *p, size_t n, uint64_t *decode_ns, char *wh
 		return check_unit(c, &e, id, why, whylen);
 	case OB_OP_CHILDREN: {
 		Orgdir__V1__ListUnitsResponse *l = (Orgdir__V1__ListUnitsResponse *) od_pb_unpack(
-		    &orgdir__v1__list_units_response__descriptor, &c->arena.pb, e.body_len, e.body);
+		    &orgdir__v1__list_units_response__descriptor, &c->arena.a.pb, e.body_len,
+		    e.body);
 		if (l == NULL || l->n_units == 0 || strcmp(l->units[0]->parent_id, id) != 0) {
 			return fail(ORGDIR_INTERNAL, why, whylen,
 			    "ListUnits: no children of '%s' in the reply", id);
@@ -327,7 +328,7 @@ ob_wl_check(ob_ctx *c, const uint8_t *p, size_t n, uint64_t *decode_ns, char *wh
 	case OB_OP_PATH: {
 		Orgdir__V1__GetAncestorsResponse *a =
 		    (Orgdir__V1__GetAncestorsResponse *) od_pb_unpack(
-		        &orgdir__v1__get_ancestors_response__descriptor, &c->arena.pb, e.body_len,
+		        &orgdir__v1__get_ancestors_response__descriptor, &c->arena.a.pb, e.body_len,
 		        e.body);
 		if (a == NULL || a->n_units == 0 || strcmp(a->units[a->n_units - 1]->id, id) != 0) {
 			return fail(ORGDIR_INTERNAL, why, whylen,
@@ -340,7 +341,7 @@ ob_wl_check(ob_ctx *c, const uint8_t *p, size_t n, uint64_t *decode_ns, char *wh
 	case OB_OP_SEARCH: {
 		/* The words come from a unit's name: that unit at least matches. */
 		Orgdir__V1__SearchResponse *h = (Orgdir__V1__SearchResponse *) od_pb_unpack(
-		    &orgdir__v1__search_response__descriptor, &c->arena.pb, e.body_len, e.body);
+		    &orgdir__v1__search_response__descriptor, &c->arena.a.pb, e.body_len, e.body);
 		if (h == NULL || h->n_hits == 0 || h->n_hits > 20 ||
 		    h->total_size < (int32_t) h->n_hits ||
 		    (h->hits[0]->unit == NULL && h->hits[0]->country == NULL)) {
@@ -352,7 +353,7 @@ ob_wl_check(ob_ctx *c, const uint8_t *p, size_t n, uint64_t *decode_ns, char *wh
 	case OB_OP_PING: {
 		Orgdir__V1__HealthCheckResponse *h =
 		    (Orgdir__V1__HealthCheckResponse *) od_pb_unpack(
-		        &orgdir__v1__health_check_response__descriptor, &c->arena.pb, e.body_len,
+		        &orgdir__v1__health_check_response__descriptor, &c->arena.a.pb, e.body_len,
 		        e.body);
 		if (h == NULL ||
 		    h->status != ORGDIR__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
