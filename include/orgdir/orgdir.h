@@ -136,7 +136,10 @@ orgdir_code orgdir_client_open(
 
 /* Closes the client; NULL is a no-op. No call may be in progress (nng may
  * abort the process if a socket is closed under a running call). Replies
- * already returned stay valid. */
+ * already returned stay valid. With nng 1.5 (Debian 12), a close that races
+ * a connection still being set up can, rarely, never return (seen under
+ * valgrind; docs/OPERATIONS.md): a program about to exit may bound it on a
+ * thread of its own, as orgctl does. */
 void orgdir_client_close(orgdir_client *client);
 
 /* --- replies ------------------------------------------------------------------ */

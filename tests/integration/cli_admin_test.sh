@@ -422,9 +422,12 @@ elif [ -n "${ORGDIR_SANITIZED:-}" ] || ! is_elf "$ORGCTL" ||
 	ldd "$ORGCTL" 2>/dev/null | grep -q 'libasan\|libubsan'; then
 	echo "note: ORGCTL is a wrapper or a sanitizer build: skipping the valgrind checks"
 else
-	vg=(valgrind -q --error-exitcode=99 --leak-check=full
+	# --fair-sched=yes: as in tools/valgrind.sh; without it nng's reaper,
+	# spinning on a socket still in use, can starve the thread it waits for.
+	vg=(valgrind -q --error-exitcode=99 --leak-check=full --fair-sched=yes
 		--show-leak-kinds=definite,indirect,possible
-		--errors-for-leak-kinds=definite,indirect,possible)
+		--errors-for-leak-kinds=definite,indirect,possible
+		"--suppressions=$(dirname "${BASH_SOURCE[0]}")/../valgrind.supp")
 	vg_ctl() { # like ctl, under valgrind
 		"${vg[@]}" "$ORGCTL" --server "$sock" --token "$admin" "$@" >"$tmp/out" 2>"$tmp/err"
 		rc=$?

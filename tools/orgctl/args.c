@@ -1,10 +1,12 @@
 /* args.c - the option table, command-line splitting and value parsing. */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "orgctl.h"
 
@@ -359,4 +361,93 @@ od_ctl_client(struct od_ctl *c)
 		return od_ctl_fail(&st);
 	}
 	return 0;
+}
+
+/*
+ * nng 1.5's close of a REQ socket can wait forever (or spin) when it
+ * races a connection still being set up: seen under valgrind, with a
+ * server too slow to finish its handshake (nanomsg/nng#648, #1543). A
+ * command's work is done by then, so the close gets CLOSE_WAIT_MS on a
+ * thread of its own; past that, orgctl leaves it to the process's exit.
+ * Whichever of the two finishes last frees the struct.
+ */
+#define CLOSE_WAIT_MS 2000
+
+struct closer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	orgdir_client *client;
+	bool done, abandoned;
+};
+
+static void
+closer_free(struct closer *k)
+{
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+static void *
+close_thread(void *arg)
+{
+	struct closer *k = arg;
+	/* For the tests: a close that takes this long, as a stuck one would. */
+	const char *stall = getenv("ORGCTL_TEST_CLOSE_STALL_MS");
+	long ms = stall != NULL ? strtol(stall, NULL, 10) : 0;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+		continue;
+	}
+	orgdir_client_close(k->client);
+	pthread_mutex_lock(&k->mu);
+	k->done = true;
+	bool abandoned = k->abandoned;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	if (abandoned) {
+		closer_free(k);
+	}
+	return NULL;
+}
+
+void
+od_ctl_close_client(orgdir_client *client)
+{
+	struct closer *k = client != NULL ? malloc(sizeof(*k)) : NULL;
+	pthread_condattr_t ca;
+	pthread_t th;
+	if (k == NULL || pthread_condattr_init(&ca) != 0) {
+		free(k);
+		orgdir_client_close(client);
+		return;
+	}
+	*k = (struct closer){.client = client};
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, close_thread, k) != 0) {
+		closer_free(k);
+		orgdir_client_close(client);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	long ns = until.tv_nsec + (long) (CLOSE_WAIT_MS % 1000) * 1000000L;
+	until.tv_sec += CLOSE_WAIT_MS / 1000 + ns / 1000000000L;
+	until.tv_nsec = ns % 1000000000L;
+	pthread_mutex_lock(&k->mu);
+	for (int rc = 0; !k->done && rc != ETIMEDOUT;) {
+		rc = pthread_cond_timedwait(&k->cv, &k->mu, &until);
+	}
+	bool done = k->done;
+	k->abandoned = !done;
+	pthread_mutex_unlock(&k->mu);
+	if (done) {
+		pthread_join(th, NULL);
+		closer_free(k);
+	} else {
+		pthread_detach(th); /* it frees k if it ever finishes */
+	}
 }

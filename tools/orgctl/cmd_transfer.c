@@ -37,12 +37,12 @@ run_export(struct od_ctl *c, const struct od_ctl_args *a)
 	orgdir_reply *reply = NULL;
 	Orgdir__V1__Directory *dir = NULL;
 	if (orgdir_directory_export(cl, &reply, &dir, &st) != ORGDIR_OK) {
-		orgdir_client_close(cl);
+		od_ctl_close_client(cl);
 		return od_ctl_fail(&st);
 	}
 	rc = od_ctl_print_json(&dir->base);
 	orgdir_reply_free(reply);
-	orgdir_client_close(cl);
+	od_ctl_close_client(cl);
 	return rc;
 }
 

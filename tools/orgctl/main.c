@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nng/nng.h>
-
 #include "orgctl.h"
 
 #define DEFAULT_SERVER "tcp://127.0.0.1:7470"
@@ -652,10 +650,10 @@ main(int argc, char **argv)
 		token_hint(&c);
 	}
 	od_ctl_args_free(&a);
-	orgdir_client_close(c.client);
+	od_ctl_close_client(c.client);
 	wipe(c.token_buf, sizeof(c.token_buf));
-	/* nng's threads would otherwise show as leaks under valgrind. */
-	nng_fini();
+	/* No nng_fini: in nng 1.5 it can free what nng's reaper thread still
+	 * uses (a panic seen under valgrind); the exit frees it all. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("orgctl: write error");
 		if (rc == 0) {

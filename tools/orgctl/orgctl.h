@@ -227,6 +227,8 @@ int od_ctl_fail_local(const char *what);
 /* Opens the client on first use (resolving the token first); on failure
  * prints and returns non-zero (the exit code). */
 int od_ctl_client(struct od_ctl *c);
+/* Closes client, waiting for it at most ~2 s (nng 1.5 can hang there). */
+void od_ctl_close_client(orgdir_client *client);
 
 /* --- main.c: the token --------------------------------------------------------- */
 
