@@ -257,7 +257,6 @@ main(int argc, char **argv)
 		od_log("error", "cannot start: %s", st.message);
 		od_store_close(store);
 		od_iso3166_free(iso);
-		nng_fini();
 		return 1;
 	}
 	char where[1024] = "";
@@ -275,7 +274,8 @@ main(int argc, char **argv)
 	od_server_stop(&srv);
 	od_store_close(store);
 	od_iso3166_free(iso);
-	nng_fini();
+	/* No nng_fini: in nng 1.5 it can free what nng's reaper thread still
+	 * uses (docs/OPERATIONS.md); the exit frees it all. */
 	od_log("info", "stopped");
 	return 0;
 }

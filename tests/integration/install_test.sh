@@ -22,7 +22,7 @@ cflags=$(pkg-config --cflags orgdir)
 libs=$(pkg-config --libs orgdir)
 # shellcheck disable=SC2086
 check cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags -o "$tmp/chart" \
-  "$SRC/examples/print_chart.c" $libs -lnng -Wl,-rpath,"$libdir"
+  "$SRC/examples/print_chart.c" $libs -Wl,-rpath,"$libdir"
 check "$tmp/chart" --help
 # shellcheck disable=SC2086
 check cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags -o "$tmp/unit_static" \
