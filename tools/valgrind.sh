@@ -32,6 +32,7 @@ mkdir -p "$work/logs" "$work/bin"
 # VALGRIND_OPTS adds options, e.g. --track-origins=yes (twice as slow).
 vg=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
 	--errors-for-leak-kinds=definite --fair-sched=yes --num-callers=30
+	"--suppressions=$PWD/tests/valgrind.supp"
 	"--log-file=$work/logs/%q{OD_VG_NAME}.%p.log")
 for prog in orgdird orgctl; do
 	{

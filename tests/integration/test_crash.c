@@ -154,6 +154,5 @@ main(void)
 	    cmocka_unit_test(test_sigkill_during_writes),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	nng_fini();
 	return rc;
 }

@@ -1294,6 +1294,5 @@ main(void)
 	};
 	signal(SIGPIPE, SIG_IGN); /* a server hanging up on a raw write */
 	int rc = test_run_group(tests, group_setup, group_teardown);
-	nng_fini();
 	return rc;
 }

@@ -168,6 +168,5 @@ main(void)
 	    cmocka_unit_test(test_no_plaintext_fallback),
 	};
 	int rc = test_run_group(tests, setup, teardown);
-	nng_fini();
 	return rc;
 }

@@ -182,6 +182,5 @@ main(void)
 	    cmocka_unit_test(test_request_decoder_matches_protobuf_c),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	nng_fini();
 	return rc;
 }

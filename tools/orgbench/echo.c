@@ -158,6 +158,5 @@ ob_echo_main(int argc, char **argv)
 		}
 	}
 	free(ctxs);
-	nng_fini();
 	return rv == 0 ? 0 : 1;
 }

@@ -149,7 +149,6 @@ ob_run_main(int argc, char **argv)
 	if (ob_env_setup(&o, &s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "orgbench: %s\n", err);
 		ob_env_teardown(&o, &s, true);
-		nng_fini();
 		return 1;
 	}
 
@@ -166,7 +165,6 @@ ob_run_main(int argc, char **argv)
 		free(res);
 		free(rounds);
 		ob_env_teardown(&o, &s, true);
-		nng_fini();
 		return 1;
 	}
 	for (size_t li = 0; li < o.n_levels; li++) {
@@ -209,7 +207,6 @@ ob_run_main(int argc, char **argv)
 	if (ob_env_teardown(&o, &s, failed) != 0) {
 		failed = true;
 	}
-	nng_fini();
 	if (failures < 0) {
 		return 1;
 	}
