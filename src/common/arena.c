@@ -219,3 +219,11 @@ od_arena_destroy(od_arena *a)
 	a->used_total = 0;
 	use_chunk(a, NULL, 0);
 }
+
+void
+od_arena_move(od_arena *dst, od_arena *src)
+{
+	*dst = *src;
+	dst->pb.allocator_data = dst;
+	od_arena_init(src, dst->cap);
+}

@@ -94,6 +94,9 @@ void od_arena_reset(od_arena *a);
  * upkeep, record after record) stops allocating after the first. */
 void od_arena_reset_keep(od_arena *a, size_t max_keep);
 void od_arena_destroy(od_arena *a);
+/* Moves everything src holds (chunks, what was allocated in them) to dst,
+ * which must not hold anything, and leaves src empty with its cap. */
+void od_arena_move(od_arena *dst, od_arena *src);
 /* Chunks handed between arenas: memory a like decode can reuse without
  * the page faults of fresh memory (liborgdir's large replies). */
 typedef struct od_arena_chunk od_arena_chunk;

@@ -6,8 +6,10 @@
  * session adds a part; the one with commit imports the parts together. The
  * sessions live in this process, owned by struct od_import_sessions, and
  * only the writer thread (which runs every ImportDirectory) touches them,
- * so they need no lock. Parts are kept packed, copied as they came out of
- * the request's body (parts_of), and decoded once, at the commit.
+ * so they need no lock. A part is kept as the request's decode left it:
+ * the session takes the request's arena (od_arena_move) from its context,
+ * and the commit imports the parts' units and countries side by side, with
+ * no second decode of the document.
  *
  * The writer may run a batch again after growing the map, handlers
  * included. What a request did to the sessions is kept in its job's
@@ -27,12 +29,15 @@
 #include "transfer.h"
 
 #define SESSIONS_MAX 4
-#define SESSION_BYTES_MAX ((size_t) 1 << 30) /* all sessions' parts together */
+/* All sessions' parts together, decoded: about 4 times their packed size
+ * (client_int.h), so a packed document of ~1 GiB. */
+#define SESSION_BYTES_MAX ((size_t) 4 << 30)
 #define SESSION_IDLE_MS (10u * 60u * 1000u)
 #define SESSION_DONE_MS (60u * 1000u)
 #define SESSION_ID_BYTES 16
-/* A packed document decodes into about 4 times its size (client_int.h);
- * the import adds its own bookkeeping. */
+/* The cap of the import's own bookkeeping, per packed byte of the
+ * document (whose decode, in the parts' arenas, it does not count), and
+ * beside it. */
 #define DOC_ARENA_FACTOR 10u
 #define DOC_ARENA_EXTRA ((size_t) 64 << 20)
 #define BACKUPS_MAX 2
@@ -43,9 +48,18 @@ struct session {
 	bool abandoned; /* ended without a commit: its parts are gone */
 	bool released; /* its commit is durable: its parts are gone too */
 	char id[2 * SESSION_ID_BYTES + 1];
-	od_buf data; /* the parts: packed Directory messages end to end */
+	struct part **parts; /* in the order they came */
+	size_t n_parts, cap_parts;
+	size_t bytes; /* the parts' arenas: what they take of SESSION_BYTES_MAX */
+	size_t packed; /* the parts' packed Directory bytes */
 	size_t units;
 	uint64_t touched_ms;
+};
+
+/* A part: a request's decode, its Directory `dir` in `arena`. */
+struct part {
+	od_arena arena;
+	const Orgdir__V1__Directory *dir;
 };
 
 struct od_import_sessions {
@@ -87,11 +101,25 @@ od_h_export_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 
 /* --- import sessions -------------------------------------------------------------------- */
 
+/* Frees s's parts (the session itself stays). */
+static void
+parts_free(struct od_import_sessions *is, struct session *s)
+{
+	for (size_t i = 0; i < s->n_parts; i++) {
+		od_arena_destroy(&s->parts[i]->arena);
+		free(s->parts[i]);
+	}
+	free(s->parts);
+	s->parts = NULL;
+	s->n_parts = s->cap_parts = 0;
+	is->bytes -= s->bytes;
+	s->bytes = 0;
+}
+
 static void
 session_free(struct od_import_sessions *is, struct session *s)
 {
-	is->bytes -= s->data.len;
-	od_buf_free(&s->data);
+	parts_free(is, s);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -128,8 +156,7 @@ session_committed(struct od_server *srv, struct od_once *once)
 	struct od_import_sessions *is = srv->imports;
 	struct session *s = session_find(is, once->committed_session);
 	if (s != NULL && s->done && !s->released) {
-		is->bytes -= s->data.len;
-		od_buf_free(&s->data);
+		parts_free(is, s);
 		s->released = true;
 	}
 }
@@ -143,7 +170,10 @@ session_new(struct od_import_sessions *is, uint64_t now, struct session **out, o
 		struct session *x = &is->s[i];
 		if (!x->used) {
 			s = x;
-		} else if (x->done && (over == NULL || x->touched_ms < over->touched_ms)) {
+		} else if (x->done && (x->released || x->abandoned) &&
+		    (over == NULL || x->touched_ms < over->touched_ms)) {
+			/* Not one whose commit is not durable yet: its batch may run
+			 * again, with requests in its parts' arenas. */
 			over = x;
 		}
 	}
@@ -167,25 +197,21 @@ session_new(struct od_import_sessions *is, uint64_t now, struct session **out, o
 	s->used = true;
 	s->touched_ms = now;
 	od_hex_encode(raw, sizeof(raw), s->id);
-	od_buf_init(&s->data, SESSION_BYTES_MAX);
 	*out = s;
 	return ORGDIR_OK;
 }
 
 /*
- * The parts of a request as they are kept: the bytes of its `part` field
- * (every occurrence, merged as protobuf merges them) taken from the packed
- * body, not packed again from the decoded message, the Directory's
- * revision field left out. The decode of the request has checked them
- * already. With out NULL, only counts; otherwise copies p->bytes bytes
- * into out.
+ * What the `part` field of a request holds (every occurrence, merged as
+ * protobuf merges them), counted on the packed body: units, countries,
+ * and the bytes of the Directory but for its revision field.
  */
 struct parts {
 	size_t units, countries, bytes;
 };
 
 static bool
-parts_of(od_val body, struct parts *p, uint8_t *out)
+parts_of(od_val body, struct parts *p)
 {
 	static const ProtobufCMessageDescriptor *const rd =
 	    &orgdir__v1__import_directory_request__descriptor;
@@ -214,9 +240,6 @@ parts_of(od_val body, struct parts *p, uint8_t *out)
 			}
 			p->units += g.number == units;
 			p->countries += g.number == countries;
-			if (out != NULL) {
-				memcpy(out + p->bytes, f.data + at, j - at);
-			}
 			p->bytes += j - at;
 		}
 	}
@@ -232,32 +255,89 @@ too_many_units(unsigned units_max, orgdir_status *st)
 	    units_max);
 }
 
+/* Adds the request's part (dir, decoded in c->arena) to s: s takes the
+ * arena, c goes on with an empty one. What else the request's decode put
+ * there (its envelope, the request) lives as long as the part, which is
+ * past the request's answer. */
 static orgdir_code
-session_add(struct od_import_sessions *is, struct session *s, od_val body, const struct parts *p,
-    unsigned units_max, orgdir_status *st)
+session_add(struct od_import_sessions *is, struct session *s, od_call *c,
+    const Orgdir__V1__Directory *dir, const struct parts *p, unsigned units_max, orgdir_status *st)
 {
-	struct parts copied;
+	size_t bytes = c->arena->used_total;
 	if (s->units + p->units > units_max) {
 		return too_many_units(units_max, st);
 	}
-	if (p->bytes > SESSION_BYTES_MAX - is->bytes || !od_buf_reserve(&s->data, p->bytes)) {
+	if (bytes > SESSION_BYTES_MAX - is->bytes) {
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
 		    "ImportDirectory: the import sessions would hold more than %zu MiB: commit or "
 		    "wait for the others first",
 		    SESSION_BYTES_MAX >> 20);
 	}
-	parts_of(body, &copied, s->data.data + s->data.len);
-	s->data.len += p->bytes;
+	if (s->n_parts == s->cap_parts) {
+		size_t cap = s->cap_parts ? 2 * s->cap_parts : 16;
+		struct part **np = realloc(s->parts, cap * sizeof(*np));
+		if (np == NULL) {
+			return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		s->parts = np;
+		s->cap_parts = cap;
+	}
+	struct part *pt = malloc(sizeof(*pt));
+	if (pt == NULL) {
+		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	od_arena_move(&pt->arena, c->arena);
+	pt->dir = dir;
+	s->parts[s->n_parts++] = pt;
+	s->bytes += bytes;
+	s->packed += p->bytes;
 	s->units += p->units;
-	is->bytes += p->bytes;
+	is->bytes += bytes;
 	return ORGDIR_OK;
 }
 
-/* Decodes the whole document, imports it, and packs the response (whose
- * problems live in the document's arena) before that arena goes. */
+/* The session's parts as one Directory, its arrays in a: their units and
+ * countries in the order they came, as protobuf merges the parts. */
+static Orgdir__V1__Directory *
+parts_join(od_arena *a, const struct session *s)
+{
+	Orgdir__V1__Directory *d = od_arena_alloc(a, sizeof(*d));
+	size_t nu = 0, nc = 0;
+	if (d == NULL) {
+		return NULL;
+	}
+	orgdir__v1__directory__init(d);
+	for (size_t i = 0; i < s->n_parts; i++) {
+		nu += s->parts[i]->dir->n_units;
+		nc += s->parts[i]->dir->n_countries;
+	}
+	d->units = od_arena_alloc(a, (nu + 1) * sizeof(*d->units));
+	d->countries = od_arena_alloc(a, (nc + 1) * sizeof(*d->countries));
+	if (d->units == NULL || d->countries == NULL) {
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n_parts; i++) {
+		const Orgdir__V1__Directory *p = s->parts[i]->dir;
+		if (p->n_units > 0) {
+			memcpy(d->units + d->n_units, p->units, p->n_units * sizeof(*p->units));
+		}
+		if (p->n_countries > 0) {
+			memcpy(d->countries + d->n_countries, p->countries,
+			    p->n_countries * sizeof(*p->countries));
+		}
+		d->n_units += p->n_units;
+		d->n_countries += p->n_countries;
+	}
+	return d;
+}
+
+/* Imports the session's parts (s), or the request's own part (whole,
+ * NULL for none), len packed bytes in all, and packs the response (whose
+ * problems live in the import's arena) before that arena goes. */
 static orgdir_code
-run_import(od_call *c, const uint8_t *data, size_t len, const Orgdir__V1__ImportDirectoryRequest *r,
-    Orgdir__V1__ImportDirectoryResponse *resp, orgdir_status *st)
+run_import(od_call *c, const struct session *s, Orgdir__V1__Directory *whole, size_t len,
+    const Orgdir__V1__ImportDirectoryRequest *r, Orgdir__V1__ImportDirectoryResponse *resp,
+    orgdir_status *st)
 {
 	od_arena a;
 	od_import_result res;
@@ -269,13 +349,11 @@ run_import(od_call *c, const uint8_t *data, size_t len, const Orgdir__V1__Import
 		return code;
 	}
 	od_arena_init(&a, len * DOC_ARENA_FACTOR + DOC_ARENA_EXTRA);
-	Orgdir__V1__Directory *doc = (Orgdir__V1__Directory *) od_pb_unpack(
-	    &orgdir__v1__directory__descriptor, &a.pb, len, data);
+	Orgdir__V1__Directory empty = ORGDIR__V1__DIRECTORY__INIT;
+	Orgdir__V1__Directory *doc = s != NULL ? parts_join(&a, s) : whole != NULL ? whole : &empty;
 	if (doc == NULL) {
-		code = a.exhausted ? od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
-		                         "ImportDirectory: the document is too large to decode")
-		                   : od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		                         "ImportDirectory: the parts do not decode as a Directory");
+		code = od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "ImportDirectory: out of memory to join the document's parts");
 	} else {
 		code = od_import(c->txn, &a, doc,
 		    r->mode == ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE, r->dry_run,
@@ -324,7 +402,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    st, ORGDIR_INVALID_ARGUMENT, "ImportDirectory: mode must be MERGE or REPLACE");
 	}
 	struct parts parts;
-	if (!parts_of(c->body, &parts, NULL)) {
+	if (!parts_of(c->body, &parts)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
 		    "ImportDirectory: the part does not decode as a Directory");
 	}
@@ -366,8 +444,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 			/* Abandoned (a client whose part failed): its parts go now,
 			 * its slot to the next session; asked again, the same answer. */
 			if (!s->done) {
-				is->bytes -= s->data.len;
-				od_buf_free(&s->data);
+				parts_free(is, s);
 				s->done = s->abandoned = true;
 				s->touched_ms = now;
 			}
@@ -395,7 +472,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "commit");
 	}
 	if (s != NULL && has_part && !c->once->part_added) {
-		if ((code = session_add(is, s, c->body, &parts, srv->max_import_units, st)) !=
+		if ((code = session_add(is, s, c, r->part, &parts, srv->max_import_units, st)) !=
 		    ORGDIR_OK) {
 			return code;
 		}
@@ -407,7 +484,7 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 	}
 	if (s != NULL) {
 		resp.session = s->id;
-		code = run_import(c, s->data.data, s->data.len, r, &resp, st);
+		code = run_import(c, s, NULL, s->packed, r, &resp, st);
 		if (code == ORGDIR_OK && (!r->dry_run || r->end_session)) {
 			/* A dry run leaves the session open for the real commit,
 			 * unless it ends it. */
@@ -423,14 +500,8 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 	if (parts.units > srv->max_import_units) {
 		return too_many_units(srv->max_import_units, st);
 	}
-	uint8_t *buf = malloc(parts.bytes + 1);
-	if (buf == NULL) {
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
-	}
-	parts_of(c->body, &parts, buf);
-	code = run_import(c, buf, parts.bytes, r, &resp, st);
-	free(buf);
-	return code;
+	/* Decoded with the request, in its arena for the call. */
+	return run_import(c, NULL, r->part, parts.bytes, r, &resp, st);
 }
 
 /* --- backup ------------------------------------------------------------------------- */

@@ -156,6 +156,46 @@ test_arena_cap_and_reset(void **state)
 	od_arena_destroy(&a);
 }
 
+/* od_arena_move: what src held lives on in dst (its bytes, its cap, its
+ * protobuf-c allocator now pointing at dst), and src is empty and usable. */
+static void
+test_arena_move(void **state)
+{
+	(void) state;
+	od_arena src, dst;
+	od_arena_init(&src, 100000);
+	char *p = od_arena_alloc(&src, 1000);
+	char *q = od_arena_alloc(&src, 40000); /* a second chunk */
+	assert_non_null(p);
+	assert_non_null(q);
+	memset(p, 'p', 1000);
+	memset(q, 'q', 40000);
+	size_t used = src.used_total;
+	od_arena_move(&dst, &src);
+	assert_int_equal(dst.used_total, used);
+	assert_int_equal(dst.cap, 100000);
+	assert_int_equal(src.used_total, 0);
+	assert_int_equal(src.cap, 100000);
+	assert_null(src.head);
+	/* dst goes on allocating, through its allocator too, up to its cap. */
+	char *r = dst.pb.alloc(dst.pb.allocator_data, 100);
+	assert_non_null(r);
+	assert_int_equal(dst.used_total, used + 112);
+	assert_null(od_arena_alloc(&dst, 100000));
+	/* src serves anew, and what dst holds is untouched by it. */
+	char *s = src.pb.alloc(src.pb.allocator_data, 50000);
+	assert_non_null(s);
+	memset(s, 's', 50000);
+	for (size_t i = 0; i < 1000; i++) {
+		assert_int_equal(p[i], 'p');
+	}
+	for (size_t i = 0; i < 40000; i++) {
+		assert_int_equal(q[i], 'q');
+	}
+	od_arena_destroy(&src);
+	od_arena_destroy(&dst);
+}
+
 /* od_arena_reserve, od_arena_take_chunk and od_arena_give_chunk: a chunk
  * reserved holds what follows, and one taken out serves another arena. */
 static void
@@ -446,6 +486,7 @@ main(void)
 	    cmocka_unit_test(test_ids_and_langs),
 	    cmocka_unit_test(test_text_pick),
 	    cmocka_unit_test(test_arena_cap_and_reset),
+	    cmocka_unit_test(test_arena_move),
 	    cmocka_unit_test(test_arena_chunks_move),
 	    cmocka_unit_test(test_buf_cap_and_varints),
 	    cmocka_unit_test(test_read_all_cap),
