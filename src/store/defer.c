@@ -8,6 +8,7 @@
  * end of a database are appended (MDB_APPEND). Only databases nothing
  * reads back during the import are held back (import.c chooses them). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,24 +158,21 @@ sort_long_run(const uint8_t *data, struct dput *e, struct dput *tmp, size_t n)
 	}
 }
 
-/* Sorts by (db, prefix) with an LSD radix sort on 16-bit digits (stable:
- * the puts' order is kept among equals; a digit all entries share is
- * skipped), then each run of equal (db, prefix) by whole key. */
-static bool
-sort_all(struct od_deferred *d)
+/* Sorts n entries by (db, prefix) with an LSD radix sort on 16-bit digits
+ * (stable: the puts' order is kept among equals; a digit all entries share
+ * is skipped), then each run of equal (db, prefix) by whole key. a holds
+ * them, b is as long; count has 65,536 places. Returns a or b, whichever
+ * holds the result. */
+static struct dput *
+sort_span(const uint8_t *data, struct dput *a, struct dput *b, size_t n, size_t *count)
 {
-	struct dput *a = d->e, *b = d->tmp;
-	size_t *count = malloc(65536 * sizeof(*count));
-	if (count == NULL) {
-		return false;
-	}
 	for (int pass = 0; pass < 5; pass++) {
 		memset(count, 0, 65536 * sizeof(*count));
-		for (size_t i = 0; i < d->n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			count[pass < 4 ? (uint16_t) (a[i].prefix >> (16 * pass)) : a[i].db]++;
 		}
 		size_t first = pass < 4 ? (uint16_t) (a[0].prefix >> (16 * pass)) : a[0].db;
-		if (count[first] == d->n) {
+		if (count[first] == n) {
 			continue; /* one value: nothing moves */
 		}
 		size_t sum = 0;
@@ -183,7 +181,7 @@ sort_all(struct od_deferred *d)
 			count[k] = sum;
 			sum += c;
 		}
-		for (size_t i = 0; i < d->n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			b[count[pass < 4 ? (uint16_t) (a[i].prefix >> (16 * pass)) : a[i].db]++] =
 			    a[i];
 		}
@@ -191,21 +189,81 @@ sort_all(struct od_deferred *d)
 		a = b;
 		b = t;
 	}
-	free(count);
-	d->e = a;
-	d->tmp = b;
-	for (size_t i = 0; i < d->n;) {
+	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
-		while (j < d->n && a[j].prefix == a[i].prefix && a[j].db == a[i].db) {
+		while (j < n && a[j].prefix == a[i].prefix && a[j].db == a[i].db) {
 			j++;
 		}
 		if (j - i > 32) {
-			sort_long_run(d->data, a + i, d->tmp + i, j - i);
+			sort_long_run(data, a + i, b + i, j - i);
 		} else if (j - i > 1) {
-			sort_run(d->data, a + i, j - i);
+			sort_run(data, a + i, j - i);
 		}
 		i = j;
 	}
+	return a;
+}
+
+/* The second half of a sort, on a thread of its own. */
+struct half {
+	const uint8_t *data;
+	struct dput *a, *b, *out;
+	size_t n;
+	size_t *count;
+};
+
+static void *
+half_main(void *arg)
+{
+	struct half *h = arg;
+	h->out = sort_span(h->data, h->a, h->b, h->n, h->count);
+	return NULL;
+}
+
+/* From this many entries on, two threads sort halves that are then
+ * merged: the flush comes after the last unit, when the import's second
+ * thread (derive.c) has nothing left to do. */
+#define SORT_SPLIT_MIN ((size_t) 1 << 18)
+
+/* Sorts d's entries into d->e (d->tmp is as long, scratch). */
+static bool
+sort_all(struct od_deferred *d)
+{
+	size_t *count = malloc(2 * 65536 * sizeof(*count));
+	if (count == NULL) {
+		return false;
+	}
+	size_t n = d->n, h = n / 2;
+	pthread_t th;
+	struct half second = {d->data, d->e + h, d->tmp + h, NULL, n - h, count + 65536};
+	if (n < SORT_SPLIT_MIN || pthread_create(&th, NULL, half_main, &second) != 0) {
+		struct dput *out = sort_span(d->data, d->e, d->tmp, n, count);
+		if (out != d->e) {
+			d->tmp = d->e;
+			d->e = out;
+		}
+		free(count);
+		return true;
+	}
+	struct dput *lo = sort_span(d->data, d->e, d->tmp, h, count);
+	pthread_join(th, NULL);
+	free(count);
+	/* Both halves into one buffer, then merged into the other. */
+	struct dput *hi = second.out;
+	struct dput *from = lo == d->e ? d->e : d->tmp;
+	struct dput *to = from == d->e ? d->tmp : d->e;
+	if (hi != from + h) {
+		memcpy(from + h, hi, (n - h) * sizeof(*hi));
+	}
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n) {
+		to[k++] = dput_cmp(d->data, &from[j], &from[i]) < 0 ? from[j++] : from[i++];
+	}
+	memcpy(to + k, from + i, (h - i) * sizeof(*to));
+	k += h - i;
+	memcpy(to + k, from + j, (n - j) * sizeof(*to));
+	d->e = to;
+	d->tmp = from;
 	return true;
 }
 
