@@ -249,8 +249,7 @@ sort_all(struct od_deferred *d)
 	pthread_join(th, NULL);
 	free(count);
 	/* Both halves into one buffer, then merged into the other. */
-	struct dput *hi = second.out;
-	struct dput *from = lo == d->e ? d->e : d->tmp;
+	struct dput *hi = second.out, *from = lo;
 	struct dput *to = from == d->e ? d->tmp : d->e;
 	if (hi != from + h) {
 		memcpy(from + h, hi, (n - h) * sizeof(*hi));
