@@ -177,6 +177,10 @@ void od_strlcpy(char *dst, const char *src, size_t dst_size);
 void od_now(int64_t *sec, int32_t *nsec);
 /* Monotonic milliseconds. */
 uint64_t od_mono_ms(void);
+struct timespec;
+/* *ts = CLOCK_MONOTONIC now + ms_from_now: the deadline of a
+ * pthread_cond_timedwait on a condition made with that clock. */
+void od_mono_deadline(uint64_t ms_from_now, struct timespec *ts);
 
 /* --- resource rules and generic message helpers --------------------------- */
 

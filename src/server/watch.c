@@ -12,18 +12,6 @@
 #define WAIT_MAX_MS 60000
 #define DEADLINE_MARGIN_MS 200
 
-static void
-abs_deadline(uint64_t ms_from_now, struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += (time_t) (ms_from_now / 1000);
-	ts->tv_nsec += (long) (ms_from_now % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 void
 od_call_park(od_call *call, uint32_t wait_ms)
 {
@@ -123,7 +111,7 @@ watch_main(void *arg)
 			break;
 		}
 		struct timespec ts;
-		abs_deadline(next - now, &ts);
+		od_mono_deadline(next - now, &ts);
 		pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
 	}
 	pthread_mutex_unlock(&srv->watch_mu);

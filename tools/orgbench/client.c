@@ -130,12 +130,7 @@ wait_all(struct ob_run *run, uint64_t limit)
 			continue;
 		}
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 50 * 1000000L; /* re-check the limit every 50 ms */
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		od_mono_deadline(50, &ts); /* re-check the limit every 50 ms */
 		pthread_cond_timedwait(&run->cv, &run->mu, &ts);
 	}
 	pthread_mutex_unlock(&run->mu);

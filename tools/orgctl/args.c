@@ -433,10 +433,7 @@ od_ctl_close_client(orgdir_client *client)
 		return;
 	}
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	long ns = until.tv_nsec + (long) (CLOSE_WAIT_MS % 1000) * 1000000L;
-	until.tv_sec += CLOSE_WAIT_MS / 1000 + ns / 1000000000L;
-	until.tv_nsec = ns % 1000000000L;
+	od_mono_deadline(CLOSE_WAIT_MS, &until);
 	pthread_mutex_lock(&k->mu);
 	for (int rc = 0; !k->done && rc != ETIMEDOUT;) {
 		rc = pthread_cond_timedwait(&k->cv, &k->mu, &until);
