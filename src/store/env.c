@@ -195,15 +195,17 @@ open_dbs(struct od_store *s, bool *full, orgdir_status *st)
 				s->schema = 3;
 			}
 		}
-		if (rc == 0 && s->schema >= 3 && s->schema < 6) {
-			/* 3 -> 6: the search index, built afresh (4 added it, 5 keyed
+		if (rc == 0 && s->schema >= 3 && s->schema < 7) {
+			/* 3 -> 7: the search index, built afresh (4 added it, 5 keyed
 			 * it by depth, 6 derives units' keys from their records and
-			 * keeps search_docs for countries only: search_write.c). */
+			 * keeps search_docs for countries only: search_write.c; 7
+			 * replaced the first-letter buckets with one words entry per
+			 * doc: search_doc.c). */
 			od_txn t = {.s = s, .txn = txn, .write = true};
 			od_arena a;
 			od_arena_init(&a, (size_t) 1 << 34);
 			if ((rc = od_search_reindex_all(&t, &a)) == 0) {
-				s->schema = 6;
+				s->schema = 7;
 			}
 			od_arena_destroy(&a);
 			od_txn_scratch_free(&t);

@@ -7,15 +7,19 @@
  * order a page is ranked in (shallower first, then by doc) and a query
  * can stop as soon as it has a page:
  *
- *   search  bucket \0 pos        -> the doc's words in that bucket, each with
- *                                   the fields and languages it came from:
- *                                   ([len u8][word][n u8] ([field u8][langlen
- *                                   u8][lang])*n)*
- *           0x01 hash pos         -> the doc's exact keys (normalised id,
+ *   search  0x01 hash pos         -> the doc's exact keys (normalised id,
  *                                   acronym, codes) and whole names (names,
  *                                   head titles and name) whose 64-bit hash
  *                                   is `hash` (big-endian): ([tier u8][field
  *                                   u8][langlen u8][lang][len u16][text])*
+ *           0x02 pos              -> the doc's words entry: all its words,
+ *                                   each with the fields and languages it
+ *                                   came from: ([len u8][word][n u8]
+ *                                   ([field u8][langlen u8][lang])*n)*
+ *           bucket \0 pos         -> the doc's words in that bucket (its
+ *                                   words of three code points or more
+ *                                   that start with those three), laid
+ *                                   out as in the words entry
  *   search_docs  'c' code         -> what a country's keys were derived
  *                                   from (layout at od_search_encode_doc),
  *                                   so a write puts and deletes only the
@@ -28,11 +32,15 @@
  * (the words a text gives, the key layout) must rebuild the index with a
  * schema migration (env.c).
  *
- * A word has two buckets: its first code point, and (for words of three
- * code points or more) its first three. A query word of three code points
- * or more reads the second kind, a shorter one the first; either way the
- * entry's word list says whether a word of the doc really starts with the
- * query word. Bucket keys start with a letter or digit, never with 0x01.
+ * A query word of three code points or more reads its bucket; a shorter
+ * one reads the words entries (schema 7; before, every word also had a
+ * first-letter bucket, a third of all the keys). Either way the entry's
+ * word list says whether a word of the doc really starts with the query
+ * word. A query's bucket words lead the join; a short word then seeks
+ * the words entry of the doc they agree on, and steps on through the next
+ * docs' while they lack the word (within the query's work cap, as every
+ * step). A query of short words only walks the words entries.
+ * Bucket keys start with a letter or digit, never with 0x01 or 0x02.
  *
  * This file: what a doc is indexed under (its words, exact keys and whole
  * names, collected, sorted and de-duplicated) and the search_docs record

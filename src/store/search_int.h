@@ -22,6 +22,8 @@
 #define KEY_MAX (BUCKET_MAX + POS_MAX)
 #define NAME_TAG 0x01
 #define NAME_KEY_LEN 9 /* tag + be64 hash */
+#define WORDS_TAG 0x02 /* the key of a doc's words entry: tag + pos */
+#define BUCKET_CPS 3 /* code points of a word's bucket */
 #define OCC_BYTES_MAX 240 /* fields and languages kept per word */
 #define COUNT16_MAX 0xFFFF
 

@@ -1,6 +1,7 @@
 /*
- * search_keys.c - the keys and values of `search` a doc derives: its word
- * buckets and its name hashes, all of them or those an update changed.
+ * search_keys.c - the keys and values of `search` a doc derives: its name
+ * hashes, its words entry and its word buckets, all of them or those an
+ * update changed.
  * The index layout (keys of `search` and `search_docs`) is described at
  * the top of search_doc.c.
  */
@@ -35,22 +36,22 @@ only_hash(const struct only *o, uint64_t h)
 	return false;
 }
 
-/* The entry of bucket key (bl bytes) holding the words d->occ[i..j). */
+/* The entry whose key starts with the bk bytes of bk (a bucket and its
+ * NUL, or the words entry's tag) holding the words d->occ[i..j). */
 static int
-bucket_entry(od_arena *a, const struct doc *d, size_t i, size_t j, size_t bl, const char *doc,
-    size_t dl, struct entry *out)
+words_entry(od_arena *a, const struct doc *d, size_t i, size_t j, const void *bk, size_t bkl,
+    const char *doc, size_t dl, struct entry *out)
 {
 	size_t vcap = 0;
 	for (size_t x = i; x < j; x++) {
 		vcap += 4u + d->occ[x].len + d->occ[x].ll;
 	}
-	uint8_t *key = od_arena_alloc(a, bl + 1 + 1 + dl + vcap);
+	uint8_t *key = od_arena_alloc(a, bkl + 1 + dl + vcap);
 	if (key == NULL) {
 		return ENOMEM;
 	}
-	memcpy(key, d->occ[i].word, bl);
-	key[bl] = 0;
-	uint8_t *val = put_pos(key + bl + 1, d->depth, doc, dl);
+	memcpy(key, bk, bkl);
+	uint8_t *val = put_pos(key + bkl, d->depth, doc, dl);
 	size_t off = 0;
 	for (size_t w = i; w < j;) {
 		size_t x = w;
@@ -71,6 +72,30 @@ bucket_entry(od_arena *a, const struct doc *d, size_t i, size_t j, size_t bl, co
 	}
 	*out = (struct entry){key, (size_t) (val - key), val, off};
 	return 0;
+}
+
+/* The entry of the bucket of word d->occ[i] (its first bl bytes) holding
+ * the words d->occ[i..j). */
+static int
+bucket_entry(od_arena *a, const struct doc *d, size_t i, size_t j, size_t bl, const char *doc,
+    size_t dl, struct entry *out)
+{
+	uint8_t bk[BUCKET_MAX];
+	memcpy(bk, d->occ[i].word, bl);
+	bk[bl] = 0;
+	return words_entry(a, d, i, j, bk, bl + 1, doc, dl, out);
+}
+
+/* The doc's words entry (none without words); *n counts it. */
+static int
+all_words_entry(
+    od_arena *a, const struct doc *d, const char *doc, size_t dl, struct entry *e, size_t *n)
+{
+	static const uint8_t tag = WORDS_TAG;
+	if (d->n_occ == 0) {
+		return 0;
+	}
+	return words_entry(a, d, 0, d->n_occ, &tag, 1, doc, dl, &e[(*n)++]);
 }
 
 /* The end of the words from i on that start with the bl bytes of p. */
@@ -142,40 +167,42 @@ name_entries(od_arena *a, const struct doc *d, const char *doc, size_t dl, const
 }
 
 /*
- * The keys of the buckets of only's words (those of them d has), sorted:
- * a few binary searches instead of a pass over every word of the doc.
+ * The words entry, and the keys of the buckets of only's words (those of
+ * them d has), sorted: a few binary searches instead of a pass over every
+ * word of the doc.
  */
 static int
 derive_only(od_arena *a, const struct doc *d, const char *doc, size_t dl, const struct only *only,
     struct entry **out, size_t *n_out)
 {
-	size_t cap = 2 * only->n_words + only->n_hashes + 1, n = 0;
+	size_t cap = only->n_words + only->n_hashes + 2, n = 0;
 	struct entry *e = od_arena_alloc(a, cap * sizeof(*e));
 	if (e == NULL) {
 		return ENOMEM;
 	}
 	int rc = name_entries(a, d, doc, dl, only, e, &n);
 	size_t names = n;
-	static const size_t levels[2] = {1, 3};
+	if (rc == 0 && only->n_words > 0) {
+		rc = all_words_entry(a, d, doc, dl, e, &n);
+	}
 	for (size_t w = 0; rc == 0 && w < only->n_words; w++) {
 		const struct occ *o = only->words[w];
-		for (size_t l = 0; l < 2 && rc == 0; l++) {
-			size_t got, bl = od_search_cp_prefix(o->word, o->len, levels[l], &got);
-			bool seen = got < levels[l];
-			for (size_t v = 0; v < w && !seen; v++) {
-				const struct occ *p = only->words[v];
-				size_t pg;
-				seen = p->len >= bl && memcmp(p->word, o->word, bl) == 0 &&
-				    od_search_cp_prefix(p->word, p->len, levels[l], &pg) == bl;
-			}
-			size_t i = seen ? d->n_occ : bucket_start(d, o->word, bl);
-			size_t j = bucket_end(d, i, o->word, bl);
-			if (i < j) {
-				rc = bucket_entry(a, d, i, j, bl, doc, dl, &e[n++]);
-			}
+		size_t got, bl = od_search_cp_prefix(o->word, o->len, BUCKET_CPS, &got);
+		bool seen = got < BUCKET_CPS;
+		for (size_t v = 0; v < w && !seen; v++) {
+			const struct occ *p = only->words[v];
+			size_t pg;
+			seen = p->len >= bl && memcmp(p->word, o->word, bl) == 0 &&
+			    od_search_cp_prefix(p->word, p->len, BUCKET_CPS, &pg) == bl;
+		}
+		size_t i = seen ? d->n_occ : bucket_start(d, o->word, bl);
+		size_t j = bucket_end(d, i, o->word, bl);
+		if (i < j) {
+			rc = bucket_entry(a, d, i, j, bl, doc, dl, &e[n++]);
 		}
 	}
-	/* Name keys (0x01 + hash) sort before every bucket key. */
+	/* Name keys (0x01 + hash) sort before the words entry (0x02 + pos),
+	 * which sorts before every bucket key. */
 	od_search_sort_small(e + names, n - names, sizeof(*e), od_search_entry_cmp);
 	*out = e;
 	*n_out = n;
@@ -183,7 +210,8 @@ derive_only(od_arena *a, const struct doc *d, const char *doc, size_t dl, const 
 }
 
 /* The keys and values of `search` for doc d, sorted by key: all of them,
- * or (only != NULL) those of the buckets and hashes `only` names. */
+ * or (only != NULL) the words entry and the buckets and hashes `only`
+ * names. */
 int
 od_search_derive(od_arena *a, const struct doc *d, const char *doc, size_t dl,
     const struct only *only, struct entry **out, size_t *n_out)
@@ -191,46 +219,30 @@ od_search_derive(od_arena *a, const struct doc *d, const char *doc, size_t dl,
 	if (only != NULL) {
 		return derive_only(a, d, doc, dl, only, out, n_out);
 	}
-	size_t cap = 2 * d->n_occ + d->n_names + 1, n = 0;
-	struct entry *e = od_arena_alloc(a, cap * sizeof(*e));
-	struct entry *lv[2];
-	size_t nl[2] = {0, 0};
-	lv[0] = od_arena_alloc(a, (d->n_occ + 1) * sizeof(*e));
-	lv[1] = od_arena_alloc(a, (d->n_occ + 1) * sizeof(*e));
-	if (e == NULL || lv[0] == NULL || lv[1] == NULL) {
+	size_t n = 0;
+	struct entry *e = od_arena_alloc(a, (d->n_occ + d->n_names + 2) * sizeof(*e));
+	if (e == NULL) {
 		return ENOMEM;
 	}
-	static const size_t levels[2] = {1, 3};
-	for (size_t l = 0; l < 2; l++) {
-		for (size_t i = 0; i < d->n_occ;) {
-			size_t got;
-			size_t bl =
-			    od_search_cp_prefix(d->occ[i].word, d->occ[i].len, levels[l], &got);
-			if (got < levels[l]) {
-				i++;
-				continue;
-			}
-			/* The words of this bucket follow each other (sorted). */
-			size_t j = bucket_end(d, i + 1, d->occ[i].word, bl);
-			int rc = bucket_entry(a, d, i, j, bl, doc, dl, &lv[l][nl[l]++]);
-			if (rc != 0) {
-				return rc;
-			}
-			i = j;
-		}
-	}
-	/* Name keys (0x01 + hash, in hash order) sort before every bucket key;
-	 * each level's keys come out in order (the words are sorted): merge. */
+	/* In key order: the name keys (0x01 + hash, in hash order), the words
+	 * entry (0x02), the buckets (the words are sorted, so are they). */
 	int rc = name_entries(a, d, doc, dl, NULL, e, &n);
-	if (rc != 0) {
-		return rc;
+	if (rc == 0) {
+		rc = all_words_entry(a, d, doc, dl, e, &n);
 	}
-	for (size_t x = 0, y = 0; x < nl[0] || y < nl[1];) {
-		bool first =
-		    y == nl[1] || (x < nl[0] && od_search_entry_cmp(&lv[0][x], &lv[1][y]) < 0);
-		e[n++] = first ? lv[0][x++] : lv[1][y++];
+	for (size_t i = 0; rc == 0 && i < d->n_occ;) {
+		size_t got;
+		size_t bl = od_search_cp_prefix(d->occ[i].word, d->occ[i].len, BUCKET_CPS, &got);
+		if (got < BUCKET_CPS) {
+			i++;
+			continue;
+		}
+		/* The words of this bucket follow each other (sorted). */
+		size_t j = bucket_end(d, i + 1, d->occ[i].word, bl);
+		rc = bucket_entry(a, d, i, j, bl, doc, dl, &e[n++]);
+		i = j;
 	}
 	*out = e;
 	*n_out = n;
-	return 0;
+	return rc;
 }

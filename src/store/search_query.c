@@ -53,13 +53,26 @@ query_word(void *arg, const char *word, size_t len, unsigned flags)
 	w->w[len] = 0;
 	w->len = len;
 	size_t got;
-	size_t bl = od_search_cp_prefix(word, len, 3, &got);
-	if (got < 3) {
-		bl = od_search_cp_prefix(word, len, 1, &got);
+	size_t bl = od_search_cp_prefix(word, len, BUCKET_CPS, &got);
+	if (got < BUCKET_CPS) {
+		/* Shorter than a bucket: every doc's words entry is read. */
+		w->bkey[0] = WORDS_TAG;
+		w->blen = 1;
+		return;
 	}
 	memcpy(w->bkey, word, bl);
 	w->bkey[bl] = 0;
 	w->blen = bl + 1;
+}
+
+/* Whether qword x is joined before y: a bucket before the words entries
+ * (every doc has one), then the longest words first (usually the fewest
+ * docs, the fewest steps). */
+static bool
+joined_before(const struct qword *x, const struct qword *y)
+{
+	bool xb = x->bkey[0] != WORDS_TAG, yb = y->bkey[0] != WORDS_TAG;
+	return xb != yb ? xb : x->len > y->len;
 }
 
 static uint32_t
@@ -231,9 +244,8 @@ od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *r,
 		}
 		return od_status_set(st, ORGDIR_INTERNAL, "cannot read the search index");
 	}
-	/* The longest words first: usually the fewest docs, the fewest steps. */
 	for (size_t i = 1; i < q.n; i++) {
-		for (size_t j = i; j > 0 && q.words[j].len > q.words[j - 1].len; j--) {
+		for (size_t j = i; j > 0 && joined_before(&q.words[j], &q.words[j - 1]); j--) {
 			struct qword tmp = q.words[j];
 			q.words[j] = q.words[j - 1];
 			q.words[j - 1] = tmp;

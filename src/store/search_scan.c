@@ -255,12 +255,16 @@ val_has_prefix(const MDB_val *v, const struct qword *q)
 	return false;
 }
 
+enum { SEEK_ERROR = -1, SEEK_NONE = 0, SEEK_FOUND = 1, SEEK_BUDGET = 2 };
+
 /*
  * Puts q's cursor on the first entry of its bucket at or after pos whose
- * doc has a word starting with q. 1 found, 0 none, -1 an LMDB error.
+ * doc has a word starting with q: SEEK_FOUND, SEEK_NONE, SEEK_ERROR, or
+ * SEEK_BUDGET when *work reached cap first (q->k is then the last entry
+ * looked at, which does not match).
  */
 static int
-word_seek(struct qword *q, const uint8_t *pos, size_t plen, size_t *work)
+word_seek(struct qword *q, const uint8_t *pos, size_t plen, size_t *work, size_t cap)
 {
 	MDB_val k;
 	MDB_cursor_op op = MDB_SET_RANGE;
@@ -287,18 +291,22 @@ word_seek(struct qword *q, const uint8_t *pos, size_t plen, size_t *work)
 	     rc = mdb_cursor_get(q->c, &k, &q->v, MDB_NEXT)) {
 		(*work)++;
 		if (rc == MDB_NOTFOUND) {
-			return 0;
+			return SEEK_NONE;
 		}
 		if (rc != 0) {
-			return -1;
+			return SEEK_ERROR;
 		}
 		if (k.mv_size < q->blen + 3 || memcmp(k.mv_data, q->bkey, q->blen) != 0) {
-			return 0;
+			return SEEK_NONE;
 		}
-		if (k.mv_size - q->blen < POS_MAX && val_has_prefix(&q->v, q)) {
-			q->k = k;
+		bool valid = k.mv_size - q->blen < POS_MAX;
+		q->k = k;
+		if (valid && val_has_prefix(&q->v, q)) {
 			q->on = true;
-			return 1;
+			return SEEK_FOUND;
+		}
+		if (valid && *work >= cap) {
+			return SEEK_BUDGET;
 		}
 	}
 }
@@ -326,12 +334,19 @@ next_match(struct scan *s)
 			return SCAN_BUDGET;
 		}
 		struct qword *q = &s->ws[i];
-		int r = word_seek(q, s->pos, s->plen, &s->work);
-		if (r <= 0) {
-			return r;
+		int r = word_seek(q, s->pos, s->plen, &s->work, s->cap);
+		if (r == SEEK_NONE || r == SEEK_ERROR) {
+			return r == SEEK_NONE ? SCAN_END : -1;
 		}
 		const uint8_t *p = (const uint8_t *) q->k.mv_data + q->blen;
 		size_t pl = q->k.mv_size - q->blen;
+		if (r == SEEK_BUDGET) {
+			/* No doc before the entry it stopped at has this word: the
+			 * next call starts there. */
+			memcpy(s->pos, p, pl);
+			s->plen = pl;
+			return SCAN_BUDGET;
+		}
 		if (pl == s->plen && memcmp(p, s->pos, pl) == 0) {
 			agreed++;
 		} else {

@@ -611,6 +611,8 @@ od_search_check_key(
 	const uint8_t *pos;
 	if (klen > NAME_KEY_LEN && k[0] == NAME_TAG) {
 		pos = k + NAME_KEY_LEN;
+	} else if (klen > 1 && k[0] == WORDS_TAG) {
+		pos = k + 1;
 	} else {
 		const uint8_t *nul = memchr(k, 0, klen);
 		if (nul == NULL || nul == k || (size_t) (nul - k) >= BUCKET_MAX) {

@@ -22,7 +22,7 @@
 
 struct od_iso3166;
 
-#define OD_SCHEMA_VERSION 6
+#define OD_SCHEMA_VERSION 7
 
 struct od_store;
 typedef struct od_txn od_txn;

@@ -766,7 +766,7 @@ test_server_info_and_health(void **state)
 	Orgdir__V1__ServerInfoResponse *info;
 	assert_int_equal(orgdir_server_info(c, &r, &info, &st), ORGDIR_OK);
 	assert_string_equal(info->version, ORGDIR_VERSION);
-	assert_int_equal(info->schema_version, 6);
+	assert_int_equal(info->schema_version, 7);
 	assert_int_equal(info->n_methods, orgdir__v1__org_directory__descriptor.n_methods);
 	bool has_get = false, has_search = false;
 	for (size_t i = 0; i < info->n_methods; i++) {
