@@ -601,6 +601,38 @@ test_ranking_ties(void **state)
 	assert_string_equal(ids, "u:tie-b u:tie-c u:tie-a");
 }
 
+/* What paging through a query (3 hits a page, at most 100 pages) found. */
+struct paged {
+	char ids[8][32]; /* the hits' unit ids, in order (the first 8) */
+	int hits, pages, short_pages, first_hit_page;
+};
+
+static void
+page_all(struct fx *f, const char *query, const char *under, struct paged *out)
+{
+	char token[512] = "";
+	*out = (struct paged){.first_hit_page = -1};
+	for (; out->pages < 100; out->pages++) {
+		Orgdir__V1__SearchResponse *r =
+		    page(f, query, under, NULL, 3, token, sizeof(token));
+		out->short_pages += r->n_hits < 3 && token[0] != '\0';
+		for (size_t i = 0; i < r->n_hits; i++) {
+			if (out->hits < 8) {
+				od_strlcpy(out->ids[out->hits], r->hits[i]->unit->id, 32);
+			}
+			if (out->first_hit_page < 0) {
+				out->first_hit_page = out->pages;
+			}
+			out->hits++;
+		}
+		assert_true(r->total_size >= out->hits);
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_true(out->pages < 100);
+}
+
 /* A query whose candidates are more than one call may examine: pages come
  * back short (even empty) with a token, and going on finds every hit once. */
 static void
@@ -614,36 +646,17 @@ test_query_beyond_the_work_cap(void **state)
 	                     "Capped Unit Root", NULL, NULL),
 	    ORGDIR_OK);
 	add_many(f, "zz", "zz-root", 5, "Capped Unit", NULL);
-	char token[512] = "";
-	int found = 0, short_pages = 0, pages = 0;
-	bool seen_root = false;
-	int seen[5] = {0};
-	for (; pages < 100; pages++) {
-		Orgdir__V1__SearchResponse *r =
-		    page(f, "capped unit", "zz-root", NULL, 3, token, sizeof(token));
-		short_pages += r->n_hits < 3 && token[0] != '\0';
-		for (size_t i = 0; i < r->n_hits; i++) {
-			const char *id = r->hits[i]->unit->id;
-			if (strcmp(id, "zz-root") == 0) {
-				assert_false(seen_root);
-				seen_root = true;
-			} else {
-				int k = atoi(id + 3);
-				assert_true(strncmp(id, "zz-", 3) == 0 && k >= 0 && k < 5);
-				assert_int_equal(seen[k], 0);
-				seen[k] = 1;
-			}
-			found++;
-		}
-		assert_true(r->total_size >= found);
-		if (token[0] == '\0') {
-			break;
-		}
+	struct paged p;
+	page_all(f, "capped unit", "zz-root", &p);
+	assert_int_equal(p.hits, 6);
+	/* The root (depth 3), then its 5 (depth 4), each once. */
+	assert_string_equal(p.ids[0], "zz-root");
+	for (int k = 0; k < 5; k++) {
+		char want[16];
+		snprintf(want, sizeof(want), "zz-%05d", k);
+		assert_string_equal(p.ids[1 + k], want);
 	}
-	assert_true(seen_root);
-	assert_int_equal(found, 6);
-	assert_true(short_pages > 0); /* the cap was reached */
-	assert_true(pages < 100);
+	assert_true(p.short_pages > 0); /* the cap was reached */
 }
 
 /* Query words shorter than a bucket (three code points) are read from
@@ -652,23 +665,31 @@ static void
 test_short_query_words(void **state)
 {
 	struct fx *f = *state;
-	char ids[2048];
-	Orgdir__V1__SearchResponse *r;
-	/* "DG", "Director", "Directrice", "de", "del"; none in iom or oeuvres. */
-	search(f, "d", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
-	assert_string_equal(ids, "u:dg u:ddg-mgmt u:ddg-ops u:ocos");
-	search(f, "du chef", UNITS, NULL, NULL, ids, sizeof(ids), &r);
-	assert_string_equal(ids, "u:ocos");
-	assert_string_equal(r->hits[0]->lang, "fr");
-	search(f, "of st", UNITS, NULL, NULL, ids, sizeof(ids), &r);
-	assert_string_equal(ids, "u:ocos");
-	assert_string_equal(r->hits[0]->lang, "en");
-	search(f, "de la ge", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
-	assert_string_equal(ids, "u:ddg-mgmt");
-	search(f, "cote d iv", COUNTRIES, NULL, NULL, ids, sizeof(ids), NULL);
-	assert_string_equal(ids, "c:CI");
-	search(f, "xq", UNITS, NULL, NULL, ids, sizeof(ids), NULL);
-	assert_string_equal(ids, "");
+	static const struct {
+		const char *query;
+		int kind;
+		const char *ids, *lang; /* lang: of the first hit, NULL unchecked */
+	} cases[] = {
+	    /* "DG", "Director", "Directrice", "de", "del"; none in iom or
+	     * oeuvres. */
+	    {"d", UNITS, "u:dg u:ddg-mgmt u:ddg-ops u:ocos", NULL},
+	    {"du chef", UNITS, "u:ocos", "fr"},
+	    {"of st", UNITS, "u:ocos", "en"},
+	    {"de la ge", UNITS, "u:ddg-mgmt", NULL},
+	    {"cote d iv", COUNTRIES, "c:CI", NULL},
+	    {"xq", UNITS, "", NULL},
+	};
+	for (size_t i = 0; i < OD_ARRAY_LEN(cases); i++) {
+		char ids[2048];
+		Orgdir__V1__SearchResponse *r = NULL;
+		assert_int_equal(
+		    search(f, cases[i].query, cases[i].kind, NULL, NULL, ids, sizeof(ids), &r),
+		    ORGDIR_OK);
+		assert_string_equal(ids, cases[i].ids);
+		if (cases[i].lang != NULL) {
+			assert_string_equal(r->hits[0]->lang, cases[i].lang);
+		}
+	}
 }
 
 /* A short word that no doc but the last has: the walk of the words
@@ -684,25 +705,13 @@ test_short_word_beyond_the_work_cap(void **state)
 	    ORGDIR_OK);
 	static const char *const queries[] = {"zq", "unit zq"};
 	for (size_t q = 0; q < 2; q++) {
-		char token[512] = "";
-		int found = 0, found_on = -1, pages = 0;
-		for (; pages < 100; pages++) {
-			Orgdir__V1__SearchResponse *r =
-			    page(f, queries[q], NULL, NULL, 3, token, sizeof(token));
-			for (size_t i = 0; i < r->n_hits; i++) {
-				assert_string_equal(r->hits[i]->unit->id, "zz-last");
-				found++;
-				found_on = pages;
-			}
-			if (token[0] == '\0') {
-				break;
-			}
-		}
-		assert_int_equal(found, 1);
+		struct paged p;
+		page_all(f, queries[q], NULL, &p);
+		assert_int_equal(p.hits, 1);
+		assert_string_equal(p.ids[0], "zz-last");
 		/* 30,000 docs before it: past the cap of one call, so the first
 		 * page stopped short, empty, within its cap. */
-		assert_true(found_on > 0);
-		assert_true(pages < 100);
+		assert_true(p.first_hit_page > 0);
 	}
 }
 
