@@ -61,6 +61,7 @@ static const struct seed {
     {"search", NONE, "Search", "{\"query\": \"migration health\", \"lang\": \"en\"}"},
     {"search_under", READER, "Search",
         "{\"query\": \"off\", \"underUnitId\": \"dg\", \"kinds\": [\"UNITS\"], \"pageSize\": 2}"},
+    {"search_short", NONE, "Search", "{\"query\": \"of d mi\", \"pageSize\": 3}"},
     {"export", READER, "ExportDirectory", "{}"},
     {"import_dry_run", ADMIN, "ImportDirectory",
         "{\"dryRun\": true, \"commit\": true, \"part\": {\"units\": [{\"id\": \"imp-root\","
