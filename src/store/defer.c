@@ -204,66 +204,156 @@ sort_span(const uint8_t *data, struct dput *a, struct dput *b, size_t n, size_t 
 	return a;
 }
 
-/* The second half of a sort, on a thread of its own. */
-struct half {
+/*
+ * The sort, overlapped with the puts. One counting pass groups the entries
+ * by (db, first two key bytes), which is also their final order between
+ * groups; the groups are cut into about PARTS spans, and a thread of the
+ * sorter's own sorts span after span in place while the writer puts the
+ * spans sorted so far (od_deferred_flush waits at a span not sorted yet).
+ * The puts take about twice as long as the sort, so past the first
+ * span the writer does not wait. Below SORT_SPLIT_MIN entries everything
+ * is sorted first, on the writer.
+ */
+#define SORT_SPLIT_MIN ((size_t) 1 << 18)
+#define GROUPS ((size_t) DBS_MAX << 16)
+#define PARTS 64
+
+struct sorter {
 	const uint8_t *data;
-	struct dput *a, *b, *out;
+	struct dput *e, *tmp; /* the entries, grouped, sorted span by span in e */
 	size_t n;
-	size_t *count;
+	size_t *bounds; /* span k is [bounds[k], bounds[k + 1]) */
+	size_t n_spans;
+	size_t *count; /* 65,536 places for sort_span */
+	pthread_t thread;
+	bool threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t db_at[DBS_MAX + 1]; /* database k's entries: e[db_at[k], db_at[k + 1]) */
+	size_t sorted; /* under mu: e[0, sorted) is in its final order */
+	bool stop; /* under mu: the writer wants no more spans */
 };
 
-static void *
-half_main(void *arg)
+static size_t
+group_of(const struct dput *x)
 {
-	struct half *h = arg;
-	h->out = sort_span(h->data, h->a, h->b, h->n, h->count);
+	return (size_t) x->db << 16 | (size_t) (x->prefix >> 48);
+}
+
+/* Sorts span k of s in place, in s->e. */
+static void
+sort_one(struct sorter *s, size_t k)
+{
+	size_t lo = s->bounds[k], n = s->bounds[k + 1] - lo;
+	struct dput *out = sort_span(s->data, s->e + lo, s->tmp + lo, n, s->count);
+	if (out != s->e + lo) {
+		memcpy(s->e + lo, out, n * sizeof(*out));
+	}
+}
+
+static void *
+sorter_main(void *arg)
+{
+	struct sorter *s = arg;
+	for (size_t k = 0; k < s->n_spans; k++) {
+		pthread_mutex_lock(&s->mu);
+		bool stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (stop) {
+			break;
+		}
+		sort_one(s, k);
+		pthread_mutex_lock(&s->mu);
+		s->sorted = s->bounds[k + 1];
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
 	return NULL;
 }
 
-/* From this many entries on, two threads sort halves that are then
- * merged: the flush comes after the last unit, when the import's second
- * thread (derive.c) has nothing left to do. */
-#define SORT_SPLIT_MIN ((size_t) 1 << 18)
-
-/* Sorts d's entries into d->e (d->tmp is as long, scratch). */
-static bool
-sort_all(struct od_deferred *d)
+/* Waits until e[0, upto) is sorted (upto at most n); returns how much is. */
+static size_t
+sorter_wait(struct sorter *s, size_t upto)
 {
-	size_t *count = malloc(2 * 65536 * sizeof(*count));
-	if (count == NULL) {
+	pthread_mutex_lock(&s->mu);
+	while (s->sorted < upto) {
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	size_t have = s->sorted;
+	pthread_mutex_unlock(&s->mu);
+	return have;
+}
+
+/* Groups d's entries (into d->e, d->tmp as scratch) and starts sorting them
+ * into s; false when out of memory (nothing started). */
+static bool
+sorter_start(struct od_deferred *d, struct sorter *s)
+{
+	*s = (struct sorter){.data = d->data, .n = d->n};
+	size_t *at = calloc(GROUPS, sizeof(*at));
+	s->bounds = malloc((PARTS + 2) * sizeof(*s->bounds)); /* spans <= PARTS + 1 */
+	s->count = malloc(65536 * sizeof(*s->count));
+	if (at == NULL || s->bounds == NULL || s->count == NULL) {
+		free(at);
+		free(s->bounds);
+		free(s->count);
 		return false;
 	}
-	size_t n = d->n, h = n / 2;
-	pthread_t th;
-	struct half second = {d->data, d->e + h, d->tmp + h, NULL, n - h, count + 65536};
-	if (n < SORT_SPLIT_MIN || pthread_create(&th, NULL, half_main, &second) != 0) {
-		struct dput *out = sort_span(d->data, d->e, d->tmp, n, count);
-		if (out != d->e) {
-			d->tmp = d->e;
-			d->e = out;
+	for (size_t i = 0; i < d->n; i++) {
+		at[group_of(&d->e[i])]++;
+	}
+	/* Spans of whole groups, about n / PARTS entries each. */
+	size_t want = d->n / PARTS + 1, sum = 0;
+	s->bounds[0] = 0;
+	s->db_at[DBS_MAX] = d->n;
+	for (size_t g = 0; g < GROUPS; g++) {
+		size_t c = at[g];
+		if ((g & 0xFFFF) == 0) {
+			s->db_at[g >> 16] = sum;
 		}
-		free(count);
-		return true;
+		at[g] = sum;
+		sum += c;
+		size_t from = s->bounds[s->n_spans];
+		if (sum - from >= want || (sum == d->n && sum > from)) {
+			s->bounds[++s->n_spans] = sum;
+		}
 	}
-	struct dput *lo = sort_span(d->data, d->e, d->tmp, h, count);
-	pthread_join(th, NULL);
-	free(count);
-	/* Both halves into one buffer, then merged into the other. */
-	struct dput *hi = second.out, *from = lo;
-	struct dput *to = from == d->e ? d->tmp : d->e;
-	if (hi != from + h) {
-		memcpy(from + h, hi, (n - h) * sizeof(*hi));
+	for (size_t i = 0; i < d->n; i++) {
+		d->tmp[at[group_of(&d->e[i])]++] = d->e[i];
 	}
-	size_t i = 0, j = h, k = 0;
-	while (i < h && j < n) {
-		to[k++] = dput_cmp(d->data, &from[j], &from[i]) < 0 ? from[j++] : from[i++];
+	free(at);
+	struct dput *t = d->e;
+	d->e = d->tmp;
+	d->tmp = t;
+	s->e = d->e;
+	s->tmp = d->tmp;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->threaded =
+	    d->n >= SORT_SPLIT_MIN && pthread_create(&s->thread, NULL, sorter_main, s) == 0;
+	if (!s->threaded) {
+		for (size_t k = 0; k < s->n_spans; k++) {
+			sort_one(s, k);
+		}
+		s->sorted = d->n;
 	}
-	memcpy(to + k, from + i, (h - i) * sizeof(*to));
-	k += h - i;
-	memcpy(to + k, from + j, (n - j) * sizeof(*to));
-	d->e = to;
-	d->tmp = from;
 	return true;
+}
+
+/* Stops s's thread (after the span it is on) and frees s. */
+static void
+sorter_end(struct sorter *s)
+{
+	if (s->threaded) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->bounds);
+	free(s->count);
 }
 
 /* Existing entries at or past the first held-back key, copied out to be
@@ -365,10 +455,13 @@ take_tail(od_txn *t, MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, si
 	return rc;
 }
 
-/* Writes one database's entries (sorted), appending past its last key. */
+/* Writes one database's entries, e[0, n) (s->e[base, base + n): sorted
+ * as s gets there), appending past its last key. */
 static int
-flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size_t n)
+flush_db(od_txn *t, struct od_deferred *d, size_t db, struct sorter *s, size_t base, size_t n)
 {
+	const struct dput *e = s->e + base;
+	size_t ready = 0; /* e[0, ready) is sorted */
 	MDB_cursor *c;
 	MDB_val lk, lv;
 	uint8_t last_k[512], last_v[512];
@@ -380,6 +473,7 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 		return rc;
 	}
 	if (n > 0) {
+		ready = sorter_wait(s, base + 1) - base;
 		rc = take_tail(t, c, d->dbi[db], d->dup[db], d->data + e[0].off, e[0].kl, n, &x);
 	}
 	/* Keys (and, in a DUPSORT database, values) are at most 511 bytes. */
@@ -401,6 +495,9 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 	for (size_t i = 0, j = 0; (i < n || j < x.n) && rc == 0;) {
 		const uint8_t *ek, *ev;
 		size_t kl, vl;
+		if (i < n && i >= ready) {
+			ready = sorter_wait(s, base + i + 1) - base; /* e[i] sorted */
+		}
 		bool take_old = j < x.n;
 		if (take_old && i < n) {
 			const uint8_t *ok = x.data + x.e[j].off;
@@ -421,7 +518,7 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, const struct dput *e, size
 			kl = e[i].kl;
 			ev = ek + kl;
 			vl = e[i++].vl;
-			if (i + PREFETCH < n) {
+			if (i + PREFETCH < ready && i + PREFETCH < n) {
 				/* Sorted, the entries are read from all over data: a
 				 * cache (and TLB) miss each, unless asked for early. */
 				const uint8_t *p = d->data + e[i + PREFETCH].off;
@@ -469,17 +566,19 @@ od_deferred_flush(od_txn *t)
 	if (d == NULL || d->n == 0) {
 		return 0;
 	}
-	if (!sort_all(d)) {
+	struct sorter s;
+	if (!sorter_start(d, &s)) {
 		return ENOMEM;
 	}
-	for (size_t i = 0; i < d->n && rc == 0;) {
-		size_t j = i;
-		while (j < d->n && d->e[j].db == d->e[i].db) {
-			j++;
+	/* Grouped, each database's entries are together already (where in e
+	 * is known before they are sorted: s.db_at). */
+	for (size_t db = 0; db < d->n_dbi && rc == 0; db++) {
+		size_t n = s.db_at[db + 1] - s.db_at[db];
+		if (n > 0) {
+			rc = flush_db(t, d, db, &s, s.db_at[db], n);
 		}
-		rc = flush_db(t, d, d->e[i].db, d->e + i, j - i);
-		i = j;
 	}
+	sorter_end(&s);
 	d->n = 0;
 	d->data_len = 0;
 	return rc;
