@@ -56,6 +56,24 @@ field_size(const ProtobufCMessage *m)
 	return 1 + od_pb_varint_size(n) + n;
 }
 
+/* Whether doc packs into at most max bytes: its units' and countries'
+ * sizes summed until they pass it, not the whole document's. */
+static bool
+doc_fits(const Orgdir__V1__Directory *doc, size_t max)
+{
+	Orgdir__V1__Directory rest = *doc;
+	rest.n_units = 0;
+	rest.n_countries = 0;
+	size_t bytes = protobuf_c_message_get_packed_size(&rest.base);
+	for (size_t i = 0; i < doc->n_units && bytes <= max; i++) {
+		bytes += field_size(&doc->units[i]->base);
+	}
+	for (size_t i = 0; i < doc->n_countries && bytes <= max; i++) {
+		bytes += field_size(&doc->countries[i]->base);
+	}
+	return bytes <= max;
+}
+
 /* One ImportDirectory call; the reply is kept only when keep is not NULL. */
 static orgdir_code
 call(orgdir_client *client, const Orgdir__V1__ImportDirectoryRequest *r, uint32_t extra_ms,
@@ -113,7 +131,7 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
 	r.dry_run = dry_run != 0;
 	uint32_t commit_ms = COMMIT_EXTRA_MS + (uint32_t) (doc->n_units / COMMIT_UNITS_PER_MS);
 
-	if (protobuf_c_message_get_packed_size(&doc->base) <= PART_BYTES_MAX) {
+	if (doc_fits(doc, PART_BYTES_MAX)) {
 		r.commit = true;
 		r.part = (Orgdir__V1__Directory *) doc;
 		code = call(client, &r, commit_ms, reply, out, status);
@@ -143,18 +161,21 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
 		part.n_units = 0;
 		part.countries = c < nc ? doc->countries + c : NULL;
 		part.n_countries = 0;
-		/* At least one item per part; then as many as fit. */
-		while (u < nu &&
-		    (part.n_units == 0 ||
-		        bytes + field_size(&doc->units[u]->base) <= PART_BYTES_MAX)) {
-			bytes += field_size(&doc->units[u++]->base);
-			part.n_units++;
+		/* At least one item per part; then as many as fit (each item's
+		 * size computed once: it walks all its fields). */
+		for (; u < nu; u++, part.n_units++) {
+			size_t fs = field_size(&doc->units[u]->base);
+			if (part.n_units > 0 && bytes + fs > PART_BYTES_MAX) {
+				break;
+			}
+			bytes += fs;
 		}
-		while (u == nu && c < nc &&
-		    (part.n_units + part.n_countries == 0 ||
-		        bytes + field_size(&doc->countries[c]->base) <= PART_BYTES_MAX)) {
-			bytes += field_size(&doc->countries[c++]->base);
-			part.n_countries++;
+		for (; u == nu && c < nc; c++, part.n_countries++) {
+			size_t fs = field_size(&doc->countries[c]->base);
+			if (part.n_units + part.n_countries > 0 && bytes + fs > PART_BYTES_MAX) {
+				break;
+			}
+			bytes += fs;
 		}
 		if (u == nu && c == nc) {
 			break; /* the last part travels with the commit */
