@@ -209,14 +209,20 @@ sort_span(const uint8_t *data, struct dput *a, struct dput *b, size_t n, size_t 
  * by (db, first two key bytes), which is also their final order between
  * groups; the groups are cut into about PARTS spans, and a thread of the
  * sorter's own sorts span after span in place while the writer puts the
- * spans sorted so far (od_deferred_flush waits at a span not sorted yet).
- * The puts take about twice as long as the sort, so past the first
- * span the writer does not wait. Below SORT_SPLIT_MIN entries everything
- * is sorted first, on the writer.
+ * entries sorted so far (entry_at waits at one not sorted yet). Sorted,
+ * the entries' bytes lie all over `data`, a cache miss each for the
+ * writer; so the thread also copies them, in order, into chunks of at
+ * most CHUNK_BYTES, in a ring of SLOTS buffers, each reused once the
+ * writer is past its chunk. Sorting and copying take less than the puts,
+ * so past the first span the writer does not wait. Below SORT_SPLIT_MIN
+ * entries the writer sorts everything first and reads the bytes where
+ * they are.
  */
 #define SORT_SPLIT_MIN ((size_t) 1 << 18)
 #define GROUPS ((size_t) DBS_MAX << 16)
 #define PARTS 64
+#define SLOTS 4
+#define CHUNK_BYTES ((size_t) 4 << 20) /* > any entry (511 + 65,535 bytes) */
 
 struct sorter {
 	const uint8_t *data;
@@ -225,13 +231,20 @@ struct sorter {
 	size_t *bounds; /* span k is [bounds[k], bounds[k + 1]) */
 	size_t n_spans;
 	size_t *count; /* 65,536 places for sort_span */
+	uint8_t *slot[SLOTS]; /* chunk c's bytes in slot[c % SLOTS]; none: in data */
+	size_t *chunk_end; /* under mu: chunk c is e[chunk_end[c - 1], chunk_end[c]) */
 	pthread_t thread;
 	bool threaded;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t db_at[DBS_MAX + 1]; /* database k's entries: e[db_at[k], db_at[k + 1]) */
-	size_t sorted; /* under mu: e[0, sorted) is in its final order */
-	bool stop; /* under mu: the writer wants no more spans */
+	size_t sorted; /* under mu: e[0, sorted) is sorted (and copied) */
+	size_t chunks; /* under mu: chunks copied */
+	size_t released; /* under mu: chunks the writer is past */
+	bool stop; /* under mu: the writer wants no more */
+	/* The writer's own: */
+	size_t ready; /* e[0, ready) is sorted: its copy of `sorted` */
+	size_t chunk; /* the chunk of the entry it reads */
 };
 
 static size_t
@@ -251,37 +264,93 @@ sort_one(struct sorter *s, size_t k)
 	}
 }
 
+/* Publishes chunk c as ending before entry `end`; under mu. */
+static void
+chunk_close(struct sorter *s, size_t c, size_t end)
+{
+	s->chunk_end[c] = end;
+	s->chunks = c + 1;
+	s->sorted = end;
+	pthread_cond_broadcast(&s->cv);
+}
+
+/* Waits (under mu) until chunk c may be written: the writer is past chunk
+ * c - SLOTS. False when asked to stop. */
+static bool
+slot_wait(struct sorter *s, size_t c)
+{
+	while (!s->stop && c >= SLOTS && s->released < c - SLOTS + 1) {
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	return !s->stop;
+}
+
 static void *
 sorter_main(void *arg)
 {
 	struct sorter *s = arg;
-	for (size_t k = 0; k < s->n_spans; k++) {
-		pthread_mutex_lock(&s->mu);
-		bool stop = s->stop;
-		pthread_mutex_unlock(&s->mu);
-		if (stop) {
-			break;
-		}
+	size_t c = 0, at = 0;
+	pthread_mutex_lock(&s->mu);
+	bool go = slot_wait(s, c);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t k = 0; go && k < s->n_spans; k++) {
 		sort_one(s, k);
+		for (size_t i = s->bounds[k]; go && i < s->bounds[k + 1]; i++) {
+			size_t len = (size_t) s->e[i].kl + s->e[i].vl;
+			if (at + len > CHUNK_BYTES) {
+				pthread_mutex_lock(&s->mu);
+				chunk_close(s, c++, i);
+				go = slot_wait(s, c);
+				pthread_mutex_unlock(&s->mu);
+				at = 0;
+			}
+			uint8_t *to = s->slot[c % SLOTS];
+			memcpy(to + at, s->data + s->e[i].off, len);
+			s->e[i].off = (uint32_t) at;
+			at += len;
+		}
+		/* What is copied of the span is the writer's at once. */
 		pthread_mutex_lock(&s->mu);
-		s->sorted = s->bounds[k + 1];
-		pthread_cond_broadcast(&s->cv);
+		if (go && k + 1 < s->n_spans && at > 0) {
+			chunk_close(s, c++, s->bounds[k + 1]);
+			go = slot_wait(s, c);
+			at = 0;
+		} else if (go && k + 1 == s->n_spans) {
+			chunk_close(s, c, s->n);
+		}
 		pthread_mutex_unlock(&s->mu);
 	}
 	return NULL;
 }
 
-/* Waits until e[0, upto) is sorted (upto at most n); returns how much is. */
-static size_t
-sorter_wait(struct sorter *s, size_t upto)
+/*
+ * Entry i of s, sorted, and its bytes (key then value) in *bytes. Entries
+ * are read in order, from 0: this waits until i is sorted, and tells the
+ * thread when the writer is past a chunk (its slot is then reused: bytes
+ * read from it before are valid no more).
+ */
+static const struct dput *
+entry_at(struct sorter *s, size_t i, const uint8_t **bytes)
 {
-	pthread_mutex_lock(&s->mu);
-	while (s->sorted < upto) {
-		pthread_cond_wait(&s->cv, &s->mu);
+	const struct dput *x = &s->e[i];
+	if (s->slot[0] == NULL) {
+		*bytes = s->data + x->off; /* all sorted already */
+		return x;
 	}
-	size_t have = s->sorted;
-	pthread_mutex_unlock(&s->mu);
-	return have;
+	if (i >= s->ready || i >= s->chunk_end[s->chunk]) {
+		pthread_mutex_lock(&s->mu);
+		while (s->sorted <= i) {
+			pthread_cond_wait(&s->cv, &s->mu);
+		}
+		s->ready = s->sorted;
+		while (i >= s->chunk_end[s->chunk]) {
+			s->released = ++s->chunk;
+			pthread_cond_broadcast(&s->cv);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	*bytes = s->slot[s->chunk % SLOTS] + x->off;
+	return x;
 }
 
 /* Groups d's entries (into d->e, d->tmp as scratch) and starts sorting them
@@ -329,9 +398,19 @@ sorter_start(struct od_deferred *d, struct sorter *s)
 	s->tmp = d->tmp;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	s->threaded =
-	    d->n >= SORT_SPLIT_MIN && pthread_create(&s->thread, NULL, sorter_main, s) == 0;
+	/* A chunk closes at each span's end and when full. */
+	bool slots = d->n >= SORT_SPLIT_MIN &&
+	    (s->chunk_end = malloc(
+	         (d->data_len / CHUNK_BYTES + s->n_spans + 2) * sizeof(*s->chunk_end))) != NULL;
+	for (size_t k = 0; slots && k < SLOTS; k++) {
+		slots = (s->slot[k] = malloc(CHUNK_BYTES)) != NULL;
+	}
+	s->threaded = slots && pthread_create(&s->thread, NULL, sorter_main, s) == 0;
 	if (!s->threaded) {
+		for (size_t k = 0; k < SLOTS; k++) {
+			free(s->slot[k]);
+			s->slot[k] = NULL;
+		}
 		for (size_t k = 0; k < s->n_spans; k++) {
 			sort_one(s, k);
 		}
@@ -340,18 +419,23 @@ sorter_start(struct od_deferred *d, struct sorter *s)
 	return true;
 }
 
-/* Stops s's thread (after the span it is on) and frees s. */
+/* Stops s's thread and frees s. */
 static void
 sorter_end(struct sorter *s)
 {
 	if (s->threaded) {
 		pthread_mutex_lock(&s->mu);
 		s->stop = true;
+		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	for (size_t k = 0; k < SLOTS; k++) {
+		free(s->slot[k]);
+	}
+	free(s->chunk_end);
 	free(s->bounds);
 	free(s->count);
 }
@@ -455,13 +539,11 @@ take_tail(od_txn *t, MDB_cursor *c, MDB_dbi dbi, bool dup, const uint8_t *k0, si
 	return rc;
 }
 
-/* Writes one database's entries, e[0, n) (s->e[base, base + n): sorted
- * as s gets there), appending past its last key. */
+/* Writes one database's entries, s's [base, base + n) (read through
+ * entry_at), appending past its last key. */
 static int
 flush_db(od_txn *t, struct od_deferred *d, size_t db, struct sorter *s, size_t base, size_t n)
 {
-	const struct dput *e = s->e + base;
-	size_t ready = 0; /* e[0, ready) is sorted */
 	MDB_cursor *c;
 	MDB_val lk, lv;
 	uint8_t last_k[512], last_v[512];
@@ -473,8 +555,9 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, struct sorter *s, size_t b
 		return rc;
 	}
 	if (n > 0) {
-		ready = sorter_wait(s, base + 1) - base;
-		rc = take_tail(t, c, d->dbi[db], d->dup[db], d->data + e[0].off, e[0].kl, n, &x);
+		const uint8_t *b0;
+		const struct dput *e0 = entry_at(s, base, &b0);
+		rc = take_tail(t, c, d->dbi[db], d->dup[db], b0, e0->kl, n, &x);
 	}
 	/* Keys (and, in a DUPSORT database, values) are at most 511 bytes. */
 	if (rc == 0 && mdb_cursor_get(c, &lk, &lv, MDB_LAST) == 0) {
@@ -493,18 +576,15 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, struct sorter *s, size_t b
 	/* The new entries and the old ones taken out, merged in key order (an
 	 * old entry first among equals, so that a new put of its key wins). */
 	for (size_t i = 0, j = 0; (i < n || j < x.n) && rc == 0;) {
-		const uint8_t *ek, *ev;
+		const uint8_t *ek, *ev, *nk = NULL;
+		const struct dput *ne = i < n ? entry_at(s, base + i, &nk) : NULL;
 		size_t kl, vl;
-		if (i < n && i >= ready) {
-			ready = sorter_wait(s, base + i + 1) - base; /* e[i] sorted */
-		}
 		bool take_old = j < x.n;
-		if (take_old && i < n) {
+		if (take_old && ne != NULL) {
 			const uint8_t *ok = x.data + x.e[j].off;
-			const uint8_t *nk = d->data + e[i].off;
-			int kc = memn(ok, x.e[j].kl, nk, e[i].kl);
+			int kc = memn(ok, x.e[j].kl, nk, ne->kl);
 			if (kc == 0 && d->dup[db]) {
-				kc = memn(ok + x.e[j].kl, x.e[j].vl, nk + e[i].kl, e[i].vl);
+				kc = memn(ok + x.e[j].kl, x.e[j].vl, nk + ne->kl, ne->vl);
 			}
 			take_old = kc <= 0;
 		}
@@ -514,16 +594,19 @@ flush_db(od_txn *t, struct od_deferred *d, size_t db, struct sorter *s, size_t b
 			ev = ek + kl;
 			vl = x.e[j++].vl;
 		} else {
-			ek = d->data + e[i].off;
-			kl = e[i].kl;
+			ek = nk;
+			kl = ne->kl;
 			ev = ek + kl;
-			vl = e[i++].vl;
-			if (i + PREFETCH < ready && i + PREFETCH < n) {
-				/* Sorted, the entries are read from all over data: a
-				 * cache (and TLB) miss each, unless asked for early. */
-				const uint8_t *p = d->data + e[i + PREFETCH].off;
+			vl = ne->vl;
+			i++;
+			if (s->slot[0] == NULL && i + PREFETCH < n) {
+				/* Sorted in place (all of them: no slots), the entries
+				 * are read from all over data: a cache (and TLB) miss
+				 * each, unless asked for early. */
+				const struct dput *pe = &s->e[base + i + PREFETCH];
+				const uint8_t *p = s->data + pe->off;
 				__builtin_prefetch(p);
-				__builtin_prefetch(p + e[i + PREFETCH].kl + e[i + PREFETCH].vl - 1);
+				__builtin_prefetch(p + pe->kl + pe->vl - 1);
 			}
 		}
 		MDB_val k = {kl, (void *) ek};
