@@ -423,6 +423,17 @@ test_broken_documents_leave_store_untouched(void **state)
 	expect_problem(c, &g.d, MERGE, "units[3].name", "name is required");
 	gdoc_free(&g);
 
+	/* Problems far apart in a larger document (5,000 units), each at its
+	 * own path. */
+	gdoc_make(&g, "half", 5000, 10, "");
+	g.u[100].kind = 0;
+	snprintf(g.id[4000], sizeof(g.id[4000]), "Bad_Id");
+	snprintf(g.id[4999], sizeof(g.id[4999]), "half-4998");
+	expect_problem(c, &g.d, MERGE, "units[100].kind", "kind");
+	expect_problem(c, &g.d, MERGE, "units[4000].id", "not a valid id");
+	expect_problem(c, &g.d, MERGE, "units[4999].id", "twice");
+	gdoc_free(&g);
+
 	/* Deeper than 64 levels: a chain of 66 units (depths 0..65). */
 	gdoc_make(&g, "deep", 66, 1, "");
 	expect_problem(c, &g.d, MERGE, "units[65].parentId", "64");
