@@ -239,7 +239,6 @@ struct sorter {
 	pthread_cond_t cv;
 	size_t db_at[DBS_MAX + 1]; /* database k's entries: e[db_at[k], db_at[k + 1]) */
 	size_t sorted; /* under mu: e[0, sorted) is sorted (and copied) */
-	size_t chunks; /* under mu: chunks copied */
 	size_t released; /* under mu: chunks the writer is past */
 	bool stop; /* under mu: the writer wants no more */
 	/* The writer's own: */
@@ -269,7 +268,6 @@ static void
 chunk_close(struct sorter *s, size_t c, size_t end)
 {
 	s->chunk_end[c] = end;
-	s->chunks = c + 1;
 	s->sorted = end;
 	pthread_cond_broadcast(&s->cv);
 }
