@@ -396,10 +396,11 @@ sorter_start(struct od_deferred *d, struct sorter *s)
 	s->tmp = d->tmp;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	/* A chunk closes at each span's end and when full. */
+	/* A chunk closes at each span's end, and when full: then holding more
+	 * than CHUNK_BYTES / 2 (an entry is smaller than that). */
 	bool slots = d->n >= SORT_SPLIT_MIN &&
 	    (s->chunk_end = malloc(
-	         (d->data_len / CHUNK_BYTES + s->n_spans + 2) * sizeof(*s->chunk_end))) != NULL;
+	         (2 * d->data_len / CHUNK_BYTES + s->n_spans + 2) * sizeof(*s->chunk_end))) != NULL;
 	for (size_t k = 0; slots && k < SLOTS; k++) {
 		slots = (s->slot[k] = malloc(CHUNK_BYTES)) != NULL;
 	}
