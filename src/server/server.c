@@ -607,7 +607,19 @@ od_server_start(
 			return c;
 		}
 	}
+	if ((c = od_ipc_guard_new(&srv->ipc_guard, srv->sock, st)) != ORGDIR_OK) {
+		od_server_stop(srv);
+		return c;
+	}
 	for (size_t i = 0; i < o->n_listen; i++) {
+		if (od_ipc_guarded_url(o->listen[i])) {
+			if ((c = od_ipc_guard_listen(srv->ipc_guard, o->listen[i], st)) !=
+			    ORGDIR_OK) {
+				od_server_stop(srv);
+				return c;
+			}
+			continue;
+		}
 		if (strncmp(o->listen[i], "tls+", 4) == 0 ||
 		    strncmp(o->listen[i], "wss://", 6) == 0) {
 			if ((c = listen_tls(srv, o, o->listen[i], st)) != ORGDIR_OK) {
@@ -622,6 +634,10 @@ od_server_start(
 			return od_status_set(st, ORGDIR_UNAVAILABLE, "cannot listen on %s: %s",
 			    o->listen[i], nng_strerror(rv));
 		}
+	}
+	if ((c = od_ipc_guard_start(srv->ipc_guard, st)) != ORGDIR_OK) {
+		od_server_stop(srv);
+		return c;
 	}
 	for (unsigned i = 0; i < srv->n_ctx; i++) {
 		recv_next(srv->ctxs[i]);
@@ -642,6 +658,7 @@ od_server_stop(struct od_server *srv)
 	}
 	od_watch_stop(srv); /* parked long polls answer now */
 	od_transfer_stop(srv); /* backups in progress answer now */
+	od_ipc_guard_stop(srv->ipc_guard); /* no listener made again from here on */
 	if (srv->ctxs != NULL) {
 		for (unsigned i = 0; i < srv->n_ctx; i++) {
 			if (srv->ctxs[i] != NULL && srv->ctxs[i]->aio != NULL) {
@@ -650,6 +667,8 @@ od_server_stop(struct od_server *srv)
 		}
 	}
 	nng_close(srv->sock);
+	od_ipc_guard_free(srv->ipc_guard);
+	srv->ipc_guard = NULL;
 	if (srv->writer != NULL) {
 		od_writer_free(srv->writer);
 		srv->writer = NULL;

@@ -125,6 +125,7 @@ struct od_server {
 	struct od_ctx **ctxs;
 	unsigned n_ctx;
 	struct od_writer *writer;
+	struct od_ipc_guard *ipc_guard; /* owned; NULL until the listeners are made */
 	size_t max_message;
 	size_t max_reply;
 	bool require_auth;
@@ -165,6 +166,20 @@ struct od_server {
 	uint8_t *spare; /* malloc'd; owned by the server; NULL when empty */
 	size_t spare_size;
 };
+
+/* ipcguard.c: ipc:// listeners made again when nng 1.5.2's IPC bug stops
+ * them accepting. od_ipc_guard_new, then od_ipc_guard_listen for each
+ * address od_ipc_guarded_url accepts, then od_ipc_guard_start (a thread
+ * that probes them, when there are any). od_ipc_guard_stop ends the thread
+ * (before the socket is closed); od_ipc_guard_free releases the rest
+ * (after it is closed: nng's pipe callback reads it until then). */
+struct od_ipc_guard;
+bool od_ipc_guarded_url(const char *url);
+orgdir_code od_ipc_guard_new(struct od_ipc_guard **out, nng_socket sock, orgdir_status *st);
+orgdir_code od_ipc_guard_listen(struct od_ipc_guard *x, const char *url, orgdir_status *st);
+orgdir_code od_ipc_guard_start(struct od_ipc_guard *x, orgdir_status *st);
+void od_ipc_guard_stop(struct od_ipc_guard *x);
+void od_ipc_guard_free(struct od_ipc_guard *x);
 
 orgdir_code od_server_start(
     struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st);

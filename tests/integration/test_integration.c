@@ -611,6 +611,27 @@ test_idle_half_and_non_sp_peers(void **state)
 	expect_alive();
 }
 
+/* Peers that connect and close before their handshake: on nng 1.5.2 the
+ * first stops the IPC listener from accepting anything again (nng issue
+ * 1518). The server notices within seconds and listens again
+ * (ipcguard.c): a new client is answered within its 5 s timeout. Checked
+ * to fail without the guard: the call times out. */
+static void
+test_peers_closing_before_their_handshake(void **state)
+{
+	(void) state;
+	int before = log_count("no longer accepting connections");
+	for (int i = 0; i < 5; i++) {
+		close(ipc_connect());
+	}
+	expect_alive();
+	assert_true(log_count("no longer accepting connections") > before);
+	/* And it goes on accepting. */
+	for (int i = 0; i < 3; i++) {
+		expect_alive();
+	}
+}
+
 static void
 test_resent_write_applied_once(void **state)
 {
@@ -1279,6 +1300,7 @@ main(void)
 	    cmocka_unit_test(test_failed_calls_do_not_flood_the_log),
 	    cmocka_unit_test(test_oversized_messages),
 	    cmocka_unit_test(test_idle_half_and_non_sp_peers),
+	    cmocka_unit_test(test_peers_closing_before_their_handshake),
 	    cmocka_unit_test(test_resent_write_applied_once),
 	    cmocka_unit_test(test_import_parts_as_sent),
 	    cmocka_unit_test(test_concurrent_writers_share_a_client),
