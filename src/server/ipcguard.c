@@ -35,7 +35,7 @@
 #include "server.h"
 
 #define PROBE_EVERY_MS 1000
-#define PROBE_WAIT_MS 1500 /* for the server's SP header */
+#define PROBE_WAIT_MS 1000 /* for the server's SP header */
 #define PROBE_MISSES 2
 
 struct guarded {
