@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -17,6 +18,9 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "client_int.h"
+
+/* orgdir_client_close: how long a dial may go on finishing its handshake. */
+#define CLOSE_DIAL_WAIT_MS 200
 
 struct orgdir_client {
 	nng_socket sock;
@@ -345,6 +349,18 @@ orgdir_client_close(orgdir_client *client)
 	if (client == NULL) {
 		return;
 	}
+	/* A connection still in its handshake when it closes stops a server's
+	 * IPC listener for good on nng 1.5.2 (orgdird makes it again after a
+	 * few seconds: src/server/ipcguard.c). A client closed right after it
+	 * opened (orgctl import of a file it cannot parse) lets its dial
+	 * finish first, for at most CLOSE_DIAL_WAIT_MS. */
+	if (strncmp(client->url, "ipc://", 6) == 0 || strncmp(client->url, "unix://", 7) == 0) {
+		uint64_t until = od_mono_ms() + CLOSE_DIAL_WAIT_MS;
+		while (!atomic_load(&client->ever_connected) && od_mono_ms() < until) {
+			struct timespec ms = {0, 1000000};
+			nanosleep(&ms, NULL);
+		}
+	}
 	/* nng_close returns after every pipe callback has run, so the pipe
 	 * counters in *client are no longer touched once it returns. */
 	nng_close(client->sock);
@@ -456,63 +472,73 @@ build_request(const orgdir_client *c, const char *method, const ProtobufCMessage
 	return ORGDIR_OK;
 }
 
-/* Sends msg (always consumed) and waits for the answer on a fresh context.
- * On OK *answer is the reply message, owned by the caller. */
+/* Sends msg (always consumed) on a fresh context, without waiting for the
+ * send to complete: exchange_finish does. On OK, p holds the context. */
 static orgdir_code
-exchange(orgdir_client *c, nng_msg *msg, int timeout_ms, nng_msg **answer, orgdir_status *st)
+exchange_start(
+    orgdir_client *c, nng_msg *msg, int timeout_ms, od_call_pending *p, orgdir_status *st)
 {
-	nng_ctx ctx;
-	nng_aio *aio = NULL;
-	uint64_t start = od_mono_ms();
 	int rv;
 
-	*answer = NULL;
-	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+	p->aio = NULL;
+	p->start = od_mono_ms();
+	p->timeout_ms = timeout_ms;
+	if ((rv = nng_aio_alloc(&p->aio, NULL, NULL)) != 0) {
 		nng_msg_free(msg);
 		return transport_error(c, rv, timeout_ms, st);
 	}
-	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-		nng_aio_free(aio);
+	if ((rv = nng_ctx_open(&p->ctx, c->sock)) != 0) {
+		nng_aio_free(p->aio);
+		p->aio = NULL;
 		nng_msg_free(msg);
 		return transport_error(c, rv, timeout_ms, st);
 	}
 	/* A long poll outlives the socket's re-send time: re-send only when the
 	 * whole call's time has passed. */
 	if (timeout_ms != c->timeout_ms) {
-		nng_ctx_set_ms(ctx, NNG_OPT_REQ_RESENDTIME, timeout_ms);
+		nng_ctx_set_ms(p->ctx, NNG_OPT_REQ_RESENDTIME, timeout_ms);
 	}
-
 	/* The send completes once a connected pipe takes the request; with no
-	 * server it waits here until the timeout. */
-	nng_aio_set_timeout(aio, timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	rv = nng_aio_result(aio);
+	 * server it waits until the timeout. */
+	nng_aio_set_timeout(p->aio, timeout_ms);
+	nng_aio_set_msg(p->aio, msg);
+	nng_ctx_send(p->ctx, p->aio);
+	return ORGDIR_OK;
+}
+
+/* Waits for exchange_start's send, then for the answer, and closes the
+ * context. On OK *answer is the reply message, owned by the caller. */
+static orgdir_code
+exchange_finish(orgdir_client *c, od_call_pending *p, nng_msg **answer, orgdir_status *st)
+{
+	*answer = NULL;
+	nng_aio_wait(p->aio);
+	int rv = nng_aio_result(p->aio);
 	if (rv != 0) {
 		/* A failed send hands the message back to us. */
-		nng_msg *back = nng_aio_get_msg(aio);
+		nng_msg *back = nng_aio_get_msg(p->aio);
 		if (back != NULL) {
 			nng_msg_free(back);
 		}
 	} else {
 		/* One deadline for the whole call, not one per step. */
-		uint64_t spent = od_mono_ms() - start;
-		nng_duration left = spent >= (uint64_t) timeout_ms
+		uint64_t spent = od_mono_ms() - p->start;
+		nng_duration left = spent >= (uint64_t) p->timeout_ms
 		    ? 1
-		    : (nng_duration) ((uint64_t) timeout_ms - spent);
-		nng_aio_set_timeout(aio, left);
-		nng_ctx_recv(ctx, aio);
-		nng_aio_wait(aio);
-		rv = nng_aio_result(aio);
+		    : (nng_duration) ((uint64_t) p->timeout_ms - spent);
+		nng_aio_set_timeout(p->aio, left);
+		nng_ctx_recv(p->ctx, p->aio);
+		nng_aio_wait(p->aio);
+		rv = nng_aio_result(p->aio);
 		if (rv == 0) {
-			*answer = nng_aio_get_msg(aio);
+			*answer = nng_aio_get_msg(p->aio);
 		}
 	}
-	nng_ctx_close(ctx);
-	nng_aio_free(aio);
+	nng_ctx_close(p->ctx);
+	nng_aio_free(p->aio);
+	p->aio = NULL;
 	if (rv != 0) {
-		return transport_error(c, rv, timeout_ms, st);
+		return transport_error(c, rv, p->timeout_ms, st);
 	}
 	return ORGDIR_OK;
 }
@@ -526,10 +552,11 @@ orgdir_client_call(orgdir_client *client, const char *method, const ProtobufCMes
 }
 
 orgdir_code
-od_client_call_ex(orgdir_client *client, const char *method, const ProtobufCMessage *request,
+od_client_call_start(orgdir_client *client, const char *method, const ProtobufCMessage *request,
     const ProtobufCMessageDescriptor *reply_desc, uint32_t extra_ms, orgdir_reply **reply,
-    ProtobufCMessage **out, orgdir_status *status)
+    ProtobufCMessage **out, od_call_pending *p, orgdir_status *status)
 {
+	p->aio = NULL;
 	if (status != NULL) {
 		status->revision = 0;
 	}
@@ -558,20 +585,45 @@ od_client_call_ex(orgdir_client *client, const char *method, const ProtobufCMess
 		    "orgdir_client_call: request or reply_desc is not a protobuf-c message");
 	}
 
-	uint64_t seq = atomic_fetch_add(&client->next_seq, 1);
+	p->client = client;
+	p->reply_desc = reply_desc;
+	p->seq = atomic_fetch_add(&client->next_seq, 1);
 	nng_msg *msg = NULL;
-	nng_msg *answer = NULL;
 	int timeout_ms = client->timeout_ms + (int) extra_ms;
-	orgdir_code code = build_request(client, method, request, seq, timeout_ms, &msg, status);
+	orgdir_code code = build_request(client, method, request, p->seq, timeout_ms, &msg, status);
 	if (code != ORGDIR_OK) {
 		return code;
 	}
-	code = exchange(client, msg, timeout_ms, &answer, status);
+	return exchange_start(client, msg, timeout_ms, p, status);
+}
+
+orgdir_code
+od_client_call_finish(
+    od_call_pending *p, orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status)
+{
+	orgdir_client *client = p->client;
+	nng_msg *answer = NULL;
+	orgdir_code code = exchange_finish(client, p, &answer, status);
 	if (code != ORGDIR_OK) {
 		return code;
 	}
-	code = od_client_decode_reply(nng_msg_body(answer), nng_msg_len(answer), seq,
-	    client->max_message_bytes, client->url, client->pool, reply_desc, reply, out, status);
+	code = od_client_decode_reply(nng_msg_body(answer), nng_msg_len(answer), p->seq,
+	    client->max_message_bytes, client->url, client->pool, p->reply_desc, reply, out,
+	    status);
 	nng_msg_free(answer);
 	return code;
+}
+
+orgdir_code
+od_client_call_ex(orgdir_client *client, const char *method, const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *reply_desc, uint32_t extra_ms, orgdir_reply **reply,
+    ProtobufCMessage **out, orgdir_status *status)
+{
+	od_call_pending p;
+	orgdir_code code = od_client_call_start(
+	    client, method, request, reply_desc, extra_ms, reply, out, &p, status);
+	if (code != ORGDIR_OK) {
+		return code;
+	}
+	return od_client_call_finish(&p, reply, out, status);
 }

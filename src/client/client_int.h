@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include "od.h"
 
 /* Per-call timeout when orgdir_options.timeout_ms is 0. */
@@ -72,6 +74,32 @@ void od_reply_pool_unref(od_reply_pool *pool);
 orgdir_code od_client_decode_reply(const uint8_t *data, size_t len, uint64_t call_id,
     size_t max_body, const char *url, od_reply_pool *pool, const ProtobufCMessageDescriptor *desc,
     orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *st);
+
+/* A call sent whose answer is not awaited yet: od_client_call_start fills
+ * it, od_client_call_finish waits for the answer and releases it. */
+typedef struct {
+	orgdir_client *client;
+	const ProtobufCMessageDescriptor *reply_desc;
+	nng_ctx ctx;
+	nng_aio *aio; /* NULL when nothing is in flight */
+	uint64_t seq;
+	uint64_t start;
+	int timeout_ms;
+} od_call_pending;
+
+/* The first half of od_client_call_ex: checks and packs the request, and
+ * sends it without waiting. On OK the call is in flight and must be
+ * finished with od_client_call_finish (request may go at once: it is
+ * packed); otherwise nothing is, and `status` says why (*reply and *out
+ * are cleared either way). */
+orgdir_code od_client_call_start(orgdir_client *client, const char *method,
+    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+    uint32_t extra_ms, orgdir_reply **reply, ProtobufCMessage **out, od_call_pending *p,
+    orgdir_status *status);
+/* Waits for the answer of a call od_client_call_start sent, and decodes it
+ * as orgdir_client_call does. */
+orgdir_code od_client_call_finish(
+    od_call_pending *p, orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status);
 
 /* orgdir_client_call with the call's time extended by extra_ms (long polls). */
 orgdir_code od_client_call_ex(orgdir_client *client, const char *method,
