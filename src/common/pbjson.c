@@ -640,6 +640,11 @@ struct in_ctx {
 	/* The camelCase name of a field given twice, for its error. */
 	char camel[PBJSON_NAME_MAX];
 	struct field_index *indexes; /* in scratch */
+	/* od_pbjson_parse_each: the top-level repeated field whose elements go
+	 * to each_fn as they are read (NULL: none). */
+	const ProtobufCFieldDescriptor *each;
+	od_pbjson_each_fn each_fn;
+	void *each_arg;
 };
 
 /* The path as text: each segment whole or not at all, and none after the
@@ -1427,6 +1432,27 @@ grow_array(struct in_ctx *c, void **arr, size_t count, size_t esz, size_t *cap)
 	return true;
 }
 
+/* One element of od_pbjson_parse_each's field (a message: the field was
+ * checked), handed to the caller's function instead of the array. */
+static bool
+read_each(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok_value *e, size_t i,
+    unsigned depth)
+{
+	ProtobufCMessage *sub = new_message(c, f->descriptor);
+	if (sub == NULL) {
+		return false;
+	}
+	if (!fill_message(c, f->descriptor, e, sub, depth)) {
+		protobuf_c_message_free_unpacked(sub, c->mem);
+		return false;
+	}
+	/* From here on the element is the function's, whatever it answers. */
+	if (!c->each_fn(c->each_arg, sub, i)) {
+		return fail(c, "stopped by the caller");
+	}
+	return true;
+}
+
 static bool
 read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok_value *j,
     ProtobufCMessage *m, unsigned depth)
@@ -1438,12 +1464,13 @@ read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok
 	size_t *count = (size_t *) ((char *) m + f->quantifier_offset);
 	void **arr = (void **) ((char *) m + f->offset);
 	size_t cap = 0;
+	bool streamed = f == c->each && depth == 1;
 	for (size_t i = 0;; i++) {
 		int more = od_jtok_element(&c->tok, i == 0);
 		if (more <= 0) {
 			return more == 0 || syntax_error(c);
 		}
-		if (i == cap && !grow_array(c, arr, *count, esz, &cap)) {
+		if (i == cap && !streamed && !grow_array(c, arr, *count, esz, &cap)) {
 			return false;
 		}
 		path_push(c, NULL, i);
@@ -1451,11 +1478,15 @@ read_repeated(struct in_ctx *c, const ProtobufCFieldDescriptor *f, const od_jtok
 		if (!next_value(c, &e)) {
 			return false;
 		}
-		char *slot = (char *) *arr + i * esz;
 		if (e.kind == OD_JTOK_NULL) {
 			return fail(c, "null is not allowed in a repeated field");
 		}
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+		char *slot = streamed ? NULL : (char *) *arr + i * esz;
+		if (streamed) {
+			if (!read_each(c, f, &e, i, depth + 1)) {
+				return false;
+			}
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
 			ProtobufCMessage *sub = new_message(c, f->descriptor);
 			if (sub == NULL) {
 				return false;
@@ -1979,6 +2010,14 @@ ProtobufCMessage *
 od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
     ProtobufCAllocator *alloc, char *err, size_t errlen)
 {
+	return od_pbjson_parse_each(desc, text, len, alloc, NULL, NULL, NULL, err, errlen);
+}
+
+ProtobufCMessage *
+od_pbjson_parse_each(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
+    ProtobufCAllocator *alloc, const char *field, od_pbjson_each_fn fn, void *arg, char *err,
+    size_t errlen)
+{
 	struct in_ctx c;
 
 	/* malloc/free, so that protobuf_c_message_free_unpacked(msg, NULL)
@@ -1989,6 +2028,9 @@ od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t
 	c.failed = false;
 	c.nsegs = 0;
 	c.indexes = NULL;
+	c.each = NULL;
+	c.each_fn = fn;
+	c.each_arg = arg;
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
 	}
@@ -1996,6 +2038,15 @@ od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t
 	    (text == NULL && len > 0)) {
 		fail(&c, "no message descriptor or no JSON text");
 		return NULL;
+	}
+	if (field != NULL) {
+		c.each = protobuf_c_message_descriptor_get_field_by_name(desc, field);
+		if (c.each == NULL || c.each->label != PROTOBUF_C_LABEL_REPEATED ||
+		    c.each->type != PROTOBUF_C_TYPE_MESSAGE || fn == NULL) {
+			fail(&c, "%s has no repeated message field \"%s\" (or no function for it)",
+			    desc->name, field);
+			return NULL;
+		}
 	}
 	ProtobufCMessage *m = new_message(&c, desc);
 	if (m == NULL) {

@@ -40,6 +40,7 @@
 #ifndef OD_PBJSON_H
 #define OD_PBJSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -92,5 +93,29 @@ json_t *od_pbjson_from_message(const ProtobufCMessage *m);
  */
 ProtobufCMessage *od_pbjson_parse(const ProtobufCMessageDescriptor *desc, const char *text,
     size_t len, ProtobufCAllocator *alloc, char *err, size_t errlen);
+
+/*
+ * Called by od_pbjson_parse_each with each element of its field, in the
+ * order of the text, as soon as the element is read: `i` is its index in
+ * the JSON array. The element is the function's from then on (allocated
+ * from the parse's `alloc`: with an arena it lives until the arena is
+ * reset; with malloc, free it with protobuf_c_message_free_unpacked). It
+ * returns false to stop the parse, which then fails with "stopped by the
+ * caller" at that element's path.
+ */
+typedef bool (*od_pbjson_each_fn)(void *arg, ProtobufCMessage *element, size_t i);
+
+/*
+ * od_pbjson_parse, except that the elements of the top-level repeated
+ * message field named `field` (its proto name, e.g. "units") go to fn as
+ * they are read and are left out of the result, whose count for that field
+ * stays 0. The checks and errors are od_pbjson_parse's; elements already
+ * given to fn when a later error ends the parse stay fn's. A document can
+ * so be sent on while the rest of it is still being read. It is an error
+ * (and nothing is read) when desc has no such field or fn is NULL.
+ */
+ProtobufCMessage *od_pbjson_parse_each(const ProtobufCMessageDescriptor *desc, const char *text,
+    size_t len, ProtobufCAllocator *alloc, const char *field, od_pbjson_each_fn fn, void *arg,
+    char *err, size_t errlen);
 
 #endif

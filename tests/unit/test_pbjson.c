@@ -2048,6 +2048,102 @@ test_late_error_frees_partial_message(void **state)
 	assert_null(od_pbjson_from_message(NULL));
 }
 
+/* --- od_pbjson_parse_each ------------------------------------------------------ */
+
+/* What the element function saw: ids in order, indexes, and when to stop. */
+struct each_seen {
+	char ids[8][16];
+	size_t idx[8];
+	size_t n;
+	size_t stop_at; /* answers false for this index; SIZE_MAX: never */
+};
+
+static bool
+each_unit(void *arg, ProtobufCMessage *m, size_t i)
+{
+	struct each_seen *s = arg;
+	const Orgdir__V1__Unit *u = (const Orgdir__V1__Unit *) m;
+	assert_ptr_equal(m->descriptor, &orgdir__v1__unit__descriptor);
+	if (s->n < 8) {
+		od_strlcpy(s->ids[s->n], u->id, sizeof(s->ids[0]));
+		s->idx[s->n] = i;
+	}
+	s->n++;
+	/* The element is the function's: with the NULL allocator, its to free. */
+	protobuf_c_message_free_unpacked(m, NULL);
+	return i != s->stop_at;
+}
+
+/* Elements go to the function in order, as they are read, and are left out
+ * of the result; the rest of the document is read as usual. */
+static void
+test_parse_each_hands_over_elements(void **state)
+{
+	(void) state;
+	const char *text = "{\"units\": [{\"id\": \"a\"}, {\"id\": \"b\", \"parentId\": \"a\"},"
+	                   " {\"id\": \"c\"}], \"countries\": [{\"code\": \"FR\"}],"
+	                   " \"revision\": \"7\"}";
+	struct each_seen seen = {.stop_at = SIZE_MAX};
+	char err[256];
+	Orgdir__V1__Directory *d =
+	    (Orgdir__V1__Directory *) od_pbjson_parse_each(&orgdir__v1__directory__descriptor, text,
+	        strlen(text), NULL, "units", each_unit, &seen, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(seen.n, 3);
+	assert_string_equal(seen.ids[0], "a");
+	assert_string_equal(seen.ids[1], "b");
+	assert_string_equal(seen.ids[2], "c");
+	assert_int_equal(seen.idx[2], 2);
+	assert_int_equal(d->n_units, 0);
+	assert_null(d->units);
+	assert_int_equal(d->n_countries, 1);
+	assert_string_equal(d->countries[0]->code, "FR");
+	assert_int_equal(d->revision, 7);
+	protobuf_c_message_free_unpacked(&d->base, NULL);
+}
+
+/* An error inside an element names its path, after the elements before it
+ * went to the function; a function that answers false stops the parse at
+ * that element; a field that is not a repeated message is refused. */
+static void
+test_parse_each_errors(void **state)
+{
+	(void) state;
+	const ProtobufCMessageDescriptor *dd = &orgdir__v1__directory__descriptor;
+	const char *bad = "{\"units\": [{\"id\": \"a\"}, {\"id\": \"b\", \"colour\": 1}]}";
+	struct each_seen seen = {.stop_at = SIZE_MAX};
+	char err[256];
+	assert_null(od_pbjson_parse_each(
+	    dd, bad, strlen(bad), NULL, "units", each_unit, &seen, err, sizeof(err)));
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(err, "units[1].colour: unknown field for orgdir.v1.Unit");
+
+	const char *three = "{\"units\": [{\"id\": \"a\"}, {\"id\": \"b\"}, {\"id\": \"c\"}]}";
+	struct each_seen stop = {.stop_at = 1};
+	assert_null(od_pbjson_parse_each(
+	    dd, three, strlen(three), NULL, "units", each_unit, &stop, err, sizeof(err)));
+	assert_int_equal(stop.n, 2);
+	assert_string_equal(err, "units[1]: stopped by the caller");
+
+	/* Syntax errors keep their line and column. */
+	const char *cut = "{\"units\": [{\"id\": \"a\"},\n {\"id\": ]}";
+	struct each_seen some = {.stop_at = SIZE_MAX};
+	assert_null(od_pbjson_parse_each(
+	    dd, cut, strlen(cut), NULL, "units", each_unit, &some, err, sizeof(err)));
+	assert_int_equal(some.n, 1);
+	assert_non_null(strstr(err, "line 2, column"));
+
+	struct each_seen none = {.stop_at = SIZE_MAX};
+	assert_null(od_pbjson_parse_each(
+	    dd, three, strlen(three), NULL, "revision", each_unit, &none, err, sizeof(err)));
+	assert_null(od_pbjson_parse_each(
+	    dd, three, strlen(three), NULL, "nope", each_unit, &none, err, sizeof(err)));
+	assert_null(od_pbjson_parse_each(
+	    dd, three, strlen(three), NULL, "units", NULL, &none, err, sizeof(err)));
+	assert_int_equal(none.n, 0);
+	assert_non_null(strstr(err, "no repeated message field"));
+}
+
 int
 main(void)
 {
@@ -2089,6 +2185,8 @@ main(void)
 	    cmocka_unit_test(test_whitespace_kinds),
 	    cmocka_unit_test(test_numbers_ignore_the_locale),
 	    cmocka_unit_test(test_same_message_as_jansson_reads),
+	    cmocka_unit_test(test_parse_each_hands_over_elements),
+	    cmocka_unit_test(test_parse_each_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
