@@ -303,6 +303,35 @@ orgdir_code orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Dir
     orgdir_status *status);
 
 /*
+ * The same import, for a caller that hands the document over piece by
+ * piece while it is still reading it (orgctl import gives each unit as its
+ * JSON parser finishes it). orgdir_import_begin makes the state (no call
+ * yet); orgdir_import_add gives it units and countries in document order
+ * (their index across all adds is their path in problems: units[i],
+ * countries[j]); orgdir_import_commit sends the rest and commits;
+ * orgdir_import_free releases the state, after the commit or in place of
+ * it (then the session, if one was opened, is ended and nothing is
+ * imported). Items larger together than one request go as parts of an
+ * import session as soon as a part is full, one part at a time: add
+ * returns once the part is handed to the transport, and the next part (or
+ * the commit) first waits for the server's answer to it, so the caller
+ * reads on while the server decodes. The items are borrowed until
+ * orgdir_import_free. A failure (a part refused, the transport, memory)
+ * sticks: every later add and the commit return it again, and nothing is
+ * imported. Not for use by two threads at once.
+ */
+typedef struct orgdir_import orgdir_import;
+
+orgdir_code orgdir_import_begin(
+    orgdir_client *client, int mode, int dry_run, orgdir_import **out, orgdir_status *status);
+orgdir_code orgdir_import_add(orgdir_import *import, Orgdir__V1__Unit *const *units, size_t n_units,
+    Orgdir__V1__Country *const *countries, size_t n_countries, orgdir_status *status);
+/* What orgdir_directory_import answers, for everything added. */
+orgdir_code orgdir_import_commit(orgdir_import *import, orgdir_reply **reply,
+    Orgdir__V1__ImportDirectoryResponse **out, orgdir_status *status);
+void orgdir_import_free(orgdir_import *import);
+
+/*
  * Backup (role ADMIN): a consistent hot copy of the server's data into
  * `dir`, a directory on the SERVER's machine (absolute; created when
  * missing; must be empty). Reads and writes go on meanwhile. `orgdird --data

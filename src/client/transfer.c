@@ -1,5 +1,6 @@
 /* transfer.c - export, import (in parts through an import session when the
  * document is larger than a request) and backup. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "client_int.h"
@@ -56,53 +57,279 @@ field_size(const ProtobufCMessage *m)
 	return 1 + od_pb_varint_size(n) + n;
 }
 
-/* Whether doc packs into at most max bytes: its units' and countries'
- * sizes summed until they pass it, not the whole document's. */
-static bool
-doc_fits(const Orgdir__V1__Directory *doc, size_t max)
-{
-	Orgdir__V1__Directory rest = *doc;
-	rest.n_units = 0;
-	rest.n_countries = 0;
-	size_t bytes = protobuf_c_message_get_packed_size(&rest.base);
-	for (size_t i = 0; i < doc->n_units && bytes <= max; i++) {
-		bytes += field_size(&doc->units[i]->base);
-	}
-	for (size_t i = 0; i < doc->n_countries && bytes <= max; i++) {
-		bytes += field_size(&doc->countries[i]->base);
-	}
-	return bytes <= max;
-}
+/* An import given piece by piece. Items wait in `units` and `countries`
+ * (borrowed pointers) until one more would make the part larger than
+ * PART_BYTES_MAX; then they go as a part of a session, opened for the
+ * first. One part is in flight while the caller reads on: it is waited
+ * for before the next is sent, and before the commit. A document that
+ * fits in one part is never given a session: the commit carries it. */
+struct orgdir_import {
+	orgdir_client *client;
+	Orgdir__V1__ImportDirectoryRequest__Mode mode;
+	bool dry_run;
+	Orgdir__V1__Unit **units;
+	size_t n_units, cap_units;
+	Orgdir__V1__Country **countries;
+	size_t n_countries, cap_countries;
+	size_t bytes; /* what units and countries add to a part */
+	size_t all_units; /* given so far: the commit's time grows with them */
+	bool in_session;
+	bool committed;
+	char session[80];
+	od_call_pending flight; /* flight.aio != NULL: a part awaits its answer */
+	orgdir_code failed; /* ORGDIR_OK, or the first failure, which sticks */
+	orgdir_status failure;
+};
 
-/* One ImportDirectory call; the reply is kept only when keep is not NULL. */
+/* Records the first failure, and answers it. */
 static orgdir_code
-call(orgdir_client *client, const Orgdir__V1__ImportDirectoryRequest *r, uint32_t extra_ms,
-    orgdir_reply **keep, Orgdir__V1__ImportDirectoryResponse **out, orgdir_status *status)
+import_fail(orgdir_import *im, orgdir_code code, orgdir_status *status)
 {
-	orgdir_reply *reply = NULL;
-	ProtobufCMessage *m = NULL;
-	orgdir_code code = od_client_call_ex(client, "ImportDirectory", &r->base,
-	    &orgdir__v1__import_directory_response__descriptor, extra_ms, &reply, &m, status);
-	if (keep != NULL) {
-		*keep = reply;
-		*out = (Orgdir__V1__ImportDirectoryResponse *) m;
-	} else {
-		orgdir_reply_free(reply);
+	if (im->failed == ORGDIR_OK) {
+		im->failed = code;
+		if (status != NULL) {
+			im->failure = *status;
+		}
 	}
 	return code;
 }
 
-/* Ends a session whose import will not go on: best effort (the server
- * drops an idle session after 10 minutes anyway), after a failed part or
- * commit. A session the commit did end is left as it is. */
-static void
-abandon(orgdir_client *client, const char *session)
+/* The first failure again, for the calls after it. */
+static orgdir_code
+import_failed(const orgdir_import *im, orgdir_status *status)
 {
-	Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	if (status != NULL) {
+		*status = im->failure;
+	}
+	return im->failed;
+}
+
+/* Waits for the part in flight, if any. */
+static orgdir_code
+import_land(orgdir_import *im, orgdir_status *status)
+{
+	if (im->flight.aio == NULL) {
+		return ORGDIR_OK;
+	}
+	orgdir_reply *reply = NULL;
+	ProtobufCMessage *m = NULL;
+	orgdir_code code = od_client_call_finish(&im->flight, &reply, &m, status);
+	orgdir_reply_free(reply);
+	return code != ORGDIR_OK ? import_fail(im, code, status) : ORGDIR_OK;
+}
+
+static void
+import_request(
+    const orgdir_import *im, Orgdir__V1__ImportDirectoryRequest *r, Orgdir__V1__Directory *part)
+{
+	*r = (Orgdir__V1__ImportDirectoryRequest) ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	*part = (Orgdir__V1__Directory) ORGDIR__V1__DIRECTORY__INIT;
+	part->units = im->units;
+	part->n_units = im->n_units;
+	part->countries = im->countries;
+	part->n_countries = im->n_countries;
+	r->mode = im->mode;
+	r->dry_run = im->dry_run;
+	r->part = part;
+	if (im->in_session) {
+		r->session = (char *) im->session;
+	}
+}
+
+/* Sends the items waiting as a part (opening the session first), once the
+ * part before it has landed. */
+static orgdir_code
+import_send(orgdir_import *im, orgdir_status *status)
+{
+	orgdir_code code;
+	if (!im->in_session) {
+		Orgdir__V1__ImportDirectoryRequest begin =
+		    ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+		orgdir_reply *br = NULL;
+		ProtobufCMessage *bo = NULL;
+		begin.mode = im->mode;
+		begin.begin_session = true;
+		code = od_client_call_ex(im->client, "ImportDirectory", &begin.base,
+		    &orgdir__v1__import_directory_response__descriptor, 0, &br, &bo, status);
+		if (code != ORGDIR_OK) {
+			return import_fail(im, code, status);
+		}
+		od_strlcpy(im->session, ((Orgdir__V1__ImportDirectoryResponse *) bo)->session,
+		    sizeof(im->session));
+		orgdir_reply_free(br);
+		im->in_session = true;
+	}
+	if ((code = import_land(im, status)) != ORGDIR_OK) {
+		return code;
+	}
+	Orgdir__V1__ImportDirectoryRequest r;
+	Orgdir__V1__Directory part;
+	import_request(im, &r, &part);
+	orgdir_reply *reply = NULL;
+	ProtobufCMessage *m = NULL;
+	code = od_client_call_start(im->client, "ImportDirectory", &r.base,
+	    &orgdir__v1__import_directory_response__descriptor, 0, &reply, &m, &im->flight, status);
+	if (code != ORGDIR_OK) {
+		return import_fail(im, code, status);
+	}
+	/* Packed into the request: the arrays are free again. */
+	im->n_units = 0;
+	im->n_countries = 0;
+	im->bytes = 0;
+	return ORGDIR_OK;
+}
+
+/* Adds one item of `size` bytes to *arr, sending what waits first when the
+ * part would pass PART_BYTES_MAX. */
+static orgdir_code
+import_push(
+    orgdir_import *im, void ***arr, size_t *n, size_t *cap, void *item, orgdir_status *status)
+{
+	size_t size = field_size(item);
+	if (im->n_units + im->n_countries > 0 && im->bytes + size > PART_BYTES_MAX) {
+		orgdir_code code = import_send(im, status);
+		if (code != ORGDIR_OK) {
+			return code;
+		}
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap == 0 ? 1024 : *cap * 2;
+		void **na = realloc(*arr, ncap * sizeof(*na));
+		if (na == NULL) {
+			return import_fail(im,
+			    od_status_set(
+			        status, ORGDIR_RESOURCE_EXHAUSTED, "import: out of memory"),
+			    status);
+		}
+		*arr = na;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = item;
+	im->bytes += size;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+orgdir_import_begin(
+    orgdir_client *client, int mode, int dry_run, orgdir_import **out, orgdir_status *status)
+{
+	if (out == NULL) {
+		return od_status_set(
+		    status, ORGDIR_INVALID_ARGUMENT, "orgdir_import_begin: out must not be NULL");
+	}
+	*out = NULL;
+	if (client == NULL) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_import_begin: client must not be NULL");
+	}
+	orgdir_import *im = calloc(1, sizeof(*im));
+	if (im == NULL) {
+		return od_status_set(status, ORGDIR_RESOURCE_EXHAUSTED, "import: out of memory");
+	}
+	im->client = client;
+	im->mode = (Orgdir__V1__ImportDirectoryRequest__Mode) mode;
+	im->dry_run = dry_run != 0;
+	*out = im;
+	return ORGDIR_OK;
+}
+
+orgdir_code
+orgdir_import_add(orgdir_import *im, Orgdir__V1__Unit *const *units, size_t n_units,
+    Orgdir__V1__Country *const *countries, size_t n_countries, orgdir_status *status)
+{
+	if (im == NULL || (units == NULL && n_units > 0) ||
+	    (countries == NULL && n_countries > 0)) {
+		return od_status_set(status, ORGDIR_INVALID_ARGUMENT,
+		    "orgdir_import_add: no import, or NULL items with a count");
+	}
+	if (im->failed != ORGDIR_OK) {
+		return import_failed(im, status);
+	}
+	if (im->committed) {
+		return od_status_set(
+		    status, ORGDIR_FAILED_PRECONDITION, "orgdir_import_add: already committed");
+	}
+	orgdir_code code = ORGDIR_OK;
+	for (size_t i = 0; i < n_units && code == ORGDIR_OK; i++, im->all_units++) {
+		code = import_push(
+		    im, (void ***) &im->units, &im->n_units, &im->cap_units, units[i], status);
+	}
+	for (size_t i = 0; i < n_countries && code == ORGDIR_OK; i++) {
+		code = import_push(im, (void ***) &im->countries, &im->n_countries,
+		    &im->cap_countries, countries[i], status);
+	}
+	return code;
+}
+
+orgdir_code
+orgdir_import_commit(orgdir_import *im, orgdir_reply **reply,
+    Orgdir__V1__ImportDirectoryResponse **out, orgdir_status *status)
+{
+	orgdir_reply *tmp_reply = NULL;
+	Orgdir__V1__ImportDirectoryResponse *tmp_out = NULL;
+	if (reply == NULL || out == NULL) {
+		reply = &tmp_reply;
+		out = &tmp_out;
+	}
+	*reply = NULL;
+	*out = NULL;
+	if (im == NULL) {
+		return od_status_set(
+		    status, ORGDIR_INVALID_ARGUMENT, "orgdir_import_commit: no import");
+	}
+	if (im->failed != ORGDIR_OK) {
+		return import_failed(im, status);
+	}
+	if (im->committed) {
+		return od_status_set(
+		    status, ORGDIR_FAILED_PRECONDITION, "orgdir_import_commit: already committed");
+	}
+	orgdir_code code = import_land(im, status);
+	if (code != ORGDIR_OK) {
+		return code;
+	}
+	Orgdir__V1__ImportDirectoryRequest r;
+	Orgdir__V1__Directory part;
+	import_request(im, &r, &part);
+	r.commit = true;
+	r.end_session = im->in_session && im->dry_run; /* no real commit of these parts follows */
+	uint32_t commit_ms = COMMIT_EXTRA_MS + (uint32_t) (im->all_units / COMMIT_UNITS_PER_MS);
+	ProtobufCMessage *m = NULL;
+	code = od_client_call_ex(im->client, "ImportDirectory", &r.base,
+	    &orgdir__v1__import_directory_response__descriptor, commit_ms, reply, &m, status);
+	*out = (Orgdir__V1__ImportDirectoryResponse *) m;
+	orgdir_reply_free(tmp_reply);
+	if (code != ORGDIR_OK) {
+		return import_fail(im, code, status);
+	}
+	im->committed = true;
+	return code;
+}
+
+void
+orgdir_import_free(orgdir_import *im)
+{
+	if (im == NULL) {
+		return;
+	}
 	orgdir_status ignored;
-	q.session = (char *) session;
-	q.end_session = true;
-	(void) call(client, &q, 0, NULL, NULL, &ignored);
+	(void) import_land(im, &ignored);
+	/* Ends a session whose import will not go on: best effort (the server
+	 * drops an idle session after 10 minutes anyway). A session the commit
+	 * did end is left as it is. */
+	if (im->in_session && !im->committed) {
+		Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+		orgdir_reply *reply = NULL;
+		ProtobufCMessage *m = NULL;
+		q.session = im->session;
+		q.end_session = true;
+		(void) od_client_call_ex(im->client, "ImportDirectory", &q.base,
+		    &orgdir__v1__import_directory_response__descriptor, 0, &reply, &m, &ignored);
+		orgdir_reply_free(reply);
+	}
+	free(im->units);
+	free(im->countries);
+	free(im);
 }
 
 orgdir_code
@@ -110,87 +337,23 @@ orgdir_directory_import(orgdir_client *client, const Orgdir__V1__Directory *doc,
     int dry_run, orgdir_reply **reply, Orgdir__V1__ImportDirectoryResponse **out,
     orgdir_status *status)
 {
-	Orgdir__V1__ImportDirectoryRequest r = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
-	Orgdir__V1__Directory part = ORGDIR__V1__DIRECTORY__INIT;
-	orgdir_reply *tmp_reply = NULL;
-	Orgdir__V1__ImportDirectoryResponse *tmp_out = NULL;
-	char session[80];
-	orgdir_code code;
-
-	if (reply == NULL || out == NULL) {
-		reply = &tmp_reply;
-		out = &tmp_out;
+	if (reply != NULL && out != NULL) {
+		*reply = NULL;
+		*out = NULL;
 	}
-	*reply = NULL;
-	*out = NULL;
 	if (doc == NULL) {
 		return od_status_set(
 		    status, ORGDIR_INVALID_ARGUMENT, "import: doc must not be NULL");
 	}
-	r.mode = (Orgdir__V1__ImportDirectoryRequest__Mode) mode;
-	r.dry_run = dry_run != 0;
-	uint32_t commit_ms = COMMIT_EXTRA_MS + (uint32_t) (doc->n_units / COMMIT_UNITS_PER_MS);
-
-	if (doc_fits(doc, PART_BYTES_MAX)) {
-		r.commit = true;
-		r.part = (Orgdir__V1__Directory *) doc;
-		code = call(client, &r, commit_ms, reply, out, status);
-		orgdir_reply_free(tmp_reply);
-		return code;
+	orgdir_import *im = NULL;
+	orgdir_code code = orgdir_import_begin(client, mode, dry_run, &im, status);
+	if (code == ORGDIR_OK) {
+		code = orgdir_import_add(
+		    im, doc->units, doc->n_units, doc->countries, doc->n_countries, status);
 	}
-
-	/* In parts: open a session, send all but the last part, commit with it. */
-	Orgdir__V1__ImportDirectoryRequest begin = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
-	orgdir_reply *br = NULL;
-	Orgdir__V1__ImportDirectoryResponse *bo = NULL;
-	begin.mode = r.mode;
-	begin.begin_session = true;
-	if ((code = call(client, &begin, 0, &br, &bo, status)) != ORGDIR_OK) {
-		return code;
+	if (code == ORGDIR_OK) {
+		code = orgdir_import_commit(im, reply, out, status);
 	}
-	od_strlcpy(session, bo->session, sizeof(session));
-	orgdir_reply_free(br);
-	r.session = session;
-	r.part = &part;
-
-	size_t nu = doc->n_units, nc = doc->n_countries;
-	size_t u = 0, c = 0;
-	while (u < nu || c < nc) {
-		size_t bytes = 0;
-		part.units = u < nu ? doc->units + u : NULL;
-		part.n_units = 0;
-		part.countries = c < nc ? doc->countries + c : NULL;
-		part.n_countries = 0;
-		/* At least one item per part; then as many as fit (each item's
-		 * size computed once: it walks all its fields). */
-		for (; u < nu; u++, part.n_units++) {
-			size_t fs = field_size(&doc->units[u]->base);
-			if (part.n_units > 0 && bytes + fs > PART_BYTES_MAX) {
-				break;
-			}
-			bytes += fs;
-		}
-		for (; u == nu && c < nc; c++, part.n_countries++) {
-			size_t fs = field_size(&doc->countries[c]->base);
-			if (part.n_units + part.n_countries > 0 && bytes + fs > PART_BYTES_MAX) {
-				break;
-			}
-			bytes += fs;
-		}
-		if (u == nu && c == nc) {
-			break; /* the last part travels with the commit */
-		}
-		if ((code = call(client, &r, 0, NULL, NULL, status)) != ORGDIR_OK) {
-			abandon(client, session);
-			return code;
-		}
-	}
-	r.commit = true;
-	r.end_session = r.dry_run; /* no real commit of these parts follows */
-	code = call(client, &r, commit_ms, reply, out, status);
-	if (code != ORGDIR_OK) {
-		abandon(client, session);
-	}
-	orgdir_reply_free(tmp_reply);
+	orgdir_import_free(im);
 	return code;
 }

@@ -115,6 +115,41 @@ else
 	bad "units landed from an import over the cap"
 fi
 
+# A document of several parts (~9 MB): orgctl sends its units while it is
+# still parsing the rest. It lands whole; a copy that turns out broken
+# near its end (after parts went out) lands nothing, says where, and ends
+# its session: more broken imports than the server keeps sessions open (4),
+# then the good one, still land.
+python3 - "$tmp/parts.json" "$tmp/parts-syntax.json" "$tmp/parts-field.json" <<'PY'
+import json, sys
+units = [{"id": "p-%d" % i, "parentId": "" if i == 0 else "p-%d" % ((i - 1) // 10),
+          "kind": "OFFICE", "name": [{"lang": "en", "text": "Unit %d" % i}],
+          "description": [{"lang": "en", "text": "d" * 400}]} for i in range(20000)]
+text = json.dumps({"units": units})
+open(sys.argv[1], "w").write(text)
+open(sys.argv[2], "w").write(text[:-2] + ",]}")
+units[19000]["colour"] = "red"
+open(sys.argv[3], "w").write(json.dumps({"units": units}))
+PY
+e="ipc://$tmp/e.sock"
+start_server "$e" "$tmp/e" || exit 1
+for k in 1 2 3; do
+	ctl_at "$e" import "$tmp/parts-syntax.json"
+	expect_rc "a broken document of several parts ($k)" 13
+	expect_err "its syntax error: line and column" "parts-syntax.json: line 1, column"
+	ctl_at "$e" import "$tmp/parts-field.json"
+	expect_rc "a document of several parts with an unknown field ($k)" 13
+	expect_err "its unknown field: the path" "parts-field.json: units[19000].colour: unknown field"
+done
+ctl_at "$e" unit get p-0
+expect_rc "nothing of the broken documents landed" 15
+ctl_at "$e" import "$tmp/parts.json"
+expect_rc "the document of several parts" 0
+expect_out "all of it" "20000 unit(s) created"
+ctl_at "$e" unit get p-19999 --json
+expect_rc "its last unit" 0
+expect_out "its last unit's parent" '"parentId": "p-1999"'
+
 # --seed goes through the import's checks: a broken document stops orgdird
 # with each problem's path, and writes nothing, so a later --seed of a good
 # one loads it (a store holding units would ignore it).

@@ -883,6 +883,93 @@ test_refused_parts_abandon_their_session(void **state)
 	od_test_server_cleanup(&b);
 }
 
+/* Units of the server's export whose ids start with prefix. */
+static size_t
+count_exported(orgdir_client *c, const char *prefix)
+{
+	orgdir_reply *r;
+	orgdir_status st;
+	Orgdir__V1__Directory *d;
+	assert_int_equal(orgdir_directory_export(c, &r, &d, &st), ORGDIR_OK);
+	size_t n = count_prefix(d, prefix);
+	orgdir_reply_free(r);
+	return n;
+}
+
+/* The import given piece by piece (orgdir_import_*): in odd-sized batches
+ * it lands whole, as one document; freed without a commit after parts went
+ * out, nothing lands and its session ends (more such imports than the
+ * server keeps sessions, then a good one); a refused part's failure sticks
+ * to every later add and to the commit. */
+static void
+test_import_piece_by_piece(void **state)
+{
+	(void) state;
+	od_test_server b = {0};
+	const char *args[] = {"--max-import-units", "15000", NULL};
+	od_test_server_start(&b, args);
+	orgdir_client *c = big_client(&b, NULL, 30000);
+	orgdir_reply *r;
+	orgdir_status st;
+	Orgdir__V1__ImportDirectoryResponse *out;
+	orgdir_import *im;
+	gdoc g;
+	gdoc_make_in_parts(&g, "pbp");
+
+	/* 12,000 units in batches of 997: two full parts and the commit's. */
+	size_t n = 12000;
+	for (int k = 0; k < 5; k++) {
+		assert_int_equal(orgdir_import_begin(c, MERGE, 0, &im, &st), ORGDIR_OK);
+		assert_int_equal(orgdir_import_add(im, g.d.units, 10000, NULL, 0, &st), ORGDIR_OK);
+		orgdir_import_free(im); /* abandoned: parts went out, no commit */
+	}
+	assert_int_equal(count_exported(c, "pbp-"), 0);
+	assert_int_equal(log_count(&b, "sessions are open already"), 0);
+
+	assert_int_equal(orgdir_import_begin(c, MERGE, 0, &im, &st), ORGDIR_OK);
+	for (size_t at = 0; at < n; at += 997) {
+		size_t k = n - at < 997 ? n - at : 997;
+		assert_int_equal(orgdir_import_add(im, g.d.units + at, k, NULL, 0, &st), ORGDIR_OK);
+	}
+	assert_int_equal(orgdir_import_commit(im, &r, &out, &st), ORGDIR_OK);
+	assert_int_equal(out->n_problems, 0);
+	assert_int_equal(out->units_created, n);
+	orgdir_reply_free(r);
+	assert_int_equal(
+	    orgdir_import_add(im, g.d.units, 1, NULL, 0, &st), ORGDIR_FAILED_PRECONDITION);
+	orgdir_import_free(im);
+	assert_int_equal(count_exported(c, "pbp-"), n);
+
+	/* 20,000 units: the parts pass the server's cap of 15,000. The refusal
+	 * comes back with a later call (here the commit, which waits for the
+	 * last part) and then sticks. */
+	assert_int_equal(orgdir_import_begin(c, MERGE, 0, &im, &st), ORGDIR_OK);
+	orgdir_code code = ORGDIR_OK;
+	for (size_t at = 0; at < g.d.n_units && code == ORGDIR_OK; at += 1000) {
+		code = orgdir_import_add(im, g.d.units + at, 1000, NULL, 0, &st);
+	}
+	if (code == ORGDIR_OK) {
+		code = orgdir_import_commit(im, &r, &out, &st);
+		assert_null(r);
+	}
+	assert_int_equal(code, ORGDIR_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.message, "--max-import-units"));
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(
+	    orgdir_import_add(im, g.d.units, 1, NULL, 0, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.message, "--max-import-units"));
+	assert_int_equal(orgdir_import_commit(im, &r, &out, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	assert_null(r);
+	orgdir_import_free(im);
+	assert_int_equal(count_exported(c, "pbp-"), n);
+
+	gdoc_free(&g);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&b), 0);
+	assert_store_consistent(&b);
+	od_test_server_cleanup(&b);
+}
+
 /*
  * Every write batch run twice (ORGDIRD_TEST_REPEAT_BATCHES=1: the first run
  * aborted, as after a full map): each write still lands once, and a
@@ -1453,6 +1540,7 @@ main(void)
 	    cmocka_unit_test(test_replace_keeps_only_the_document),
 	    cmocka_unit_test(test_multipart_import_lands_at_once),
 	    cmocka_unit_test(test_refused_parts_abandon_their_session),
+	    cmocka_unit_test(test_import_piece_by_piece),
 	    cmocka_unit_test(test_batches_run_again_do_nothing_twice),
 	    cmocka_unit_test(test_import_larger_than_the_map_grows_once),
 	    cmocka_unit_test(test_import_and_backup_need_admin),

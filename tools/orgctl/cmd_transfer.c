@@ -46,23 +46,53 @@ run_export(struct od_ctl *c, const struct od_ctl_args *a)
 	return rc;
 }
 
+/* The import under way while its document is parsed: each unit goes to it
+ * as the parser finishes it, so the first parts travel, and the server
+ * decodes them, while the rest of the text is still being read. */
+struct streamed {
+	orgdir_import *im;
+	orgdir_status st;
+	orgdir_code code; /* the import's first failure: it stops the parse */
+};
+
+static bool
+add_unit(void *arg, ProtobufCMessage *m, size_t i)
+{
+	struct streamed *s = arg;
+	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) m;
+	(void) i;
+	s->code = orgdir_import_add(s->im, &u, 1, NULL, 0, &s->st);
+	return s->code == ORGDIR_OK;
+}
+
 /*
  * Parses `text` (len bytes, freed here as soon as it is parsed) into a
- * Directory allocated from `msg`: no tree in between (pbjson.h). Returns
- * the Directory, or NULL having printed the error: line and column for bad
- * JSON, the JSON path for a document that does not map.
+ * Directory allocated from `msg`, no tree in between (pbjson.h), giving
+ * its units to s->im as they are read and its countries once the text is
+ * read. Returns 0, or the exit code having printed the error: line and
+ * column for bad JSON, the JSON path for a document that does not map, or
+ * why the import refused a part.
  */
-static Orgdir__V1__Directory *
-parse_directory(const char *path, char *text, size_t len, od_arena *msg)
+static int
+parse_into(const char *path, char *text, size_t len, od_arena *msg, struct streamed *s)
 {
 	char err[512];
-	Orgdir__V1__Directory *dir = (Orgdir__V1__Directory *) od_pbjson_parse(
-	    &orgdir__v1__directory__descriptor, text, len, &msg->pb, err, sizeof(err));
+	Orgdir__V1__Directory *dir =
+	    (Orgdir__V1__Directory *) od_pbjson_parse_each(&orgdir__v1__directory__descriptor, text,
+	        len, &msg->pb, "units", add_unit, s, err, sizeof(err));
 	free(text);
+	if (s->code != ORGDIR_OK) {
+		return od_ctl_fail(&s->st);
+	}
 	if (dir == NULL) {
 		fprintf(stderr, "orgctl: %s: %s\n", path, err);
+		return orgdir_code_exit(ORGDIR_INVALID_ARGUMENT);
 	}
-	return dir;
+	if (orgdir_import_add(s->im, NULL, 0, dir->countries, dir->n_countries, &s->st) !=
+	    ORGDIR_OK) {
+		return od_ctl_fail(&s->st);
+	}
+	return 0;
 }
 
 /* Prints a failure to open or read `path` (no line or column: there is
@@ -98,29 +128,34 @@ run_import(struct od_ctl *c, const struct od_ctl_args *a)
 		print_read_error(path, "read", e);
 		return orgdir_code_exit(ORGDIR_INVALID_ARGUMENT);
 	}
-	/* The Directory is freed in one go too, with its arena. */
-	od_arena msg;
-	od_arena_init(&msg, SIZE_MAX);
-	Orgdir__V1__Directory *dir = parse_directory(path, text, len, &msg);
-	if (dir == NULL) {
-		od_arena_destroy(&msg);
-		return orgdir_code_exit(ORGDIR_INVALID_ARGUMENT);
-	}
 	int rc = od_ctl_client(c);
 	if (rc != 0) {
-		od_arena_destroy(&msg);
+		free(text);
 		return rc;
 	}
-	orgdir_reply *reply = NULL;
-	Orgdir__V1__ImportDirectoryResponse *r = NULL;
-	orgdir_status st = {0};
 	int mode = replace ? ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE
 	                   : ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__MERGE;
-	orgdir_code code = orgdir_directory_import(
-	    c->client, dir, mode, od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN), &reply, &r, &st);
+	struct streamed s = {.code = ORGDIR_OK};
+	if (orgdir_import_begin(c->client, mode, od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN), &s.im,
+	        &s.st) != ORGDIR_OK) {
+		free(text);
+		return od_ctl_fail(&s.st);
+	}
+	/* The parsed units are freed in one go, with their arena, once the
+	 * import (which borrows them) is done. */
+	od_arena msg;
+	od_arena_init(&msg, SIZE_MAX);
+	orgdir_reply *reply = NULL;
+	Orgdir__V1__ImportDirectoryResponse *r = NULL;
+	rc = parse_into(path, text, len, &msg, &s);
+	if (rc == 0 && orgdir_import_commit(s.im, &reply, &r, &s.st) != ORGDIR_OK) {
+		rc = od_ctl_fail(&s.st);
+	}
+	/* After a failure this ends the session the parts went to. */
+	orgdir_import_free(s.im);
 	od_arena_destroy(&msg);
-	if (code != ORGDIR_OK) {
-		return od_ctl_fail(&st);
+	if (rc != 0) {
+		return rc;
 	}
 	if (c->json) {
 		rc = od_ctl_print_json(&r->base);
