@@ -20,7 +20,7 @@
 #include "client_int.h"
 
 /* orgdir_client_close: how long a dial may go on finishing its handshake. */
-#define CLOSE_DIAL_WAIT_MS 200
+#define CLOSE_DIAL_WAIT_MS 500
 
 struct orgdir_client {
 	nng_socket sock;
