@@ -695,6 +695,25 @@ test_peers_closing_before_their_handshake(void **state)
 	od_test_server_cleanup(&g);
 }
 
+/* CPU seconds s's process has used (user + system). */
+static double
+cpu_seconds(const od_test_server *s)
+{
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) s->pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	/* Fields 14 and 15, counted after the command's closing parenthesis. */
+	const char *p = strrchr(line, ')');
+	assert_non_null(p);
+	unsigned long ut = 0, st = 0;
+	assert_int_equal(
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+	return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
+}
+
 /* Our own clients never leave a handshake half done: a client closed
  * right after it opened waits for its dial (orgdir_client_close), so the
  * listener is never made again, and a client with a 1 s timeout is
@@ -710,6 +729,12 @@ test_clients_closed_at_once(void **state)
 	}
 	expect_serving(&g, 1000);
 	assert_int_equal(log_count_of(&g, "no longer accepting connections"), 0);
+	/* Idle, the server (its listener probed once a second) hardly uses the
+	 * CPU: a probe loop that did not wait took 40% of a core. */
+	double before = cpu_seconds(&g);
+	struct timespec idle = {3, 0};
+	nanosleep(&idle, NULL);
+	assert_true(cpu_seconds(&g) - before < 1.0);
 	assert_int_equal(od_test_server_stop(&g), 0);
 	od_test_server_cleanup(&g);
 }
