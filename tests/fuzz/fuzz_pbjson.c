@@ -12,6 +12,9 @@
  *    and maps to equal JSON (the round trip is a fixed point);
  *  - with protobuf-c's malloc allocator: accepted or refused, nothing
  *    leaks (AddressSanitizer's leak check runs with libFuzzer's);
+ *  - a Directory read with od_pbjson_parse_each (its units handed over
+ *    one by one) is the one read whole: the same error, or the same
+ *    message once its units are put back, in order;
  *  - against jansson (json_loadb, duplicates refused): what jansson refuses
  *    we refuse too, and what we accept jansson accepts, but for the two
  *    documented differences: a byte order mark is skipped, integers past
@@ -196,6 +199,56 @@ differential(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t
 	free(text);
 }
 
+/* The units od_pbjson_parse_each hands over, in order (malloc'd). */
+struct handed {
+	ProtobufCMessage **u;
+	size_t n, cap;
+};
+
+static bool
+take_unit(void *arg, ProtobufCMessage *m, size_t i)
+{
+	struct handed *h = arg;
+	CHECK(i == h->n);
+	CHECK(m->descriptor == &orgdir__v1__unit__descriptor);
+	if (h->n == h->cap) {
+		h->cap = h->cap == 0 ? 16 : 2 * h->cap;
+		h->u = realloc(h->u, h->cap * sizeof(*h->u));
+		CHECK(h->u != NULL);
+	}
+	h->u[h->n++] = m;
+	return true;
+}
+
+/* A Directory read with its units handed over one by one is the one read
+ * whole (whole, or NULL and err): refused with the same message, or the
+ * same message once the units are put back. Nothing leaks either way. */
+static void
+each_matches(const uint8_t *data, size_t size, const ProtobufCMessage *whole, const char *err)
+{
+	struct handed h = {NULL, 0, 0};
+	char err2[ERR_MAX];
+	ProtobufCMessage *m = od_pbjson_parse_each(&orgdir__v1__directory__descriptor,
+	    (const char *) data, size, NULL, "units", take_unit, &h, err2, ERR_MAX);
+	CHECK((m == NULL) == (whole == NULL));
+	if (m == NULL) {
+		CHECK(strcmp(err, err2) == 0);
+	} else {
+		Orgdir__V1__Directory *d = (Orgdir__V1__Directory *) m;
+		CHECK(d->n_units == 0);
+		d->units = (Orgdir__V1__Unit **) h.u;
+		d->n_units = h.n;
+		CHECK(same_packed(m, whole));
+		d->units = NULL;
+		d->n_units = 0;
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		protobuf_c_message_free_unpacked(h.u[i], NULL);
+	}
+	free(h.u);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -219,6 +272,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char err[ERR_MAX];
 		ProtobufCMessage *m = round_trip(descs[i], data, size, &arena, err);
 		differential(descs[i], data, size, m, err, j, &je, &arena);
+		if (descs[i] == &orgdir__v1__directory__descriptor) {
+			each_matches(data, size, m, err);
+		}
 		od_arena_reset(&arena);
 		no_leak(descs[i], data, size);
 	}
