@@ -5,6 +5,7 @@
 #ifndef OD_COMMON_H
 #define OD_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -181,6 +182,9 @@ struct timespec;
 /* *ts = CLOCK_MONOTONIC now + ms_from_now: the deadline of a
  * pthread_cond_timedwait on a condition made with that clock. */
 void od_mono_deadline(uint64_t ms_from_now, struct timespec *ts);
+/* pthread_cond_init of a condition whose timed waits take such deadlines
+ * (a condition on the default, realtime, clock would time out at once). */
+int od_mono_cond_init(pthread_cond_t *cv);
 
 /* --- resource rules and generic message helpers --------------------------- */
 

@@ -270,13 +270,7 @@ od_ipc_guard_new(struct od_ipc_guard **out, nng_socket sock, orgdir_status *st)
 		free(x);
 		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a mutex");
 	}
-	/* od_mono_deadline's deadlines are on the monotonic clock. */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int rc = pthread_cond_init(&x->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0) {
+	if (od_mono_cond_init(&x->cv) != 0) {
 		pthread_mutex_destroy(&x->mu);
 		free(x);
 		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a condition variable");

@@ -121,12 +121,8 @@ watch_main(void *arg)
 orgdir_code
 od_watch_init(struct od_server *srv, orgdir_status *st)
 {
-	pthread_condattr_t ca;
 	pthread_mutex_init(&srv->watch_mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&srv->watch_cv, &ca);
-	pthread_condattr_destroy(&ca);
+	od_mono_cond_init(&srv->watch_cv);
 	srv->watch_inited = true;
 	if (pthread_create(&srv->watch_thread, NULL, watch_main, srv) != 0) {
 		return od_status_set(st, ORGDIR_INTERNAL, "cannot start the watch thread");

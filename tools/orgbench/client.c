@@ -227,7 +227,6 @@ ob_run_one(const ob_run_opts *o, ob_round *r, char *err, size_t errlen)
 {
 	static atomic_uint_fast64_t runs;
 	struct ob_run run;
-	pthread_condattr_t ca;
 	pthread_t *threads = NULL;
 	int ret = -1;
 
@@ -235,10 +234,7 @@ ob_run_one(const ob_run_opts *o, ob_round *r, char *err, size_t errlen)
 	run.o = *o;
 	run.nonce = ob_now_ns() ^ ((uint64_t) getpid() << 32) ^ (atomic_fetch_add(&runs, 1) << 56);
 	pthread_mutex_init(&run.mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&run.cv, &ca);
-	pthread_condattr_destroy(&ca);
+	od_mono_cond_init(&run.cv);
 	run.ctxs = calloc(o->concurrency, sizeof(*run.ctxs));
 	if (o->threaded) {
 		threads = calloc(o->concurrency, sizeof(*threads));
