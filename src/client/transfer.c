@@ -179,32 +179,57 @@ import_send(orgdir_import *im, orgdir_status *status)
 	return ORGDIR_OK;
 }
 
-/* Adds one item of `size` bytes to *arr, sending what waits first when the
+/* Room for one more item in the array `unit` chooses (no casts between
+ * pointer-to-pointer types: each array keeps its own type). */
+static bool
+import_room(orgdir_import *im, bool unit)
+{
+	size_t n = unit ? im->n_units : im->n_countries;
+	size_t cap = unit ? im->cap_units : im->cap_countries;
+	if (n < cap) {
+		return true;
+	}
+	size_t ncap = cap == 0 ? 1024 : cap * 2;
+	if (unit) {
+		Orgdir__V1__Unit **na = realloc(im->units, ncap * sizeof(*na));
+		if (na == NULL) {
+			return false;
+		}
+		im->units = na;
+		im->cap_units = ncap;
+	} else {
+		Orgdir__V1__Country **na = realloc(im->countries, ncap * sizeof(*na));
+		if (na == NULL) {
+			return false;
+		}
+		im->countries = na;
+		im->cap_countries = ncap;
+	}
+	return true;
+}
+
+/* Adds a unit (or a country, u NULL), sending what waits first when the
  * part would pass PART_BYTES_MAX. */
 static orgdir_code
-import_push(
-    orgdir_import *im, void ***arr, size_t *n, size_t *cap, void *item, orgdir_status *status)
+import_push(orgdir_import *im, Orgdir__V1__Unit *u, Orgdir__V1__Country *c, orgdir_status *status)
 {
-	size_t size = field_size(item);
+	size_t size = field_size(u != NULL ? &u->base : &c->base);
 	if (im->n_units + im->n_countries > 0 && im->bytes + size > PART_BYTES_MAX) {
 		orgdir_code code = import_send(im, status);
 		if (code != ORGDIR_OK) {
 			return code;
 		}
 	}
-	if (*n == *cap) {
-		size_t ncap = *cap == 0 ? 1024 : *cap * 2;
-		void **na = realloc(*arr, ncap * sizeof(*na));
-		if (na == NULL) {
-			return import_fail(im,
-			    od_status_set(
-			        status, ORGDIR_RESOURCE_EXHAUSTED, "import: out of memory"),
-			    status);
-		}
-		*arr = na;
-		*cap = ncap;
+	if (!import_room(im, u != NULL)) {
+		return import_fail(im,
+		    od_status_set(status, ORGDIR_RESOURCE_EXHAUSTED, "import: out of memory"),
+		    status);
 	}
-	(*arr)[(*n)++] = item;
+	if (u != NULL) {
+		im->units[im->n_units++] = u;
+	} else {
+		im->countries[im->n_countries++] = c;
+	}
 	im->bytes += size;
 	return ORGDIR_OK;
 }
@@ -251,12 +276,10 @@ orgdir_import_add(orgdir_import *im, Orgdir__V1__Unit *const *units, size_t n_un
 	}
 	orgdir_code code = ORGDIR_OK;
 	for (size_t i = 0; i < n_units && code == ORGDIR_OK; i++, im->all_units++) {
-		code = import_push(
-		    im, (void ***) &im->units, &im->n_units, &im->cap_units, units[i], status);
+		code = import_push(im, units[i], NULL, status);
 	}
 	for (size_t i = 0; i < n_countries && code == ORGDIR_OK; i++) {
-		code = import_push(im, (void ***) &im->countries, &im->n_countries,
-		    &im->cap_countries, countries[i], status);
+		code = import_push(im, NULL, countries[i], status);
 	}
 	return code;
 }
