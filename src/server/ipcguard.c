@@ -2,12 +2,13 @@
  * ipcguard.c - keeps the ipc:// listeners accepting.
  *
  * nng 1.5.2 (Debian 12's) has a bug in its IPC transport (nng issue 1518,
- * fixed upstream in 1.5.3 and not backported): a peer that connects and
- * closes before it has sent its 8-byte SP header fails the handshake with
- * NNG_ECLOSED, which nng's listener takes for its own closing, and it never
- * accepts again. Any local process that can open the socket file could so
+ * fixed upstream in 1.5.3 and not backported): when a peer is gone before
+ * the server has written its 8-byte SP header, the write fails (EPIPE),
+ * the handshake ends with NNG_ECLOSED, which nng's listener takes for its
+ * own closing, and it never accepts again. (A peer gone after that write
+ * does no harm.) Any local process that can open the socket file could so
  * cut the server off, and a client that exits (or is killed) right after
- * connecting did. TCP and TLS are not affected.
+ * connecting did. TCP and TLS are not affected (checked the same way).
  *
  * So each ipc:// (or unix://) listener is probed once a second from a
  * thread of its own: a plain UNIX-socket connection that sends a complete
