@@ -141,6 +141,15 @@ for k in 1 2 3; do
 	expect_rc "a document of several parts with an unknown field ($k)" 13
 	expect_err "its unknown field: the path" "parts-field.json: units[19000].colour: unknown field"
 done
+# Interrupted while it reads (SIGINT, raised by orgctl itself after 15,000
+# units, two parts sent: ORGCTL_TEST_SIGNAL_AFTER_UNITS): it says so, exits
+# 130 and ends its session. Five in a row, then the good import below, which
+# would find the server's four session slots taken by sessions left open.
+for k in 1 2 3 4 5; do
+	ORGCTL_TEST_SIGNAL_AFTER_UNITS=15000 ctl_at "$e" import "$tmp/parts.json"
+	expect_rc "an import interrupted ($k)" 130
+	expect_err "an interrupted import says so ($k)" "import interrupted (SIGINT) while reading it: nothing imported"
+done
 ctl_at "$e" unit get p-0
 expect_rc "nothing of the broken documents landed" 15
 ctl_at "$e" import "$tmp/parts.json"

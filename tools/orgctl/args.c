@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -447,4 +448,34 @@ od_ctl_close_client(orgdir_client *client)
 	} else {
 		pthread_detach(th); /* it frees k if it ever finishes */
 	}
+}
+
+/* --- SIGINT and SIGTERM ------------------------------------------------------------ */
+
+volatile sig_atomic_t od_ctl_stop_signal;
+
+static void
+on_signal(int sig)
+{
+	od_ctl_stop_signal = sig;
+}
+
+void
+od_ctl_signals_catch(struct sigaction old[2])
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND;
+	od_ctl_stop_signal = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+void
+od_ctl_signals_restore(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
 }

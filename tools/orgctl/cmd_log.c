@@ -239,41 +239,11 @@ run_log(struct od_ctl *c, const struct od_ctl_args *a)
 
 /* --- watch -------------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-/* SIGINT and SIGTERM set the flag; SA_RESETHAND makes a second one
- * terminate at once, for a user who will not wait for the poll to end. */
-static void
-signals_catch(struct sigaction old[2])
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESETHAND;
-	stop_signal = 0;
-	sigaction(SIGINT, &sa, &old[0]);
-	sigaction(SIGTERM, &sa, &old[1]);
-}
-
-static void
-signals_restore(const struct sigaction old[2])
-{
-	sigaction(SIGINT, &old[0], NULL);
-	sigaction(SIGTERM, &old[1], NULL);
-}
-
 /* Sleeps ms in short steps, returning early when a signal came. */
 static void
 pause_ms(int ms)
 {
-	for (int left = ms; left > 0 && stop_signal == 0; left -= 100) {
+	for (int left = ms; left > 0 && od_ctl_stop_signal == 0; left -= 100) {
 		struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
@@ -339,19 +309,19 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	uint64_t next = (uint64_t) since;
 	struct sigaction old[2];
-	signals_catch(old);
+	od_ctl_signals_catch(old);
 	/* Said once the signals are caught: a script that waits for this line
 	 * knows that SIGINT now ends the watch cleanly. */
 	fprintf(stderr, "orgctl: watching the changes after r%" PRIu64 "; Ctrl-C to stop\n", next);
 	bool answered = false; /* the server has answered once: outages are waited out */
 	bool down = false;
 	char token[64] = ""; /* inside a revision larger than one answer */
-	while (stop_signal == 0) {
+	while (od_ctl_stop_signal == 0) {
 		orgdir_reply *reply = NULL;
 		Orgdir__V1__WatchChangesResponse *r = NULL;
 		if (orgdir_changes_watch(
 		        c->client, next, token, (uint32_t) wait, 0, &reply, &r, &st) != ORGDIR_OK) {
-			if (stop_signal != 0) {
+			if (od_ctl_stop_signal != 0) {
 				break;
 			}
 			if (answered && transient(st.code)) {
@@ -384,7 +354,7 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 			break;
 		}
 	}
-	signals_restore(old);
+	od_ctl_signals_restore(old);
 	return rc;
 }
 

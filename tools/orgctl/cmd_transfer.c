@@ -4,6 +4,7 @@
  * back in one transaction, and a hot copy of the server's LMDB environment.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct streamed {
 	orgdir_import *im;
 	orgdir_status st;
 	orgdir_code code; /* the import's first failure: it stops the parse */
+	size_t raise_after; /* for the tests: SIGINT to itself after this many units */
 };
 
 static bool
@@ -60,7 +62,12 @@ add_unit(void *arg, ProtobufCMessage *m, size_t i)
 {
 	struct streamed *s = arg;
 	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) m;
-	(void) i;
+	if (s->raise_after > 0 && i + 1 == s->raise_after) {
+		raise(SIGINT);
+	}
+	if (od_ctl_stop_signal != 0) {
+		return false; /* interrupted: parse_into says so */
+	}
 	s->code = orgdir_import_add(s->im, &u, 1, NULL, 0, &s->st);
 	return s->code == ORGDIR_OK;
 }
@@ -81,6 +88,12 @@ parse_into(const char *path, char *text, size_t len, od_arena *msg, struct strea
 	    (Orgdir__V1__Directory *) od_pbjson_parse_each(&orgdir__v1__directory__descriptor, text,
 	        len, &msg->pb, "units", add_unit, s, err, sizeof(err));
 	free(text);
+	if (od_ctl_stop_signal != 0) {
+		fprintf(stderr,
+		    "orgctl: %s: import interrupted (%s) while reading it: nothing imported\n",
+		    path, od_ctl_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		return 128 + od_ctl_stop_signal;
+	}
 	if (s->code != ORGDIR_OK) {
 		return od_ctl_fail(&s->st);
 	}
@@ -135,7 +148,9 @@ run_import(struct od_ctl *c, const struct od_ctl_args *a)
 	}
 	int mode = replace ? ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE
 	                   : ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__MERGE;
-	struct streamed s = {.code = ORGDIR_OK};
+	const char *raise_after = getenv("ORGCTL_TEST_SIGNAL_AFTER_UNITS");
+	struct streamed s = {.code = ORGDIR_OK,
+	    .raise_after = raise_after != NULL ? strtoul(raise_after, NULL, 10) : 0};
 	if (orgdir_import_begin(c->client, mode, od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN), &s.im,
 	        &s.st) != ORGDIR_OK) {
 		free(text);
@@ -147,12 +162,18 @@ run_import(struct od_ctl *c, const struct od_ctl_args *a)
 	od_arena_init(&msg, SIZE_MAX);
 	orgdir_reply *reply = NULL;
 	Orgdir__V1__ImportDirectoryResponse *r = NULL;
+	/* Interrupted while it reads the document, orgctl stops there and ends
+	 * the session its parts went to (the server would keep it 10 minutes,
+	 * one of its 4). Once the commit is sent it runs to its end. */
+	struct sigaction old[2];
+	od_ctl_signals_catch(old);
 	rc = parse_into(path, text, len, &msg, &s);
 	if (rc == 0 && orgdir_import_commit(s.im, &reply, &r, &s.st) != ORGDIR_OK) {
 		rc = od_ctl_fail(&s.st);
 	}
 	/* After a failure this ends the session the parts went to. */
 	orgdir_import_free(s.im);
+	od_ctl_signals_restore(old);
 	od_arena_destroy(&msg);
 	if (rc != 0) {
 		return rc;

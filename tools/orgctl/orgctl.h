@@ -14,6 +14,7 @@
 #ifndef OD_ORGCTL_H
 #define OD_ORGCTL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -227,6 +228,13 @@ int od_ctl_fail_local(const char *what);
 /* Opens the client on first use (resolving the token first); on failure
  * prints and returns non-zero (the exit code). */
 int od_ctl_client(struct od_ctl *c);
+
+/* SIGINT and SIGTERM, while caught, set od_ctl_stop_signal (the signal) for
+ * a long command to stop at its next step (watch, import); SA_RESETHAND
+ * makes a second one end orgctl at once. Restore what catch saved. */
+extern volatile sig_atomic_t od_ctl_stop_signal;
+void od_ctl_signals_catch(struct sigaction old[2]);
+void od_ctl_signals_restore(const struct sigaction old[2]);
 /* Closes client, waiting for it at most ~2 s (nng 1.5 can hang there). */
 void od_ctl_close_client(orgdir_client *client);
 
