@@ -101,17 +101,25 @@ pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+enum probed {
+	PROBE_OK, /* a pipe came of it, or no verdict */
+	PROBE_STUCK, /* connected, but no pipe: the listener stopped accepting */
+	PROBE_GONE, /* refused, or no socket file: nothing listens there */
+};
+
 /* Whether the listener of g took a connection as a pipe within
  * PROBE_WAIT_MS: the handshake done (the server's 8-byte SP header read),
  * then the socket's count of its pipes up. */
-static bool
+static enum probed
 probe(struct guarded *g)
 {
 	const char *path = g->path;
 	unsigned before = atomic_load(&g->pipes);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a connect to a full backlog must not hold the thread
+	 * (nor a server stopping, which waits for it). */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		return true; /* nothing learnt about the listener: no verdict */
+		return PROBE_OK; /* nothing learnt about the listener: no verdict */
 	}
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof(sa));
@@ -123,10 +131,11 @@ probe(struct guarded *g)
 	size_t have = 0;
 	bool ok = false;
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		/* Gone or refused: the listener is not there to accept. */
+		/* A full backlog (EAGAIN) says the server is busy, not stopped:
+		 * no verdict. Gone or refused: nothing there accepts. */
 		ok = errno == EINTR || errno == EAGAIN;
 		close(fd);
-		return ok;
+		return ok ? PROBE_OK : PROBE_GONE;
 	}
 	if (send(fd, hello, sizeof(hello), MSG_NOSIGNAL) == (ssize_t) sizeof(hello)) {
 		uint64_t deadline = od_mono_ms() + PROBE_WAIT_MS;
@@ -167,7 +176,7 @@ probe(struct guarded *g)
 		}
 	}
 	close(fd);
-	return ok;
+	return ok ? PROBE_OK : PROBE_STUCK;
 }
 
 static int
@@ -185,13 +194,12 @@ listen_on(nng_socket sock, struct guarded *g)
 
 /* Closes g's listener and makes it again. */
 static void
-restart(struct od_ipc_guard *x, struct guarded *g)
+restart(struct od_ipc_guard *x, struct guarded *g, enum probed why)
 {
-	od_log("warn",
-	    "%s was no longer accepting connections (a peer closed during its handshake: nng "
-	    "1.5.2's "
-	    "IPC bug); listening on it again",
-	    g->url);
+	od_log("warn", "%s %s; listening on it again", g->url,
+	    why == PROBE_STUCK ? "was no longer accepting connections (a peer left before its "
+	                         "handshake: nng 1.5.2's IPC bug)"
+	                       : "refused a connection (its socket file was removed?)");
 	nng_listener_close(g->l);
 	int rv = listen_on(x->sock, g);
 	if (rv != 0) {
@@ -216,10 +224,11 @@ guard_main(void *arg)
 		pthread_mutex_unlock(&x->mu);
 		for (size_t i = 0; i < x->n; i++) {
 			struct guarded *g = &x->g[i];
-			g->misses = probe(g) ? 0 : g->misses + 1;
+			enum probed p = probe(g);
+			g->misses = p == PROBE_OK ? 0 : g->misses + 1;
 			if (g->misses >= PROBE_MISSES) {
 				g->misses = 0;
-				restart(x, g);
+				restart(x, g, p);
 			}
 		}
 		pthread_mutex_lock(&x->mu);

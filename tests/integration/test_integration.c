@@ -697,6 +697,15 @@ test_peers_closing_before_their_handshake(void **state)
 	for (int i = 0; i < 3; i++) {
 		expect_serving(&g, 5000);
 	}
+	/* A socket file removed under it: made again too. */
+	assert_int_equal(unlink(g.url + strlen("ipc://")), 0);
+	until = od_mono_ms() + 30000;
+	while (log_count_of(&g, "refused a connection") == 0 && od_mono_ms() < until) {
+		struct timespec pause = {0, 50000000};
+		nanosleep(&pause, NULL);
+	}
+	assert_true(log_count_of(&g, "refused a connection") > 0);
+	expect_serving(&g, 15000);
 	assert_int_equal(od_test_server_stop(&g), 0);
 	od_test_server_cleanup(&g);
 }
