@@ -354,7 +354,7 @@ orgdir_client_close(orgdir_client *client)
 	 * few seconds: src/server/ipcguard.c). A client closed right after it
 	 * opened (orgctl import of a file it cannot parse) lets its dial
 	 * finish first, for at most CLOSE_DIAL_WAIT_MS. */
-	if (strncmp(client->url, "ipc://", 6) == 0 || strncmp(client->url, "unix://", 7) == 0) {
+	if (od_ipc_path(client->url) != NULL) {
 		uint64_t until = od_mono_ms() + CLOSE_DIAL_WAIT_MS;
 		while (!atomic_load(&client->ever_connected) && od_mono_ms() < until) {
 			struct timespec ms = {0, 1000000};

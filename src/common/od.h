@@ -174,6 +174,10 @@ od_ascii8(const unsigned char *p)
  * sequence. */
 void od_strlcpy(char *dst, const char *src, size_t dst_size);
 
+/* The socket file of an ipc:// or unix:// URL (a pointer into url), or
+ * NULL for another scheme or an empty path. */
+const char *od_ipc_path(const char *url);
+
 /* Now, as Unix seconds and nanoseconds (CLOCK_REALTIME). */
 void od_now(int64_t *sec, int32_t *nsec);
 /* Monotonic milliseconds. */

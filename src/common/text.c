@@ -225,3 +225,15 @@ od_random(void *out, size_t n)
 	}
 	return true;
 }
+
+const char *
+od_ipc_path(const char *url)
+{
+	const char *p = NULL;
+	if (strncmp(url, "ipc://", 6) == 0) {
+		p = url + 6;
+	} else if (strncmp(url, "unix://", 7) == 0) {
+		p = url + 7;
+	}
+	return p != NULL && *p != '\0' ? p : NULL;
+}

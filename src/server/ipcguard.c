@@ -62,18 +62,13 @@ struct od_ipc_guard {
 	bool stop; /* under mu */
 };
 
-/* The socket file of an ipc:// or unix:// URL, or false for another
- * scheme (or a path too long for a UNIX socket address). */
+/* The socket file of an ipc:// or unix:// URL into out, or false for
+ * another scheme (or a path too long for a UNIX socket address). */
 static bool
 ipc_path(const char *url, char *out, size_t cap)
 {
-	const char *p = NULL;
-	if (strncmp(url, "ipc://", 6) == 0) {
-		p = url + 6;
-	} else if (strncmp(url, "unix://", 7) == 0) {
-		p = url + 7;
-	}
-	if (p == NULL || *p == '\0' || strlen(p) >= cap) {
+	const char *p = od_ipc_path(url);
+	if (p == NULL || strlen(p) >= cap) {
 		return false;
 	}
 	memcpy(out, p, strlen(p) + 1);

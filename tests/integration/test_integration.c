@@ -192,14 +192,22 @@ envelope(const char *method, const ProtobufCMessage *body, const uint8_t *rid, s
 	return n;
 }
 
+/* Health of s, answered within timeout_ms. */
 static void
-expect_alive(void)
+expect_serving(od_test_server *s, int timeout_ms)
 {
-	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_options o = {.timeout_ms = timeout_ms};
+	orgdir_client *c = od_test_client(s, &o);
 	int serving = 0;
 	assert_int_equal(orgdir_server_health(c, &serving, NULL), ORGDIR_OK);
 	assert_int_equal(serving, 1);
 	orgdir_client_close(c);
+}
+
+static void
+expect_alive(void)
+{
+	expect_serving(&srv, 5000); /* od_test_client's own timeout */
 	assert_true(od_test_server_alive(&srv));
 }
 
@@ -568,11 +576,18 @@ test_oversized_messages(void **state)
 	orgdir_client_close(c);
 }
 
-static int
-ipc_connect_to(const od_test_server *s)
+static struct sockaddr_un
+ipc_addr(const od_test_server *s)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	od_strlcpy(sa.sun_path, s->url + strlen("ipc://"), sizeof(sa.sun_path));
+	return sa;
+}
+
+static int
+ipc_connect_to(const od_test_server *s)
+{
+	struct sockaddr_un sa = ipc_addr(s);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
@@ -624,16 +639,16 @@ test_idle_half_and_non_sp_peers(void **state)
 	expect_alive();
 }
 
-/* Health of s, answered within timeout_ms. */
-static void
-expect_serving(od_test_server *s, int timeout_ms)
+/* Whether s's log says `what` within 30 s (valgrind's server is slow). */
+static bool
+wait_for_log(const od_test_server *s, const char *what)
 {
-	orgdir_options o = {.timeout_ms = timeout_ms};
-	orgdir_client *c = od_test_client(s, &o);
-	int serving = 0;
-	assert_int_equal(orgdir_server_health(c, &serving, NULL), ORGDIR_OK);
-	assert_int_equal(serving, 1);
-	orgdir_client_close(c);
+	uint64_t until = od_mono_ms() + 30000;
+	while (log_count_of(s, what) == 0 && od_mono_ms() < until) {
+		struct timespec pause = {0, 50000000};
+		nanosleep(&pause, NULL);
+	}
+	return log_count_of(s, what) > 0;
 }
 
 /* A server of its own for the two tests below, with the leak check off
@@ -677,8 +692,7 @@ test_peers_closing_before_their_handshake(void **state)
 	 * listener; one the server got to first does not. Which comes first
 	 * is up to the scheduler (a loaded machine, ASan), so many peers, not
 	 * blocking on a full backlog. */
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	od_strlcpy(sa.sun_path, g.url + strlen("ipc://"), sizeof(sa.sun_path));
+	struct sockaddr_un sa = ipc_addr(&g);
 	for (int i = 0; i < 200; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		assert_true(fd >= 0);
@@ -686,12 +700,7 @@ test_peers_closing_before_their_handshake(void **state)
 		shutdown(fd, SHUT_RD); /* the server's header write now fails */
 		close(fd);
 	}
-	uint64_t until = od_mono_ms() + 30000; /* valgrind's server is slow */
-	while (log_count_of(&g, "no longer accepting connections") == 0 && od_mono_ms() < until) {
-		struct timespec pause = {0, 50000000};
-		nanosleep(&pause, NULL);
-	}
-	assert_true(log_count_of(&g, "no longer accepting connections") > 0);
+	assert_true(wait_for_log(&g, "no longer accepting connections"));
 	expect_serving(&g, 15000);
 	/* And it goes on accepting. */
 	for (int i = 0; i < 3; i++) {
@@ -699,12 +708,7 @@ test_peers_closing_before_their_handshake(void **state)
 	}
 	/* A socket file removed under it: made again too. */
 	assert_int_equal(unlink(g.url + strlen("ipc://")), 0);
-	until = od_mono_ms() + 30000;
-	while (log_count_of(&g, "refused a connection") == 0 && od_mono_ms() < until) {
-		struct timespec pause = {0, 50000000};
-		nanosleep(&pause, NULL);
-	}
-	assert_true(log_count_of(&g, "refused a connection") > 0);
+	assert_true(wait_for_log(&g, "refused a connection"));
 	expect_serving(&g, 15000);
 	assert_int_equal(od_test_server_stop(&g), 0);
 	od_test_server_cleanup(&g);

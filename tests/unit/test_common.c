@@ -477,6 +477,18 @@ test_sha256_vectors(void **state)
 	assert_false(memcmp(r1, r2, sizeof(r1)) == 0);
 }
 
+static void
+test_ipc_path(void **state)
+{
+	(void) state;
+	assert_string_equal(od_ipc_path("ipc:///run/orgdir.sock"), "/run/orgdir.sock");
+	assert_string_equal(od_ipc_path("unix://rel.sock"), "rel.sock");
+	assert_null(od_ipc_path("ipc://"));
+	assert_null(od_ipc_path("tcp://127.0.0.1:7000"));
+	assert_null(od_ipc_path("tls+tcp://host:1"));
+	assert_null(od_ipc_path("ipc:/x"));
+}
+
 int
 main(void)
 {
@@ -495,6 +507,7 @@ main(void)
 	    cmocka_unit_test(test_unit_check),
 	    cmocka_unit_test(test_apply_path),
 	    cmocka_unit_test(test_sha256_vectors),
+	    cmocka_unit_test(test_ipc_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
