@@ -674,6 +674,17 @@ start_unchecked(od_test_server *s)
 	unsetenv("OD_TEST_NO_LEAK_CHECK");
 }
 
+/* Whether this nng has bug 1518 (fixed in 1.5.3): Debian 12 ships 1.5.2. */
+static bool
+nng_stops_ipc_listeners(void)
+{
+	int major = 0, minor = 0, patch = 0;
+	if (sscanf(nng_version(), "%d.%d.%d", &major, &minor, &patch) != 3) {
+		return true;
+	}
+	return major < 1 || (major == 1 && (minor < 5 || (minor == 5 && patch < 3)));
+}
+
 /* Peers that hang up before the server has sent its handshake:
  * on nng 1.5.2 the first stops the IPC listener from accepting anything
  * again (nng issue 1518). The server notices within seconds and listens
@@ -689,18 +700,26 @@ test_peers_closing_before_their_handshake(void **state)
 	od_test_server g = {0};
 	start_unchecked(&g);
 	/* Only a peer gone before the server writes its header stops the
-	 * listener; one the server got to first does not. Which comes first
-	 * is up to the scheduler (a loaded machine, ASan), so many peers, not
-	 * blocking on a full backlog. */
+	 * listener. Left to the scheduler, the server may write first (200
+	 * racing peers under ASan in a loaded CI once all lost), so the server
+	 * is stopped while the peers connect and hang up: they wait in the
+	 * backlog, and every header it writes on resuming fails. */
 	struct sockaddr_un sa = ipc_addr(&g);
-	for (int i = 0; i < 200; i++) {
+	int queued = 0;
+	assert_int_equal(kill(g.pid, SIGSTOP), 0);
+	for (int i = 0; i < 20; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		assert_true(fd >= 0);
-		(void) !connect(fd, (struct sockaddr *) &sa, sizeof(sa));
-		shutdown(fd, SHUT_RD); /* the server's header write now fails */
+		if (fd < 0) {
+			break;
+		}
+		queued += connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
 		close(fd);
 	}
-	assert_true(wait_for_log(&g, "no longer accepting connections"));
+	assert_int_equal(kill(g.pid, SIGCONT), 0);
+	assert_true(queued > 0);
+	if (nng_stops_ipc_listeners()) {
+		assert_true(wait_for_log(&g, "no longer accepting connections"));
+	}
 	expect_serving(&g, 15000);
 	/* And it goes on accepting. */
 	for (int i = 0; i < 3; i++) {
