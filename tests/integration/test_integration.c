@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -648,7 +649,20 @@ wait_for_log(const od_test_server *s, const char *what)
 		struct timespec pause = {0, 50000000};
 		nanosleep(&pause, NULL);
 	}
-	return log_count_of(s, what) > 0;
+	if (log_count_of(s, what) > 0) {
+		return true;
+	}
+	/* What the server said instead, for the failure's report. */
+	fprintf(stderr, "no \"%s\" in %s:\n", what, s->log);
+	FILE *f = fopen(s->log, "r");
+	char line[2048];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		fputs(line, stderr);
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	return false;
 }
 
 /* A server of its own for the two tests below, with the leak check off
@@ -685,6 +699,45 @@ nng_stops_ipc_listeners(void)
 	return major < 1 || (major == 1 && (minor < 5 || (minor == 5 && patch < 3)));
 }
 
+/* Waits until every thread of process pid is stopped (SIGSTOP is
+ * delivered asynchronously: a thread running on the other core goes on
+ * for a moment after kill() returns). */
+static void
+wait_stopped(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+	uint64_t until = od_mono_ms() + 10000;
+	for (;;) {
+		DIR *d = opendir(path);
+		assert_non_null(d);
+		bool all = true;
+		struct dirent *de;
+		while (all && (de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.') {
+				continue;
+			}
+			char stat[384], line[512];
+			snprintf(stat, sizeof(stat), "%s/%s/stat", path, de->d_name);
+			FILE *f = fopen(stat, "r");
+			if (f == NULL) {
+				continue; /* a thread that ended */
+			}
+			const char *p =
+			    fgets(line, sizeof(line), f) != NULL ? strrchr(line, ')') : NULL;
+			fclose(f);
+			all = p != NULL && (p[2] == 'T' || p[2] == 't');
+		}
+		closedir(d);
+		if (all) {
+			return;
+		}
+		assert_true(od_mono_ms() < until);
+		struct timespec pause = {0, 1000000};
+		nanosleep(&pause, NULL);
+	}
+}
+
 /* Peers that hang up before the server has sent its handshake:
  * on nng 1.5.2 the first stops the IPC listener from accepting anything
  * again (nng issue 1518). The server notices within seconds and listens
@@ -707,6 +760,7 @@ test_peers_closing_before_their_handshake(void **state)
 	struct sockaddr_un sa = ipc_addr(&g);
 	int queued = 0;
 	assert_int_equal(kill(g.pid, SIGSTOP), 0);
+	wait_stopped(g.pid);
 	for (int i = 0; i < 20; i++) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (fd < 0) {
@@ -1437,6 +1491,11 @@ test_seeded_example_and_reply_cap(void **state)
 int
 main(void)
 {
+	/* OD_TEST_FILTER=name runs only the tests matching it (cmocka's
+	 * pattern), to repeat one. */
+	if (getenv("OD_TEST_FILTER") != NULL) {
+		cmocka_set_test_filter(getenv("OD_TEST_FILTER"));
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crud_roundtrip),
 	    cmocka_unit_test(test_tree_move_delete),
