@@ -726,7 +726,9 @@ wait_stopped(pid_t pid)
 			const char *p =
 			    fgets(line, sizeof(line), f) != NULL ? strrchr(line, ')') : NULL;
 			fclose(f);
-			all = p != NULL && (p[2] == 'T' || p[2] == 't');
+			/* Stopped, or a thread on its way out: neither accepts. */
+			all = p != NULL && p[1] != '\0' && p[2] != '\0' &&
+			    strchr("TtZX", p[2]) != NULL;
 		}
 		closedir(d);
 		if (all) {
