@@ -71,8 +71,11 @@ pool_give(orgdir_reply *r)
 	od_arena_chunk *c =
 	    od_arena_take_chunk(&r->arena, POOL_FACTOR * POOL_REPLY_MIN, POOL_KEEP_MAX);
 	if (c != NULL) {
+		/* Once in the pool, c is another thread's to take and free: its
+		 * size is read before. */
+		size_t size = od_arena_chunk_size(c);
 		od_arena_chunk *old = atomic_exchange(&r->pool->spare, c);
-		if (old != NULL && od_arena_chunk_size(old) > od_arena_chunk_size(c)) {
+		if (old != NULL && od_arena_chunk_size(old) > size) {
 			old = atomic_exchange(&r->pool->spare, old);
 		}
 		if (old != NULL) {
