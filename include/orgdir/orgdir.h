@@ -23,7 +23,8 @@
  *    threads; each call uses its own nng context. Replies are independent
  *    of the client and of each other and may outlive the client.
  *  - Transport failures are statuses too: UNAVAILABLE when no connection
- *    to the server is up ("is orgdird running?"), DEADLINE_EXCEEDED when
+ *    to the server is up ("is orgdird running?") for reconnect_ms of the
+ *    call (orgdir_options), DEADLINE_EXCEEDED when
  *    connected but no answer came within the timeout, INTERNAL for a reply
  *    that cannot be decoded (or is not valid UTF-8), RESOURCE_EXHAUSTED for
  *    one over the size caps. No nng error value is ever returned.
@@ -119,6 +120,13 @@ typedef struct orgdir_options {
 	 * certificate (required; there is no plaintext fallback). The server's
 	 * name is checked against the URL's host. Ignored for other URLs. */
 	const char *tls_ca_file;
+	/* How long a call waits while the client has no connection to its
+	 * server (not made yet, or lost during the call) before it fails with
+	 * UNAVAILABLE, counted from the later of the call's start and the
+	 * connection's loss; 0 = default (5,000); negative is INVALID_ARGUMENT.
+	 * A server back within it gets the request again (writes apply once:
+	 * they carry a request id). The call's timeout still bounds the whole. */
+	int reconnect_ms;
 } orgdir_options;
 
 /*

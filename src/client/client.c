@@ -25,6 +25,7 @@
 struct orgdir_client {
 	nng_socket sock;
 	int timeout_ms; /* per call, > 0 */
+	int reconnect_ms; /* how long a call waits without a connection, > 0 */
 	size_t max_message_bytes; /* largest reply body (and request body) */
 	char *token; /* owned; NULL when none */
 	char *tls_ca; /* owned; NULL when none */
@@ -37,6 +38,9 @@ struct orgdir_client {
 	/* Pipes currently connected, kept by nng's pipe callbacks. */
 	atomic_int pipes;
 	atomic_bool ever_connected;
+	/* od_mono_ms() when the client was opened or last lost its connection:
+	 * meaningful while pipes is 0. */
+	_Atomic uint64_t down_since;
 	/* Only quoted in messages: truncated copies are fine there. */
 	char url[256];
 	od_reply_pool *pool; /* one count of it; replies hold the others */
@@ -60,6 +64,9 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 		 * ADD_POST (a peer of the wrong protocol): never count below 0. */
 		int n = atomic_load(&c->pipes);
 		while (n > 0 && !atomic_compare_exchange_weak(&c->pipes, &n, n - 1)) {
+		}
+		if (n == 1) {
+			atomic_store(&c->down_since, od_mono_ms());
 		}
 	}
 }
@@ -106,9 +113,19 @@ static orgdir_code
 apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
 {
 	c->timeout_ms = OD_CLIENT_TIMEOUT_DEFAULT_MS;
+	c->reconnect_ms = OD_CLIENT_RECONNECT_DEFAULT_MS;
 	c->max_message_bytes = OD_MESSAGE_MAX_DEFAULT;
 	if (opts == NULL) {
 		return ORGDIR_OK;
+	}
+	if (opts->reconnect_ms < 0) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "reconnect_ms is %d: use a positive number of milliseconds, or 0 for the "
+		    "default (%d)",
+		    opts->reconnect_ms, OD_CLIENT_RECONNECT_DEFAULT_MS);
+	}
+	if (opts->reconnect_ms > 0) {
+		c->reconnect_ms = opts->reconnect_ms;
 	}
 	if (opts->timeout_ms < 0) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
@@ -268,6 +285,13 @@ open_socket(orgdir_client *c, const char *url, bool *opened, orgdir_status *st)
 	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, c->timeout_ms)) != 0) {
 		return open_failed(st, "set the re-send time", rv);
 	}
+	/* A lost server is dialed again after a random wait below 50 ms at
+	 * first, doubling to below 1 s: a restarted server is found within
+	 * a call's reconnect_ms, and a dead one is not hammered. */
+	if ((rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, OD_CLIENT_REDIAL_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, OD_CLIENT_REDIAL_MAX_MS)) != 0) {
+		return open_failed(st, "set the reconnection times", rv);
+	}
 	/* Registered before dialing so that no pipe goes uncounted. */
 	if ((rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c)) != 0 ||
 	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c)) != 0) {
@@ -315,6 +339,7 @@ orgdir_client_open(
 	atomic_init(&c->next_seq, 1);
 	atomic_init(&c->pipes, 0);
 	atomic_init(&c->ever_connected, false);
+	atomic_init(&c->down_since, od_mono_ms());
 
 	bool opened = false;
 	orgdir_code code = apply_options(c, opts, status);
@@ -373,12 +398,17 @@ orgdir_client_close(orgdir_client *client)
 /* --- one call ---------------------------------------------------------------- */
 
 /* Turns an nng failure of the send or receive step into a status that says
- * what to do. NNG_* values stop here. */
+ * what to do. `lost`: the call gave up after reconnect_ms without a
+ * connection (call_wait). NNG_* values stop here. */
 static orgdir_code
-transport_error(const orgdir_client *c, int rv, int timeout_ms, orgdir_status *st)
+transport_error(const orgdir_client *c, int rv, bool lost, int timeout_ms, orgdir_status *st)
 {
-	bool connected = atomic_load(&c->pipes) > 0;
+	bool connected = !lost && atomic_load(&c->pipes) > 0;
 
+	if (lost) {
+		rv = NNG_ETIMEDOUT;
+		timeout_ms = c->reconnect_ms;
+	}
 	switch (rv) {
 	case NNG_ETIMEDOUT:
 		if (connected) {
@@ -397,8 +427,8 @@ transport_error(const orgdir_client *c, int rv, int timeout_ms, orgdir_status *s
 			    "certificate signed by the CA in '%s'?",
 			    c->url, c->tls_ca);
 		}
-		return od_status_set(
-		    st, ORGDIR_UNAVAILABLE, "cannot connect to %s: is orgdird running?", c->url);
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "cannot connect to %s within %d ms: is orgdird running?", c->url, timeout_ms);
 	case NNG_ECONNRESET:
 	case NNG_ECONNSHUT:
 	case NNG_ECONNREFUSED:
@@ -472,6 +502,72 @@ build_request(const orgdir_client *c, const char *method, const ProtobufCMessage
 	return ORGDIR_OK;
 }
 
+/* The callback of a call's aio, on an nng thread: wakes call_wait. Once
+ * it unlocks, p may be gone. */
+static void
+aio_done(void *arg)
+{
+	od_call_pending *p = arg;
+	pthread_mutex_lock(&p->mu);
+	p->done = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Starts one step (send or receive) of p on its aio. */
+static void
+step_start(od_call_pending *p, void (*step)(nng_ctx, nng_aio *))
+{
+	p->done = false;
+	p->lost = false;
+	step(p->ctx, p->aio);
+}
+
+/* Waits for the step in flight on p's aio. While the client has no
+ * connection, it looks every OD_CLIENT_CHECK_MS: once there has been none
+ * for reconnect_ms of this call, it aborts the step and marks the call lost
+ * (nng's own reconnection goes on, for the calls after it). */
+static void
+call_wait(const orgdir_client *c, od_call_pending *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->done) {
+		struct timespec at;
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += OD_CLIENT_CHECK_MS * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &at);
+		if (p->done || p->lost || atomic_load(&c->pipes) > 0) {
+			continue;
+		}
+		uint64_t since = atomic_load(&c->down_since);
+		if (since < p->start) {
+			since = p->start;
+		}
+		uint64_t now = od_mono_ms();
+		if (now >= since && now - since >= (uint64_t) c->reconnect_ms) {
+			p->lost = true;
+			pthread_mutex_unlock(&p->mu);
+			nng_aio_abort(p->aio, NNG_ECONNSHUT); /* aio_done follows */
+			pthread_mutex_lock(&p->mu);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Releases what exchange_start set up in p. */
+static void
+call_release(od_call_pending *p)
+{
+	nng_aio_free(p->aio);
+	p->aio = NULL;
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+}
+
 /* Sends msg (always consumed) on a fresh context, without waiting for the
  * send to complete: exchange_finish does. On OK, p holds the context. */
 static orgdir_code
@@ -483,15 +579,30 @@ exchange_start(
 	p->aio = NULL;
 	p->start = od_mono_ms();
 	p->timeout_ms = timeout_ms;
-	if ((rv = nng_aio_alloc(&p->aio, NULL, NULL)) != 0) {
+	p->done = false;
+	p->lost = false;
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) != 0) {
 		nng_msg_free(msg);
-		return transport_error(c, rv, timeout_ms, st);
+		return transport_error(c, NNG_ENOMEM, false, timeout_ms, st);
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rv = pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rv != 0) {
+		nng_msg_free(msg);
+		return transport_error(c, NNG_ENOMEM, false, timeout_ms, st);
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	if ((rv = nng_aio_alloc(&p->aio, aio_done, p)) != 0) {
+		call_release(p);
+		nng_msg_free(msg);
+		return transport_error(c, rv, false, timeout_ms, st);
 	}
 	if ((rv = nng_ctx_open(&p->ctx, c->sock)) != 0) {
-		nng_aio_free(p->aio);
-		p->aio = NULL;
+		call_release(p);
 		nng_msg_free(msg);
-		return transport_error(c, rv, timeout_ms, st);
+		return transport_error(c, rv, false, timeout_ms, st);
 	}
 	/* A long poll outlives the socket's re-send time: re-send only when the
 	 * whole call's time has passed. */
@@ -502,7 +613,7 @@ exchange_start(
 	 * server it waits until the timeout. */
 	nng_aio_set_timeout(p->aio, timeout_ms);
 	nng_aio_set_msg(p->aio, msg);
-	nng_ctx_send(p->ctx, p->aio);
+	step_start(p, nng_ctx_send);
 	return ORGDIR_OK;
 }
 
@@ -512,7 +623,7 @@ static orgdir_code
 exchange_finish(orgdir_client *c, od_call_pending *p, nng_msg **answer, orgdir_status *st)
 {
 	*answer = NULL;
-	nng_aio_wait(p->aio);
+	call_wait(c, p);
 	int rv = nng_aio_result(p->aio);
 	if (rv != 0) {
 		/* A failed send hands the message back to us. */
@@ -527,18 +638,18 @@ exchange_finish(orgdir_client *c, od_call_pending *p, nng_msg **answer, orgdir_s
 		    ? 1
 		    : (nng_duration) ((uint64_t) p->timeout_ms - spent);
 		nng_aio_set_timeout(p->aio, left);
-		nng_ctx_recv(p->ctx, p->aio);
-		nng_aio_wait(p->aio);
+		step_start(p, nng_ctx_recv);
+		call_wait(c, p);
 		rv = nng_aio_result(p->aio);
 		if (rv == 0) {
 			*answer = nng_aio_get_msg(p->aio);
 		}
 	}
 	nng_ctx_close(p->ctx);
-	nng_aio_free(p->aio);
-	p->aio = NULL;
+	bool lost = p->lost;
+	call_release(p);
 	if (rv != 0) {
-		return transport_error(c, rv, p->timeout_ms, st);
+		return transport_error(c, rv, lost, p->timeout_ms, st);
 	}
 	return ORGDIR_OK;
 }

@@ -8,6 +8,8 @@
 #ifndef OD_CLIENT_INT_H
 #define OD_CLIENT_INT_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +19,14 @@
 
 /* Per-call timeout when orgdir_options.timeout_ms is 0. */
 #define OD_CLIENT_TIMEOUT_DEFAULT_MS 10000
+/* How long a call waits without a connection when reconnect_ms is 0. */
+#define OD_CLIENT_RECONNECT_DEFAULT_MS 5000
+/* nng's dialer waits a random time below MIN, then below twice that, ...
+ * up to below MAX, between attempts to reach a server that is gone. */
+#define OD_CLIENT_REDIAL_MIN_MS 50
+#define OD_CLIENT_REDIAL_MAX_MS 1000
+/* How often a waiting call looks whether its client has a connection. */
+#define OD_CLIENT_CHECK_MS 50
 /* Largest max_message_bytes a client accepts. It travels as a uint32
  * (max_reply_bytes), and the reply arena may grow to OD_CLIENT_ARENA_FACTOR
  * times it: 256 MiB keeps that product far from size_t limits. */
@@ -81,10 +91,16 @@ typedef struct {
 	orgdir_client *client;
 	const ProtobufCMessageDescriptor *reply_desc;
 	nng_ctx ctx;
-	nng_aio *aio; /* NULL when nothing is in flight */
+	nng_aio *aio; /* NULL when nothing is in flight; its callback is aio_done */
 	uint64_t seq;
 	uint64_t start;
 	int timeout_ms;
+	/* aio_done sets `done` when the aio's step completes; the waiting
+	 * caller gives up on a client without a connection (`lost`). The
+	 * struct must not move while aio is in flight. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, lost;
 } od_call_pending;
 
 /* The first half of od_client_call_ex: checks and packs the request, and

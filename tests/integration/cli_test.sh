@@ -85,6 +85,14 @@ expect_rc "health of an unreachable server" 24
 ORGDIR_SERVER="ipc://$tmp/nobody-here" "$ORGCTL" --timeout 500 info >"$tmp/out" 2>"$tmp/err"
 rc=$?
 expect_rc "ORGDIR_SERVER is used" 24
+# A long --timeout is not a long wait for a server that is not there: a
+# call gives up after 5 s without a connection (liborgdir's reconnect_ms).
+# `timeout` would turn a wait of the whole 600 s into exit 124.
+timeout 60 "$ORGCTL" --server "ipc://$tmp/nobody-here" --timeout 600000 unit get x \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect_rc "no server, --timeout 600000" 24
+expect_err "no server, --timeout 600000: message" "cannot connect to ipc://$tmp/nobody-here within 5000 ms"
 
 # --- a server ---------------------------------------------------------------------
 

@@ -3,12 +3,15 @@
  * moments while 4 clients write, many times over on the same data
  * directory. After each kill, `orgdird --check` must find the store
  * consistent, and every write a client saw acknowledged must be there.
- * (ORGDIR_CRASH_ROUNDS, default 12.)
+ * (ORGDIR_CRASH_ROUNDS, default 12.) And a call waiting on a server that
+ * is killed fails once the client has had no connection for reconnect_ms,
+ * not after its whole timeout.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -147,10 +150,54 @@ test_sigkill_during_writes(void **state)
 	free(acked);
 }
 
+static void *
+kill_later(void *arg)
+{
+	od_test_server *s = arg;
+	struct timespec ts = {0, 500 * 1000000L}; /* the long poll is parked by then */
+	nanosleep(&ts, NULL);
+	kill(s->pid, SIGKILL);
+	return NULL;
+}
+
+static void
+test_call_in_flight_when_the_server_dies(void **state)
+{
+	(void) state;
+	od_test_server k = {0};
+	od_test_server_start(&k, NULL);
+	/* Without the reconnect rule this long poll would wait 60 s (its
+	 * wait), then the timeout: returning within 30 s proves the rule. */
+	orgdir_options o = {.timeout_ms = 120000, .reconnect_ms = 500};
+	orgdir_client *c = od_test_client(&k, &o);
+	orgdir_reply *r = NULL;
+	Orgdir__V1__WatchChangesResponse *w = NULL;
+	orgdir_status st;
+	assert_int_equal(orgdir_changes_watch(c, 0, NULL, 0, 0, &r, &w, &st), ORGDIR_OK);
+	uint64_t head = w->next_since_revision;
+	orgdir_reply_free(r);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, kill_later, &k), 0);
+	uint64_t t0 = od_mono_ms();
+	orgdir_code code = orgdir_changes_watch(c, head, NULL, 60000, 0, &r, &w, &st);
+	uint64_t took = od_mono_ms() - t0;
+	pthread_join(t, NULL);
+	fprintf(stderr, "watch after the kill: %s in %llu ms: %s\n", orgdir_code_name(code),
+	    (unsigned long long) took, st.message);
+	assert_int_equal(code, ORGDIR_UNAVAILABLE);
+	assert_non_null(strstr(st.message, "lost the connection"));
+	assert_non_null(strstr(st.message, "within 500 ms"));
+	assert_true(took < 30000);
+	orgdir_client_close(c);
+	od_test_server_kill(&k); /* reaps it */
+	od_test_server_cleanup(&k);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_call_in_flight_when_the_server_dies),
 	    cmocka_unit_test(test_sigkill_during_writes),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

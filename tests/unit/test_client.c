@@ -659,6 +659,7 @@ test_open_refuses_bad_arguments(void **state)
 	orgdir_status st;
 	orgdir_options neg = {.timeout_ms = -5};
 	orgdir_options huge = {.max_message_bytes = (size_t) 1 << 30};
+	orgdir_options neg_wait = {.reconnect_ms = -1};
 	(void) state;
 
 	assert_int_equal(orgdir_client_open(NULL, NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
@@ -677,6 +678,10 @@ test_open_refuses_bad_arguments(void **state)
 	assert_int_equal(
 	    orgdir_client_open("ipc:///tmp/x", &huge, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_contains(st.message, "max_message_bytes");
+	assert_null(c);
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", &neg_wait, &c, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_contains(st.message, "reconnect_ms");
 	assert_null(c);
 	/* A status is optional. */
 	assert_int_equal(orgdir_client_open("nope://x", NULL, &c, NULL), ORGDIR_INVALID_ARGUMENT);
@@ -1076,6 +1081,72 @@ test_server_gone_mid_call_is_unavailable(void **state)
 	orgdir_client_close(c);
 }
 
+/* With a long timeout, a call gives up once the client has had no
+ * connection for reconnect_ms, and says so. The 60 s timeout is what the
+ * call would wait without that rule: returning within 20 s proves it. */
+static void
+test_server_gone_mid_call_fails_after_reconnect_wait(void **state)
+{
+	char url[192];
+	struct server srv;
+	pthread_t t;
+	(void) state;
+
+	next_url(url, sizeof(url));
+	server_start(&srv, url, M_SILENT);
+	orgdir_options o = {.timeout_ms = 60000, .reconnect_ms = 300};
+	orgdir_client *c = NULL;
+	orgdir_status st;
+	assert_int_equal(orgdir_client_open(url, &o, &c, &st), ORGDIR_OK);
+	assert_int_equal(pthread_create(&t, NULL, stop_later, &srv), 0);
+	uint64_t t0 = now_ms();
+	st = get_expect(c, "u", ORGDIR_UNAVAILABLE);
+	uint64_t took = now_ms() - t0;
+	pthread_join(t, NULL);
+	assert_true(took >= 300);
+	assert_true(took < 20000);
+	assert_contains(st.message, "lost the connection");
+	assert_contains(st.message, "within 300 ms");
+	/* The client is still usable: it reconnects to a server back at the
+	 * URL (nng's dialer retries with a back-off, so a call or two may
+	 * still find no connection). */
+	server_start(&srv, url, M_DISPATCH);
+	orgdir_code code = ORGDIR_UNAVAILABLE;
+	for (int i = 0; i < 30 && code == ORGDIR_UNAVAILABLE; i++) {
+		orgdir_reply *r = NULL;
+		Orgdir__V1__Unit *u = NULL;
+		code = orgdir_unit_get(c, "back", &r, &u, &st);
+		orgdir_reply_free(r);
+	}
+	assert_int_equal(code, ORGDIR_OK);
+	orgdir_client_close(c);
+	server_stop(&srv);
+}
+
+static void
+test_nobody_listening_fails_after_reconnect_wait(void **state)
+{
+	char url[192];
+	(void) state;
+
+	next_url(url, sizeof(url));
+	orgdir_options o = {.timeout_ms = 60000, .reconnect_ms = 300};
+	orgdir_client *c = NULL;
+	orgdir_status st;
+	assert_int_equal(orgdir_client_open(url, &o, &c, &st), ORGDIR_OK);
+	/* Twice: the second call counts its own wait from its start. */
+	for (int i = 0; i < 2; i++) {
+		uint64_t t0 = now_ms();
+		st = get_expect(c, "u", ORGDIR_UNAVAILABLE);
+		uint64_t took = now_ms() - t0;
+		assert_true(took >= 300);
+		assert_true(took < 20000);
+		assert_contains(st.message, "cannot connect to");
+		assert_contains(st.message, "within 300 ms");
+	}
+	orgdir_client_close(c);
+}
+
 static void
 test_typed_wrappers(void **state)
 {
@@ -1421,6 +1492,8 @@ main(void)
 	    cmocka_unit_test(test_server_started_after_open_is_reached),
 	    cmocka_unit_test(test_request_is_resent_to_a_restarted_server),
 	    cmocka_unit_test(test_server_gone_mid_call_is_unavailable),
+	    cmocka_unit_test(test_server_gone_mid_call_fails_after_reconnect_wait),
+	    cmocka_unit_test(test_nobody_listening_fails_after_reconnect_wait),
 	    cmocka_unit_test(test_typed_wrappers),
 	    cmocka_unit_test(test_threads_share_one_client),
 	    cmocka_unit_test(test_large_replies_reuse_memory),
