@@ -6,6 +6,6 @@ add_test(NAME cli_admin COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/cli
 set_tests_properties(cli_admin PROPERTIES TIMEOUT 300
   ENVIRONMENT "ORGDIRD=$<TARGET_FILE:orgdird>;ORGCTL=$<TARGET_FILE:orgctl>")
 # clang links its sanitizer runtime statically, so ldd cannot tell: say so.
-if(ORGDIR_SANITIZE)
+if(ORGDIR_SANITIZED)
   set_property(TEST cli_admin APPEND PROPERTY ENVIRONMENT "ORGDIR_SANITIZED=1")
 endif()
