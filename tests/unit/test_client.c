@@ -1063,21 +1063,41 @@ stop_later(void *arg)
 	return NULL;
 }
 
+/* A silent server at a new url holds a call from a client opened with o;
+ * it is stopped while the call waits. Returns the call's status (it must be
+ * UNAVAILABLE) and how long it took; *c stays open, the server stopped. */
+static orgdir_status
+call_while_server_goes(
+    char *url, size_t url_size, const orgdir_options *o, orgdir_client **c, uint64_t *took)
+{
+	struct server srv;
+	pthread_t t;
+	orgdir_status st;
+
+	next_url(url, url_size);
+	server_start(&srv, url, M_SILENT);
+	assert_int_equal(orgdir_client_open(url, o, c, &st), ORGDIR_OK);
+	assert_int_equal(pthread_create(&t, NULL, stop_later, &srv), 0);
+	uint64_t t0 = now_ms();
+	st = get_expect(*c, "u", ORGDIR_UNAVAILABLE);
+	*took = now_ms() - t0;
+	pthread_join(t, NULL);
+	assert_contains(st.message, "lost the connection");
+	return st;
+}
+
+/* The timeout (1.5 s) ends the wait before reconnect_ms (5 s). */
 static void
 test_server_gone_mid_call_is_unavailable(void **state)
 {
 	char url[192];
-	struct server srv;
-	pthread_t t;
+	orgdir_options o = {.timeout_ms = 1500};
+	orgdir_client *c = NULL;
+	uint64_t took;
 	(void) state;
 
-	next_url(url, sizeof(url));
-	server_start(&srv, url, M_SILENT);
-	orgdir_client *c = client_open(url, 1500, 0, NULL);
-	assert_int_equal(pthread_create(&t, NULL, stop_later, &srv), 0);
-	orgdir_status st = get_expect(c, "u", ORGDIR_UNAVAILABLE);
-	pthread_join(t, NULL);
-	assert_contains(st.message, "lost the connection");
+	orgdir_status st = call_while_server_goes(url, sizeof(url), &o, &c, &took);
+	assert_contains(st.message, "within 1500 ms");
 	orgdir_client_close(c);
 }
 
@@ -1089,23 +1109,14 @@ test_server_gone_mid_call_fails_after_reconnect_wait(void **state)
 {
 	char url[192];
 	struct server srv;
-	pthread_t t;
-	(void) state;
-
-	next_url(url, sizeof(url));
-	server_start(&srv, url, M_SILENT);
 	orgdir_options o = {.timeout_ms = 60000, .reconnect_ms = 300};
 	orgdir_client *c = NULL;
-	orgdir_status st;
-	assert_int_equal(orgdir_client_open(url, &o, &c, &st), ORGDIR_OK);
-	assert_int_equal(pthread_create(&t, NULL, stop_later, &srv), 0);
-	uint64_t t0 = now_ms();
-	st = get_expect(c, "u", ORGDIR_UNAVAILABLE);
-	uint64_t took = now_ms() - t0;
-	pthread_join(t, NULL);
+	uint64_t took;
+	(void) state;
+
+	orgdir_status st = call_while_server_goes(url, sizeof(url), &o, &c, &took);
 	assert_true(took >= 300);
 	assert_true(took < 20000);
-	assert_contains(st.message, "lost the connection");
 	assert_contains(st.message, "within 300 ms");
 	/* The client is still usable: it reconnects to a server back at the
 	 * URL (nng's dialer retries with a back-off, so a call or two may
