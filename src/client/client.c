@@ -395,6 +395,12 @@ orgdir_client_close(orgdir_client *client)
 	free(client);
 }
 
+bool
+od_client_connected(const orgdir_client *client)
+{
+	return atomic_load(&client->pipes) > 0;
+}
+
 /* --- one call ---------------------------------------------------------------- */
 
 /* Turns an nng failure of the send or receive step into a status that says

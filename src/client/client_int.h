@@ -117,6 +117,9 @@ orgdir_code od_client_call_start(orgdir_client *client, const char *method,
 orgdir_code od_client_call_finish(
     od_call_pending *p, orgdir_reply **reply, ProtobufCMessage **out, orgdir_status *status);
 
+/* Whether the client has a connection to its server now. */
+bool od_client_connected(const orgdir_client *client);
+
 /* orgdir_client_call with the call's time extended by extra_ms (long polls). */
 orgdir_code od_client_call_ex(orgdir_client *client, const char *method,
     const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,

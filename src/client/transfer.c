@@ -339,8 +339,10 @@ orgdir_import_free(orgdir_import *im)
 	(void) import_land(im, &ignored);
 	/* Ends a session whose import will not go on: best effort (the server
 	 * drops an idle session after 10 minutes anyway). A session the commit
-	 * did end is left as it is. */
-	if (im->in_session && !im->committed) {
+	 * did end is left as it is, and so is one whose server is out of
+	 * reach: the call would only wait reconnect_ms again. */
+	if (im->in_session && !im->committed && im->failed != ORGDIR_UNAVAILABLE &&
+	    od_client_connected(im->client)) {
 		Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
 		orgdir_reply *reply = NULL;
 		ProtobufCMessage *m = NULL;
