@@ -639,6 +639,9 @@ main(int argc, char **argv)
 	char err[256];
 	char cmdpath[64];
 	int rc;
+	/* One write per line: a message is not spread over a write per byte
+	 * (od_ctl_put), interleaved with other processes' output. */
+	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if (!od_ctl_args_parse(argc - 1, argv + 1, &a, err, sizeof(err))) {
 		rc = od_ctl_usage(NULL, "%s", err);
 	} else {
