@@ -152,6 +152,38 @@ for k in 1 2 3 4 5; do
 done
 ctl_at "$e" unit get p-0
 expect_rc "nothing of the broken documents landed" 15
+# The server killed in the middle of an import (orgctl stops itself after
+# 15,000 units, two parts sent: ORGCTL_TEST_SIGNAL_AFTER_UNITS=N:STOP; the
+# server is killed; orgctl goes on): UNAVAILABLE (exit 24) once it has had
+# no connection for liborgdir's reconnect_ms (5 s), not after its
+# --timeout of 10 minutes, and nothing landed.
+k="ipc://$tmp/k.sock"
+start_server "$k" "$tmp/k" || exit 1
+ORGCTL_TEST_SIGNAL_AFTER_UNITS=15000:STOP "$ORGCTL" --server "$k" --token "${tokens[$k]}" \
+	--timeout 600000 import "$tmp/parts.json" >"$tmp/out" 2>"$tmp/err" &
+ctl_pid=$!
+for ((i = 0; i < 600; i++)); do
+	[[ "$(ps -o stat= -p "$ctl_pid" 2>/dev/null)" == T* ]] && break
+	sleep 0.1
+done
+kill -KILL "$server_pid"
+wait "$server_pid" 2>/dev/null
+kill -CONT "$ctl_pid"
+for ((i = 0; i < 600; i++)); do
+	kill -0 "$ctl_pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$ctl_pid" 2>/dev/null; then
+	kill -KILL "$ctl_pid"
+	bad "orgctl import still waits 60 s after its server was killed"
+fi
+wait "$ctl_pid"
+rc=$?
+expect_rc "an import whose server is killed" 24
+expect_err "an import whose server is killed: message" "lost the connection to $k and could not reconnect within 5000 ms"
+start_server "$k" "$tmp/k" || exit 1
+ctl_at "$k" unit get p-0
+expect_rc "nothing of the killed import landed" 15
 ctl_at "$e" import "$tmp/parts.json"
 expect_rc "the document of several parts" 0
 expect_out "all of it" "20000 unit(s) created"

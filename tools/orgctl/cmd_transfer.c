@@ -54,7 +54,10 @@ struct streamed {
 	orgdir_import *im;
 	orgdir_status st;
 	orgdir_code code; /* the import's first failure: it stops the parse */
-	size_t raise_after; /* for the tests: SIGINT to itself after this many units */
+	/* For the tests (ORGCTL_TEST_SIGNAL_AFTER_UNITS=N[:STOP]): SIGINT, or
+	 * SIGSTOP, to itself after N units. */
+	size_t raise_after;
+	int raise_signal;
 };
 
 static bool
@@ -63,7 +66,7 @@ add_unit(void *arg, ProtobufCMessage *m, size_t i)
 	struct streamed *s = arg;
 	Orgdir__V1__Unit *u = (Orgdir__V1__Unit *) m;
 	if (s->raise_after > 0 && i + 1 == s->raise_after) {
-		raise(SIGINT);
+		raise(s->raise_signal);
 	}
 	if (od_ctl_stop_signal != 0) {
 		return false; /* interrupted: parse_into says so */
@@ -149,8 +152,12 @@ run_import(struct od_ctl *c, const struct od_ctl_args *a)
 	int mode = replace ? ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__REPLACE
 	                   : ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__MODE__MERGE;
 	const char *raise_after = getenv("ORGCTL_TEST_SIGNAL_AFTER_UNITS");
+	char *raise_end = NULL;
+	size_t raise_n = raise_after != NULL ? strtoul(raise_after, &raise_end, 10) : 0;
 	struct streamed s = {.code = ORGDIR_OK,
-	    .raise_after = raise_after != NULL ? strtoul(raise_after, NULL, 10) : 0};
+	    .raise_after = raise_n,
+	    .raise_signal =
+	        raise_end != NULL && strcmp(raise_end, ":STOP") == 0 ? SIGSTOP : SIGINT};
 	if (orgdir_import_begin(c->client, mode, od_ctl_args_has(a, OD_CTL_OPT_DRY_RUN), &s.im,
 	        &s.st) != ORGDIR_OK) {
 		free(text);
