@@ -7,8 +7,9 @@
 #   BUILD=/tmp/asan tools/sanitize.sh -R test_store
 #                                # other build dir; extra arguments go to ctest
 #   SAN=thread tools/sanitize.sh # ThreadSanitizer instead, into build-tsan:
-#                                # a data race aborts the process (by hand,
-#                                # not in CI: ~10 min on 2 cores)
+#                                # a data race aborts the process (the whole
+#                                # suite ~8 min on 2 cores; CI runs the
+#                                # threaded tests only, .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAN=${SAN:-address}
