@@ -108,6 +108,22 @@ fill_random(uint8_t *p, size_t n)
 	return got == n;
 }
 
+/* A duration option: 0 keeps *ms (its default), a positive value replaces
+ * it, a negative one is refused. */
+static orgdir_code
+option_ms(const char *name, int value, int *ms, orgdir_status *st)
+{
+	if (value < 0) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s is %d: use a positive number of milliseconds, or 0 for the default (%d)",
+		    name, value, *ms);
+	}
+	if (value > 0) {
+		*ms = value;
+	}
+	return ORGDIR_OK;
+}
+
 /* Checks options and copies them into c. */
 static orgdir_code
 apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
@@ -118,23 +134,11 @@ apply_options(orgdir_client *c, const orgdir_options *opts, orgdir_status *st)
 	if (opts == NULL) {
 		return ORGDIR_OK;
 	}
-	if (opts->reconnect_ms < 0) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "reconnect_ms is %d: use a positive number of milliseconds, or 0 for the "
-		    "default (%d)",
-		    opts->reconnect_ms, OD_CLIENT_RECONNECT_DEFAULT_MS);
-	}
-	if (opts->reconnect_ms > 0) {
-		c->reconnect_ms = opts->reconnect_ms;
-	}
-	if (opts->timeout_ms < 0) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "timeout_ms is %d: use a positive number of milliseconds, or 0 for the "
-		    "default (%d)",
-		    opts->timeout_ms, OD_CLIENT_TIMEOUT_DEFAULT_MS);
-	}
-	if (opts->timeout_ms > 0) {
-		c->timeout_ms = opts->timeout_ms;
+	orgdir_code code;
+	if ((code = option_ms("reconnect_ms", opts->reconnect_ms, &c->reconnect_ms, st)) !=
+	        ORGDIR_OK ||
+	    (code = option_ms("timeout_ms", opts->timeout_ms, &c->timeout_ms, st)) != ORGDIR_OK) {
+		return code;
 	}
 	if (opts->max_message_bytes > OD_CLIENT_MESSAGE_MAX) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
