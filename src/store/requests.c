@@ -1,10 +1,9 @@
 /* requests.c - the idempotency record: the outcome of each write, keyed by
- * the client's request id, kept for the most recent REQUESTS_KEPT writes. */
+ * the client's request id, kept for the most recent OD_REQUESTS_KEPT writes. */
 #include <string.h>
 
 #include "store_int.h"
 
-#define REQUESTS_KEPT 100000
 #define REQUEST_ID_MIN 8
 #define REQUEST_ID_MAX 64
 
@@ -46,7 +45,7 @@ od_request_record(od_txn *t, const od_val *key, const od_val *response, orgdir_s
 		first = od_get_be64(k.mv_data);
 	}
 	/* Forget the oldest beyond the window, a few per write. */
-	for (int i = 0; i < 4 && next - first >= REQUESTS_KEPT; i++) {
+	for (int i = 0; i < 4 && next - first >= OD_REQUESTS_KEPT; i++) {
 		if (mdb_cursor_get(c, &k, &v, MDB_FIRST) != 0) {
 			break;
 		}

@@ -193,6 +193,10 @@ orgdir_code od_search(od_txn *t, od_arena *a, const Orgdir__V1__SearchRequest *r
 
 /* --- idempotency of writes (requests.c) ---------------------------------- */
 
+/* How many of the most recent writes' outcomes are remembered: a re-send
+ * older than that is applied again. */
+#define OD_REQUESTS_KEPT 100000
+
 /* The recorded outcome of an earlier request with this key, borrowed. */
 bool od_request_lookup(od_txn *t, const od_val *key, od_val *response);
 /* Records the outcome in the write transaction of the request itself. */

@@ -483,6 +483,52 @@ test_idempotency_record(void **state)
 	od_txn_abort(t);
 }
 
+/* The record keeps the last OD_REQUESTS_KEPT outcomes: each write past the
+ * window forgets the oldest one, from both databases, and only it. */
+static void
+test_idempotency_window(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_txn *t;
+	uint8_t key[16] = {0};
+	od_val k = {key, sizeof(key)};
+	od_val resp = {"r", 1};
+	od_val got;
+	const uint32_t extra = 10;
+	const uint32_t n = OD_REQUESTS_KEPT + extra;
+	/* In a few transactions, as writes come: the window spans them. */
+	for (uint32_t i = 0; i < n;) {
+		assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+		for (uint32_t end = i + 25000; i < n && i < end; i++) {
+			memcpy(key, &i, sizeof(i));
+			assert_int_equal(od_request_record(t, &k, &resp, &st), ORGDIR_OK);
+		}
+		assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	}
+	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(key, &i, sizeof(i));
+		if (i < extra) {
+			assert_false(od_request_lookup(t, &k, &got));
+		} else if (!od_request_lookup(t, &k, &got)) {
+			fail_msg(
+			    "request %u was forgotten, only the %u oldest should be", i, extra);
+		}
+	}
+	/* One more write forgets exactly one more. */
+	uint32_t i = n;
+	memcpy(key, &i, sizeof(i));
+	assert_int_equal(od_request_record(t, &k, &resp, &st), ORGDIR_OK);
+	i = extra;
+	memcpy(key, &i, sizeof(i));
+	assert_false(od_request_lookup(t, &k, &got));
+	i = extra + 1;
+	memcpy(key, &i, sizeof(i));
+	assert_true(od_request_lookup(t, &k, &got));
+	od_txn_abort(t);
+}
+
 /* A write that knows it is large asks for room first: refused at once with
  * a full map, then one grow makes all the room it asked for. */
 static void
@@ -779,6 +825,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_mask_and_etag, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idempotency_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idempotency_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
