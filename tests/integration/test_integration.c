@@ -1456,6 +1456,80 @@ test_search_over_rpc(void **state)
 	orgdir_client_close(c);
 }
 
+/* --retain-revisions 3: the log keeps the last three revisions; a reader or
+ * watcher from before them gets OUT_OF_RANGE telling it to read the
+ * directory again, and one inside the window gets every change still kept,
+ * for the log and for one resource alike. */
+static void
+test_retention_window(void **state)
+{
+	(void) state;
+	od_test_server s3 = {0};
+	const char *args[] = {"--retain-revisions", "3", NULL};
+	od_test_server_start(&s3, args);
+	orgdir_client *c = od_test_client(&s3, NULL);
+	orgdir_status st;
+	orgdir_reply *r;
+	Orgdir__V1__ListChangesResponse *list;
+	Orgdir__V1__WatchChangesResponse *watch;
+	uint64_t rev[6];
+	assert_int_equal(add(c, "kept", "", 0, &st), ORGDIR_OK);
+	rev[0] = st.revision;
+	for (int i = 1; i < 6; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "kept-%d", i);
+		assert_int_equal(add(c, id, "kept", i, &st), ORGDIR_OK);
+		rev[i] = st.revision;
+	}
+	/* Six revisions, three kept: the changes after rev[2]. */
+	assert_int_equal(
+	    orgdir_changes_list(c, 0, NULL, 0, 0, NULL, &r, &list, &st), ORGDIR_OUT_OF_RANGE);
+	assert_non_null(strstr(st.message, "no longer holds"));
+	assert_non_null(strstr(st.message, "ExportDirectory"));
+	assert_int_equal(
+	    orgdir_changes_list(c, rev[1], NULL, 0, 0, NULL, &r, &list, &st), ORGDIR_OUT_OF_RANGE);
+	assert_int_equal(
+	    orgdir_changes_watch(c, rev[0], NULL, 0, 0, &r, &watch, &st), ORGDIR_OUT_OF_RANGE);
+	assert_non_null(strstr(st.message, "no longer holds"));
+	assert_int_equal(
+	    orgdir_changes_list(c, rev[2], NULL, 0, 0, NULL, &r, &list, &st), ORGDIR_OK);
+	assert_int_equal(list->n_changes, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(list->changes[i]->revision, rev[3 + i]);
+	}
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_changes_watch(c, rev[2], NULL, 0, 0, &r, &watch, &st), ORGDIR_OK);
+	assert_int_equal(watch->n_changes, 3);
+	assert_int_equal(watch->next_since_revision, rev[5]);
+	orgdir_reply_free(r);
+	/* One resource: its pruned change is gone from its own listing too. */
+	assert_int_equal(orgdir_changes_list(c, rev[2], "kept-1",
+	                     ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT, 0, NULL, &r, &list, &st),
+	    ORGDIR_OK);
+	assert_int_equal(list->n_changes, 0);
+	orgdir_reply_free(r);
+	assert_int_equal(orgdir_changes_list(c, rev[2], "kept-5",
+	                     ORGDIR__V1__CHANGE__RESOURCE_TYPE__UNIT, 0, NULL, &r, &list, &st),
+	    ORGDIR_OK);
+	assert_int_equal(list->n_changes, 1);
+	assert_int_equal(list->changes[0]->revision, rev[5]);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+	/* The window holds across a restart. */
+	assert_int_equal(od_test_server_stop(&s3), 0);
+	od_test_server_start(&s3, args);
+	c = od_test_client(&s3, NULL);
+	assert_int_equal(
+	    orgdir_changes_list(c, rev[1], NULL, 0, 0, NULL, &r, &list, &st), ORGDIR_OUT_OF_RANGE);
+	assert_int_equal(
+	    orgdir_changes_list(c, rev[2], NULL, 0, 0, NULL, &r, &list, &st), ORGDIR_OK);
+	assert_int_equal(list->n_changes, 3);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&s3), 0);
+	od_test_server_cleanup(&s3);
+}
+
 /* A second server: the example organisation, and a small reply cap. */
 static void
 test_seeded_example_and_reply_cap(void **state)
@@ -1520,6 +1594,7 @@ main(void)
 	    cmocka_unit_test(test_search_over_rpc),
 	    cmocka_unit_test(test_restart_keeps_data),
 	    cmocka_unit_test(test_seeded_example_and_reply_cap),
+	    cmocka_unit_test(test_retention_window),
 	};
 	signal(SIGPIPE, SIG_IGN); /* a server hanging up on a raw write */
 	int rc = test_run_group(tests, group_setup, group_teardown);
