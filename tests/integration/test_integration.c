@@ -1075,6 +1075,19 @@ test_roles_against_writes(void **state)
 	assert_int_equal(
 	    orgdir_token_create(admin, "ed-editor", ORGDIR__V1__ROLE__EDITOR, 0, &r, &tok, &st),
 	    ORGDIR_ALREADY_EXISTS);
+	/* What orgctl would refuse before sending, the server refuses too. */
+	assert_int_equal(
+	    orgdir_token_create(admin, "no-role", 0, 0, &r, &tok, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "role must be"));
+	assert_int_equal(
+	    orgdir_token_create(admin, "odd-role", 99, 0, &r, &tok, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_int_equal(orgdir_token_create(admin, "forever", ORGDIR__V1__ROLE__READER,
+	                     (uint64_t) 200 * 366 * 86400, &r, &tok, &st),
+	    ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "100 years"));
+	assert_int_equal(
+	    orgdir_token_create(admin, "bad name!", ORGDIR__V1__ROLE__READER, 0, &r, &tok, &st),
+	    ORGDIR_INVALID_ARGUMENT);
 
 	orgdir_client *anon = client_with("");
 	orgdir_client *rd = client_with(reader);
@@ -1297,6 +1310,9 @@ test_watch_long_poll(void **state)
 	orgdir_reply_free(r);
 	assert_int_equal(
 	    orgdir_changes_watch(c, wrote + 100, NULL, 0, 0, &r, &resp, &st), ORGDIR_OUT_OF_RANGE);
+	assert_int_equal(
+	    orgdir_changes_watch(c, now, NULL, 0, -1, &r, &resp, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "max_changes"));
 	orgdir_client_close(c);
 }
 
