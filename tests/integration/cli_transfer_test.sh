@@ -207,5 +207,22 @@ ctl_at "$s" unit get dg --json
 expect_rc "the good seed after the broken one" 0
 ctl_at "$s" unit get orphan
 expect_rc "nothing of the broken seed" 15
+# Started again with --seed of another document: the store holds units, so
+# the file is not read (here it does not even exist) and nothing changes.
+stop_pid "$server_pid"
+start_server "$s" "$tmp/seeded" --seed "$tmp/no-such-file.json" || exit 1
+rc=0
+grep -q -- "--seed $tmp/no-such-file.json ignored: the store already holds units" \
+    "$tmp/orgdird.log" || rc=1
+expect_rc "a second --seed is ignored, and says so" 0
+ctl_at "$s" unit get dg --json
+expect_rc "the first seed's units are kept" 0
+# A --seed file that cannot be opened, on an empty store: orgdird stops at
+# once, saying which file and why.
+"$ORGDIRD" --listen "ipc://$tmp/noseed.sock" --data "$tmp/noseed" --seed "$tmp/no-such-file.json" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect_rc "orgdird --seed of a missing file" 1
+expect_err "the missing seed file, named" "unable to open $tmp/no-such-file.json: No such file or directory"
 
 finish
