@@ -336,4 +336,49 @@ else
 	echo "note: no example organisation (ORGDIR_EXAMPLE), skipping the seeded server"
 fi
 
+# orgdird's own command line: each bad option is a usage error (exit 2)
+# that names it, before anything is created; what cannot be opened stops it
+# with exit 1 and says what.
+orgdird_run() {
+	"$ORGDIRD" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+never=(--listen "ipc://$tmp/never.sock" --data "$tmp/never")
+orgdird_run --version
+expect_rc "orgdird --version" 0
+expect_out "orgdird --version: the schema" "(schema "
+orgdird_run --help
+expect_rc "orgdird --help" 0
+expect_out "orgdird --help: the options" "--retain-revisions N"
+orgdird_run "${never[@]}" --frobnicate 1
+expect_rc "orgdird, an unknown option" 2
+expect_err "orgdird, the unknown option named" "unknown option '--frobnicate'"
+orgdird_run "${never[@]}" --data
+expect_rc "orgdird, an option without its value" 2
+expect_err "orgdird, the option without a value named" "--data needs a value"
+for bad_opt in "--retain-revisions x:is not a number" \
+    "--max-reply-bytes 100:is not a size from 4096 to 2147483648" \
+    "--max-message-bytes 2000000000:is not a size from 4096 to 1073741824" \
+    "--contexts 0:is not a number from 1 to 4096" \
+    "--map-size 0:is not a size in MiB from 1 to 1048576"; do
+	opt=${bad_opt%%:*}
+	orgdird_run "${never[@]}" $opt
+	expect_rc "orgdird $opt" 2
+	expect_err "orgdird $opt: says why" "${opt%% *}: '${opt#* }' ${bad_opt#*:}"
+done
+many=()
+for ((i = 0; i < 17; i++)); do
+	many+=(--listen "ipc://$tmp/l$i.sock")
+done
+orgdird_run "${many[@]}" --data "$tmp/never"
+expect_rc "orgdird with too many --listen" 2
+expect_err "orgdird with too many --listen: the limit" "at most 16 --listen URLs"
+if [[ ! -e "$tmp/never" ]]; then ok; else bad "an orgdird usage error created the data directory"; fi
+orgdird_run "${never[@]}" --iso-codes "$tmp/no-iso.json"
+expect_rc "orgdird --iso-codes of a missing file" 1
+expect_err "orgdird --iso-codes: cannot start" "cannot start"
+orgdird_run --listen "nonsense://here" --data "$tmp/bad-url"
+expect_rc "orgdird --listen of an unknown scheme" 1
+expect_err "orgdird --listen: the URL named" "nonsense://here"
+
 finish
