@@ -683,6 +683,30 @@ test_open_refuses_bad_arguments(void **state)
 	    orgdir_client_open("ipc:///tmp/x", &neg_wait, &c, &st), ORGDIR_INVALID_ARGUMENT);
 	assert_contains(st.message, "reconnect_ms");
 	assert_null(c);
+	/* A token travels as a proto3 string: UTF-8, and bounded. */
+	orgdir_options bad_token = {.token = "odt_\xff\xfe"};
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", &bad_token, &c, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_contains(st.message, "UTF-8");
+	assert_null(c);
+	enum { TOKEN_MAX = 4096 }; /* orgdir_options.token: "at most 4096 bytes" */
+	char *long_token = malloc(TOKEN_MAX + 2);
+	assert_non_null(long_token);
+	memset(long_token, 'a', TOKEN_MAX + 1);
+	long_token[TOKEN_MAX + 1] = '\0';
+	orgdir_options long_opts = {.token = long_token};
+	assert_int_equal(
+	    orgdir_client_open("ipc:///tmp/x", &long_opts, &c, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_contains(st.message, "longer than");
+	assert_null(c);
+	long_token[TOKEN_MAX] = '\0'; /* the largest allowed */
+	assert_int_equal(orgdir_client_open("ipc:///tmp/x", &long_opts, &c, &st), ORGDIR_OK);
+	orgdir_client_close(c);
+	free(long_token);
+	c = (orgdir_client *) (uintptr_t) 1;
+	assert_int_equal(orgdir_client_open("", NULL, &c, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_contains(st.message, "no server URL");
+	assert_null(c);
 	/* A status is optional. */
 	assert_int_equal(orgdir_client_open("nope://x", NULL, &c, NULL), ORGDIR_INVALID_ARGUMENT);
 }
