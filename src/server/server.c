@@ -1,5 +1,6 @@
 /* server.c - the listening socket and its fixed pool of REP contexts, each
  * a small state machine driven by one aio callback (never blocking). */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,8 +532,10 @@ listen_tls(struct od_server *srv, const od_server_opts *o, const char *url, orgd
 		}
 	}
 	if (key != NULL) {
-		/* The key leaves our memory once mbed TLS has parsed it. */
-		memset(key, 0, strlen(key));
+		/* The key leaves our memory once mbed TLS has parsed it:
+		 * explicit_bzero, since a memset just before free is a dead store
+		 * that gcc -O2 drops (it did, in the Release build). */
+		explicit_bzero(key, strlen(key));
 	}
 	free(cert);
 	free(key);

@@ -380,5 +380,22 @@ expect_err "orgdird --iso-codes: cannot start" "cannot start"
 orgdird_run --listen "nonsense://here" --data "$tmp/bad-url"
 expect_rc "orgdird --listen of an unknown scheme" 1
 expect_err "orgdird --listen: the URL named" "nonsense://here"
+orgdird_run --listen "tls+tcp://127.0.0.1:0" --data "$tmp/tls-none"
+expect_rc "orgdird tls+tcp without a certificate" 1
+expect_err "orgdird tls+tcp: what it needs" "needs --tls-cert FILE and --tls-key FILE"
+orgdird_run --listen "tls+tcp://127.0.0.1:0" --data "$tmp/tls-missing" \
+    --tls-cert "$tmp/no-cert.pem" --tls-key "$tmp/no-key.pem"
+expect_rc "orgdird --tls-cert of a missing file" 1
+expect_err "orgdird --tls-cert: the file named" "cannot read $tmp/no-cert.pem"
+: >"$tmp/empty.pem"
+orgdird_run --listen "tls+tcp://127.0.0.1:0" --data "$tmp/tls-empty" \
+    --tls-cert "$tmp/empty.pem" --tls-key "$tmp/empty.pem"
+expect_rc "orgdird --tls-cert of an empty file" 1
+expect_err "orgdird --tls-cert: empty" "empty or larger than 1 MiB"
+echo "not a certificate" >"$tmp/junk.pem"
+orgdird_run --listen "tls+tcp://127.0.0.1:0" --data "$tmp/tls-junk" \
+    --tls-cert "$tmp/junk.pem" --tls-key "$tmp/junk.pem"
+expect_rc "orgdird --tls-cert of a file that is no certificate" 1
+expect_err "orgdird --tls-cert: unusable" "cannot use certificate $tmp/junk.pem"
 
 finish
