@@ -1472,6 +1472,103 @@ test_search_over_rpc(void **state)
 	orgdir_client_close(c);
 }
 
+/* What orgctl never sends but another client may: a mask naming the id or
+ * an output-only field, enum values past the known ones, notes over their
+ * cap, and a move that would make the tree too deep. Each is refused with
+ * INVALID_ARGUMENT or FAILED_PRECONDITION and a message, and changes
+ * nothing. */
+static void
+test_fields_checked_for_any_client(void **state)
+{
+	(void) state;
+	orgdir_client *c = od_test_client(&srv, NULL);
+	orgdir_status st;
+	orgdir_reply *r = NULL;
+	Orgdir__V1__Unit *u;
+	assert_int_equal(add(c, "checked", "", 0, &st), ORGDIR_OK);
+	Orgdir__V1__Unit in = unit("checked", "", 0, "Checked", NULL);
+	const char *id_path[] = {"id"};
+	assert_int_equal(
+	    orgdir_unit_update(c, &in, id_path, 1, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "id cannot change"));
+	const char *etag_path[] = {"etag"};
+	assert_int_equal(
+	    orgdir_unit_update(c, &in, etag_path, 1, &r, &u, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "output only"));
+
+	Orgdir__V1__Country cin = ORGDIR__V1__COUNTRY__INIT;
+	Orgdir__V1__Country *cout;
+	Orgdir__V1__Membership m = ORGDIR__V1__MEMBERSHIP__INIT;
+	Orgdir__V1__Presence pr = ORGDIR__V1__PRESENCE__INIT;
+	cin.code = "PT";
+	m.status = (Orgdir__V1__Membership__Status) 99;
+	cin.membership = &m;
+	const char *mp[] = {"membership"};
+	assert_int_equal(
+	    orgdir_country_update(c, &cin, mp, 1, &r, &cout, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "unknown membership status 99"));
+	cin.membership = NULL;
+	pr.declared = (Orgdir__V1__Presence__Level) 42;
+	cin.presence = &pr;
+	const char *pp[] = {"presence"};
+	assert_int_equal(
+	    orgdir_country_update(c, &cin, pp, 1, &r, &cout, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "unknown presence level 42"));
+	cin.presence = NULL;
+	char *notes = malloc(4098);
+	assert_non_null(notes);
+	memset(notes, 'n', 4097);
+	notes[4097] = '\0';
+	cin.notes = notes;
+	const char *np[] = {"notes"};
+	assert_int_equal(
+	    orgdir_country_update(c, &cin, np, 1, &r, &cout, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "at most 4096 bytes"));
+	free(notes);
+	/* Nothing of it landed. */
+	Orgdir__V1__ListCountriesRequest lr = ORGDIR__V1__LIST_COUNTRIES_REQUEST__INIT;
+	Orgdir__V1__ListCountriesResponse *lc;
+	Orgdir__V1__Membership__Status bad_status[] = {(Orgdir__V1__Membership__Status) 7};
+	lr.membership = bad_status;
+	lr.n_membership = 1;
+	assert_int_equal(orgdir_country_list(c, &lr, &r, &lc, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "unknown membership status 7"));
+	lr.n_membership = 0;
+	lr.membership = NULL;
+	lr.order_by = (Orgdir__V1__ListCountriesRequest__Order) 5;
+	assert_int_equal(orgdir_country_list(c, &lr, &r, &lc, &st), ORGDIR_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "order_by"));
+	lr.order_by = 0;
+	assert_int_equal(orgdir_country_list(c, &lr, &r, &lc, &st), ORGDIR_OK);
+	for (size_t i = 0; i < lc->n_countries; i++) {
+		if (strcmp(lc->countries[i]->code, "PT") == 0) {
+			assert_true(
+			    lc->countries[i]->notes == NULL || lc->countries[i]->notes[0] == '\0');
+			assert_true(lc->countries[i]->membership == NULL ||
+			    lc->countries[i]->membership->status == 0);
+		}
+	}
+	orgdir_reply_free(r);
+
+	/* A chain as deep as the tree may be; moving another unit under its
+	 * last link would go one level past it. */
+	char id[32], parent[32];
+	assert_int_equal(add(c, "deep-0", "", 0, &st), ORGDIR_OK);
+	for (int i = 1; i <= OD_TREE_DEPTH_MAX; i++) {
+		snprintf(id, sizeof(id), "deep-%d", i);
+		snprintf(parent, sizeof(parent), "deep-%d", i - 1);
+		assert_int_equal(add(c, id, parent, 0, &st), ORGDIR_OK);
+	}
+	snprintf(id, sizeof(id), "deep-%d", OD_TREE_DEPTH_MAX);
+	assert_int_equal(
+	    orgdir_unit_move(c, "checked", id, NULL, &r, &u, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "deeper than"));
+	assert_int_equal(orgdir_unit_get(c, "checked", &r, &u, &st), ORGDIR_OK);
+	assert_string_equal(u->parent_id, "");
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
 /* --retain-revisions 3: the log keeps the last three revisions; a reader or
  * watcher from before them gets OUT_OF_RANGE telling it to read the
  * directory again, and one inside the window gets every change still kept,
@@ -1611,6 +1708,7 @@ main(void)
 	    cmocka_unit_test(test_restart_keeps_data),
 	    cmocka_unit_test(test_seeded_example_and_reply_cap),
 	    cmocka_unit_test(test_retention_window),
+	    cmocka_unit_test(test_fields_checked_for_any_client),
 	};
 	signal(SIGPIPE, SIG_IGN); /* a server hanging up on a raw write */
 	int rc = test_run_group(tests, group_setup, group_teardown);
