@@ -27,6 +27,7 @@
 #define OD_SHORT_MAX 256 /* bytes: acronym, email, phone, city */
 #define OD_TEXT_MAX 4096 /* bytes: description, url */
 #define OD_TREE_DEPTH_MAX 64 /* levels below a root */
+#define OD_NOTES_MAX 4096 /* bytes of a country's notes */
 #define OD_PAGE_DEFAULT 100
 #define OD_PAGE_MAX 1000
 #define OD_MESSAGE_MAX_DEFAULT (4u << 20) /* 4 MiB: requests, and clients' replies */

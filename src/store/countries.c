@@ -11,7 +11,6 @@
 #include "store_int.h"
 #include "textkey.h"
 
-#define NOTES_MAX 4096
 #define YEAR_MIN 1900
 #define YEAR_MAX 2100
 
@@ -525,9 +524,9 @@ check_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
 		}
 	}
 	size_t nl = strlen(r->notes);
-	if (nl > NOTES_MAX || !od_utf8_valid(r->notes, nl)) {
+	if (nl > OD_NOTES_MAX || !od_utf8_valid(r->notes, nl)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "notes must be valid UTF-8 of at most %d bytes", NOTES_MAX);
+		    "notes must be valid UTF-8 of at most %d bytes", OD_NOTES_MAX);
 	}
 	for (size_t i = 0; i < r->n_name; i++) {
 		r->name[i]->base.n_unknown_fields = 0;

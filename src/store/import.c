@@ -16,7 +16,6 @@
 #include "transfer.h"
 
 /* As countries.c checks them. */
-#define NOTES_MAX 4096
 #define YEAR_MIN 1900
 #define YEAR_MAX 2100
 #define CYCLE_IDS_SHOWN 8
@@ -574,10 +573,10 @@ check_countries(struct imp *im)
 			}
 		}
 		size_t nl = strlen(c->notes);
-		if (nl > NOTES_MAX) {
+		if (nl > OD_NOTES_MAX) {
 			snprintf(path, sizeof(path), "countries[%zu].notes", i);
-			problem(
-			    im, path, "notes are %zu bytes long; the limit is %d", nl, NOTES_MAX);
+			problem(im, path, "notes are %zu bytes long; the limit is %d", nl,
+			    OD_NOTES_MAX);
 		}
 		if (od_check_localized("country name", c->name, c->n_name, OD_NAME_MAX, false,
 		        &tmp) != ORGDIR_OK) {
