@@ -406,6 +406,44 @@ test_broken_documents_leave_store_untouched(void **state)
 	rb.parent_id = "";
 	g.pu[1] = &rb;
 	expect_problem(c, &g.d, MERGE, "countries[0].regionUnitId", "REGIONAL_OFFICE");
+	g.pu[1] = &g.u[1];
+	/* A region that is nowhere, and one that is not an id. */
+	fr.region_unit_id = "ro-nowhere";
+	expect_problem(c, &g.d, MERGE, "countries[0].regionUnitId", "not in the directory");
+	fr.region_unit_id = "Bad_Id";
+	expect_problem(c, &g.d, MERGE, "countries[0].regionUnitId", "not a valid id");
+	fr.region_unit_id = "";
+	/* Membership and presence values past the known ones, a year out of
+	 * range, notes over their cap, a name in no language. */
+	Orgdir__V1__Membership m = ORGDIR__V1__MEMBERSHIP__INIT;
+	m.status = (Orgdir__V1__Membership__Status) 9;
+	m.since_year = 1200;
+	fr.membership = &m;
+	expect_problem(c, &g.d, MERGE, "countries[0].membership.status", "unknown membership");
+	expect_problem(c, &g.d, MERGE, "countries[0].membership.sinceYear", "1200");
+	fr.membership = NULL;
+	Orgdir__V1__Presence pr = ORGDIR__V1__PRESENCE__INIT;
+	pr.declared = (Orgdir__V1__Presence__Level) 17;
+	fr.presence = &pr;
+	expect_problem(c, &g.d, MERGE, "countries[0].presence.declared", "unknown presence");
+	fr.presence = NULL;
+	char *notes = malloc(5000);
+	assert_non_null(notes);
+	memset(notes, 'n', 4999);
+	notes[4999] = '\0';
+	fr.notes = notes;
+	expect_problem(c, &g.d, MERGE, "countries[0].notes", "4999 bytes");
+	free(notes);
+	fr.notes = "x";
+	Orgdir__V1__LocalizedString nolang = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString *names[] = {&nolang};
+	nolang.lang = "";
+	nolang.text = "France";
+	fr.name = names;
+	fr.n_name = 1;
+	expect_problem(c, &g.d, MERGE, "countries[0].name", "BCP 47");
+	fr.name = NULL;
+	fr.n_name = 0;
 	gdoc_free(&g);
 
 	/* Invalid id, invalid parent id, missing kind, missing name. */
