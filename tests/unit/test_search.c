@@ -572,6 +572,57 @@ test_pages_across_early_stop(void **state)
 	assert_string_equal(token, "");
 }
 
+/* More whole-name hits than the set of already-ranked docs starts with
+ * (32: it grows): every one once, all before the word-prefix hits, in one
+ * page or seven at a time. */
+static void
+test_many_whole_name_hits(void **state)
+{
+	struct fx *f = *state;
+	char id[32], name[64];
+	for (int i = 0; i < 70; i++) {
+		snprintf(id, sizeof(id), "ss-%02d", i);
+		if (i < 60) {
+			snprintf(name, sizeof(name), "Shared Services");
+		} else {
+			snprintf(name, sizeof(name), "Shared Services Annex %d", i);
+		}
+		assert_int_equal(add(f, id, i % 2 ? "dg" : "iom", ORGDIR__V1__UNIT__KIND__OFFICE,
+		                     NULL, name, NULL, NULL),
+		    ORGDIR_OK);
+	}
+	char token[512] = "";
+	Orgdir__V1__SearchResponse *r =
+	    page(f, "shared services", NULL, NULL, 100, token, sizeof(token));
+	assert_int_equal(r->total_size, 70);
+	assert_int_equal(r->n_hits, 70);
+	int seen[70] = {0};
+	for (size_t i = 0; i < r->n_hits; i++) {
+		int k = atoi(r->hits[i]->unit->id + 3);
+		assert_int_equal(seen[k], 0);
+		seen[k] = 1;
+		assert_int_equal(r->hits[i]->match,
+		    i < 60 ? ORGDIR__V1__SEARCH_HIT__MATCH__WHOLE_NAME
+		           : ORGDIR__V1__SEARCH_HIT__MATCH__WORD_PREFIX);
+	}
+	memset(seen, 0, sizeof(seen));
+	int total = 0;
+	token[0] = '\0';
+	for (int n = 0; n < 20; n++) {
+		r = page(f, "shared services", NULL, NULL, 7, token, sizeof(token));
+		for (size_t i = 0; i < r->n_hits; i++) {
+			int k = atoi(r->hits[i]->unit->id + 3);
+			assert_int_equal(seen[k], 0);
+			seen[k] = 1;
+			total++;
+		}
+		if (token[0] == '\0') {
+			break;
+		}
+	}
+	assert_int_equal(total, 70);
+}
+
 /* Ties: equal tier, language and depth go by id; a whole name in two
  * languages is one hit. */
 static void
@@ -983,6 +1034,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pages_without_gaps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages_across_early_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranking_ties, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_whole_name_hits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query_beyond_the_work_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_short_query_words, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_short_word_beyond_the_work_cap, setup, teardown),
