@@ -22,6 +22,55 @@ check_str(const char *what, const char *s, size_t max, orgdir_status *st)
 	return ORGDIR_OK;
 }
 
+/* An address people write to: local@domain, one '@', something on each
+ * side, and none of the characters that would make it several addresses or
+ * a header (space, control, < > , ; " ( ) [ ] \). Non-ASCII is allowed
+ * (internationalised addresses). Empty is "none". */
+static orgdir_code
+check_email(const char *what, const char *s, orgdir_status *st)
+{
+	orgdir_code c = check_str(what, s, OD_SHORT_MAX, st);
+	if (c != ORGDIR_OK || s[0] == '\0') {
+		return c;
+	}
+	const char *at = strchr(s, '@');
+	bool ok = at != NULL && at != s && at[1] != '\0' && strchr(at + 1, '@') == NULL;
+	for (const unsigned char *p = (const unsigned char *) s; ok && *p != '\0'; p++) {
+		ok = *p > 0x20 && *p != 0x7f && strchr("<>,;\"()[]\\", *p) == NULL;
+	}
+	if (!ok) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s '%.64s' is not an address like name@example.org", what,
+		    od_utf8_valid(s, strlen(s)) ? s : "?");
+	}
+	return ORGDIR_OK;
+}
+
+/* A link an intranet page can show: http:// or https:// and a host, no
+ * space, control character, quote or angle bracket (so never javascript:
+ * or data:). Empty is "none". */
+static orgdir_code
+check_url(const char *what, const char *s, orgdir_status *st)
+{
+	orgdir_code c = check_str(what, s, URL_MAX, st);
+	if (c != ORGDIR_OK || s[0] == '\0') {
+		return c;
+	}
+	size_t scheme = strncasecmp(s, "https://", 8) == 0 ? 8
+	    : strncasecmp(s, "http://", 7) == 0            ? 7
+	                                                   : 0;
+	bool ok = scheme != 0 && s[scheme] != '\0' && s[scheme] != '/';
+	for (const unsigned char *p = (const unsigned char *) s; ok && *p != '\0'; p++) {
+		ok = *p > 0x20 && *p != 0x7f && *p != '"' && *p != '<' && *p != '>';
+	}
+	if (!ok) {
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s '%.64s' is not an http:// or https:// address without spaces or quotes",
+		    what, od_utf8_valid(s, strlen(s)) ? s : "?");
+	}
+	return ORGDIR_OK;
+}
+
 orgdir_code
 od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size_t n, size_t max,
     bool required, orgdir_status *st)
@@ -137,7 +186,7 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 		if ((c = od_check_localized("head title", h->title, h->n_title, OD_NAME_MAX, false,
 		         st)) != ORGDIR_OK ||
 		    (c = check_str("head name", h->name, OD_NAME_MAX, st)) != ORGDIR_OK ||
-		    (c = check_str("head email", h->email, OD_SHORT_MAX, st)) != ORGDIR_OK ||
+		    (c = check_email("head email", h->email, st)) != ORGDIR_OK ||
 		    (c = check_str("head phone", h->phone, OD_SHORT_MAX, st)) != ORGDIR_OK) {
 			return c;
 		}
@@ -174,9 +223,9 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 	if (u->contact != NULL) {
 		Orgdir__V1__Contact *k = u->contact;
 		strip_unknown(&k->base);
-		if ((c = check_str("contact email", k->email, OD_SHORT_MAX, st)) != ORGDIR_OK ||
+		if ((c = check_email("contact email", k->email, st)) != ORGDIR_OK ||
 		    (c = check_str("contact phone", k->phone, OD_SHORT_MAX, st)) != ORGDIR_OK ||
-		    (c = check_str("contact url", k->url, URL_MAX, st)) != ORGDIR_OK) {
+		    (c = check_url("contact url", k->url, st)) != ORGDIR_OK) {
 			return c;
 		}
 	}

@@ -171,6 +171,32 @@ expect_rc "get --json" 0
 expect_json "get --json fields" 'd["id"] == "dg" and d["parentId"] == "org" and d["kind"] == "EXECUTIVE_OFFICE" and d["sortOrder"] == 1'
 expect_json "get --json names" 'lt(d["name"], "fr") == "Directrice générale" and lt(d["name"], "en") == "Director General"'
 expect_json "get --json head and location" 'd["head"]["name"] == "Amy Pope" and d["location"]["countryCode"] == "CH" and d["etag"] != ""'
+# The contact options, the head's, and a description: set, then each read back.
+ctl unit set ops-sub --email ops@example.org --phone "+41 22 717 9111" \
+	--url https://example.org/ops --head-email head@example.org --head-phone "+41 22 000" \
+	--description en="Runs the operations" --city Genève
+expect_rc "set contact, head contact, description, city" 0
+ctl unit get ops-sub --json
+expect_json "set: the contact" 'd["contact"] == {"email": "ops@example.org", "phone": "+41 22 717 9111", "url": "https://example.org/ops"}'
+expect_json "set: the head's contact" 'd["head"]["email"] == "head@example.org" and d["head"]["phone"] == "+41 22 000"'
+expect_json "set: description and city" 'lt(d["description"], "en") == "Runs the operations" and d["location"]["city"] == "Genève"'
+expect_json "set: the name untouched" 'lt(d["name"], "fr") == "Sous-unité"'
+ctl unit set ops-sub --email "not an address"
+expect_rc "set a malformed email" 13
+expect_err "a malformed email, named" "contact email 'not an address' is not an address like name@example.org"
+for bad in "@example.org" "a@" "a@b@c" "a@b.org, c@d.org" "A <a@b.org>"; do
+	ctl unit set ops-sub --head-email "$bad"
+	expect_rc "set head email '$bad'" 13
+done
+for bad in "javascript:alert(1)" "https://" "ftp://example.org" "https://exa mple.org" 'https://x.org/"onmouseover' "data:text/html,hi"; do
+	ctl unit set ops-sub --url "$bad"
+	expect_rc "set url '$bad'" 13
+done
+expect_err "a url that is no http(s) link, named" "is not an http:// or https:// address"
+ctl unit set ops-sub --email "ünïcode@exämple.org" --url HTTPS://Example.org/a?b=c#d
+expect_rc "an internationalised email and an upper-case scheme" 0
+ctl unit set ops-sub --email "" --url ""
+expect_rc "emptied contact fields" 0
 
 ctl unit ls dg
 expect_rc "ls" 0
