@@ -197,8 +197,11 @@ int od_mono_cond_init(pthread_cond_t *cv);
  * normalises what is documented as normalised, drops unknown fields. */
 orgdir_code od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st);
 orgdir_code od_check_id(const char *what, const char *id, orgdir_status *st);
+/* A localized text: 1..OD_LANGS_MAX distinct BCP 47 tags (none when not
+ * required), each text non-empty, at most max bytes of UTF-8 without
+ * control characters (lines: tabs and line breaks allowed). */
 orgdir_code od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size_t n,
-    size_t max, bool required, orgdir_status *st);
+    size_t max, bool required, bool lines, orgdir_status *st);
 /* Sets the field named by `path` (snake_case or lowerCamelCase, dotted for
  * sub-messages) in dst to its value in src (NULL src = default). Pointers
  * are shared: dst, src and arena must have the same lifetime. */

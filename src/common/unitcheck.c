@@ -8,8 +8,26 @@
 #define ACRONYM_MAX 32
 #define URL_MAX 2048
 
+/* The first control character of s (C0, DEL, C1) that a text may not
+ * hold, or NULL: tabs and line breaks are allowed in multi-line texts
+ * (descriptions) only. s is valid UTF-8. */
+static const unsigned char *
+control_char(const char *s, bool lines)
+{
+	for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++) {
+		if (*p < 0x20 && !(lines && (*p == '\t' || *p == '\n' || *p == '\r'))) {
+			return p;
+		}
+		if (*p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Size, UTF-8 and control characters of one text (lines: multi-line). */
 static orgdir_code
-check_str(const char *what, const char *s, size_t max, orgdir_status *st)
+check_text(const char *what, const char *s, size_t max, bool lines, orgdir_status *st)
 {
 	size_t n = strlen(s);
 	if (n > max) {
@@ -19,7 +37,21 @@ check_str(const char *what, const char *s, size_t max, orgdir_status *st)
 	if (!od_utf8_valid(s, n)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
 	}
+	const unsigned char *bad = control_char(s, lines);
+	if (bad != NULL) {
+		unsigned cp = *bad == 0xc2 ? bad[1] : *bad;
+		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
+		    "%s holds the control character U+%04X at byte %zu%s", what, cp,
+		    (size_t) (bad - (const unsigned char *) s),
+		    lines ? "" : " (a single line: no tabs or line breaks)");
+	}
 	return ORGDIR_OK;
+}
+
+static orgdir_code
+check_str(const char *what, const char *s, size_t max, orgdir_status *st)
+{
+	return check_text(what, s, max, false, st);
 }
 
 /* An address people write to: local@domain, one '@', something on each
@@ -73,7 +105,7 @@ check_url(const char *what, const char *s, orgdir_status *st)
 
 orgdir_code
 od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size_t n, size_t max,
-    bool required, orgdir_status *st)
+    bool required, bool lines, orgdir_status *st)
 {
 	char field[96];
 	if (required && n == 0) {
@@ -95,10 +127,10 @@ od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size
 		}
 		/* The field's name only for a message (this runs for every text
 		 * of every unit an import writes). */
-		orgdir_code c = check_str("", v[i]->text, max, st);
+		orgdir_code c = check_text("", v[i]->text, max, lines, st);
 		if (c != ORGDIR_OK) {
 			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
-			return check_str(field, v[i]->text, max, st);
+			return check_text(field, v[i]->text, max, lines, st);
 		}
 		if (v[i]->text[0] == '\0') {
 			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
@@ -170,10 +202,10 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 	for (size_t i = 0; i < u->n_description; i++) {
 		strip_unknown(&u->description[i]->base);
 	}
-	if ((c = od_check_localized("name", u->name, u->n_name, OD_NAME_MAX, true, st)) !=
+	if ((c = od_check_localized("name", u->name, u->n_name, OD_NAME_MAX, true, false, st)) !=
 	        ORGDIR_OK ||
 	    (c = od_check_localized("description", u->description, u->n_description, OD_TEXT_MAX,
-	         false, st)) != ORGDIR_OK ||
+	         false, true, st)) != ORGDIR_OK ||
 	    (c = check_str("acronym", u->acronym, ACRONYM_MAX, st)) != ORGDIR_OK) {
 		return c;
 	}
@@ -184,7 +216,7 @@ od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st)
 			strip_unknown(&h->title[i]->base);
 		}
 		if ((c = od_check_localized("head title", h->title, h->n_title, OD_NAME_MAX, false,
-		         st)) != ORGDIR_OK ||
+		         false, st)) != ORGDIR_OK ||
 		    (c = check_str("head name", h->name, OD_NAME_MAX, st)) != ORGDIR_OK ||
 		    (c = check_email("head email", h->email, st)) != ORGDIR_OK ||
 		    (c = check_str("head phone", h->phone, OD_SHORT_MAX, st)) != ORGDIR_OK) {

@@ -532,7 +532,8 @@ check_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
 		r->name[i]->base.n_unknown_fields = 0;
 	}
 	r->base.n_unknown_fields = 0;
-	return od_check_localized("country name", r->name, r->n_name, OD_NAME_MAX, false, st);
+	return od_check_localized(
+	    "country name", r->name, r->n_name, OD_NAME_MAX, false, false, st);
 }
 
 static orgdir_code

@@ -579,7 +579,7 @@ check_countries(struct imp *im)
 			    OD_NOTES_MAX);
 		}
 		if (od_check_localized("country name", c->name, c->n_name, OD_NAME_MAX, false,
-		        &tmp) != ORGDIR_OK) {
+		        false, &tmp) != ORGDIR_OK) {
 			snprintf(path, sizeof(path), "countries[%zu].name", i);
 			problem(im, path, "%s", tmp.message);
 		}

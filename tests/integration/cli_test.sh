@@ -197,6 +197,24 @@ ctl unit set ops-sub --email "ünïcode@exämple.org" --url HTTPS://Example.org/
 expect_rc "an internationalised email and an upper-case scheme" 0
 ctl unit set ops-sub --email "" --url ""
 expect_rc "emptied contact fields" 0
+# Control characters: none in a name, a title or any one-line field (an
+# escape sequence would reach every terminal and page that shows it);
+# descriptions may hold tabs and line breaks, nothing else.
+ctl unit set ops-sub --name en="$(printf 'Sub\033[31munit')"
+expect_rc "a name with an escape sequence" 13
+expect_err "the control character named" "name[en] holds the control character U+001B at byte 3"
+ctl unit set ops-sub --name en="$(printf 'Two\nlines')"
+expect_rc "a name of two lines" 13
+ctl unit set ops-sub --head-name "$(printf 'Tab\there')"
+expect_rc "a head name with a tab" 13
+ctl unit set ops-sub --acronym "$(printf 'A\302\205B')"
+expect_rc "an acronym with a C1 control (NEL)" 13
+ctl unit set ops-sub --description en="$(printf 'First paragraph.\n\n\tSecond one.')"
+expect_rc "a description of several lines" 0
+ctl unit set ops-sub --description en="$(printf 'Bell\a')"
+expect_rc "a description with a bell" 13
+ctl unit get ops-sub --json
+expect_json "the refused changes left the unit as it was" 'lt(d["name"], "en") == "Sub-unit" and lt(d["description"], "en") == "First paragraph.\n\n\tSecond one." and d.get("acronym", "") == ""'
 
 ctl unit ls dg
 expect_rc "ls" 0
