@@ -174,6 +174,9 @@ od_ascii8(const unsigned char *p)
 /* Copies at most dst_size-1 bytes and NUL-terminates; never splits a UTF-8
  * sequence. */
 void od_strlcpy(char *dst, const char *src, size_t dst_size);
+/* Replaces each byte of s that does not start a valid UTF-8 sequence with
+ * '?': a message cut by a precision ("%.40s") inside a sequence. */
+void od_utf8_repair(char *s);
 
 /* The socket file of an ipc:// or unix:// URL (a pointer into url), or
  * NULL for another scheme or an empty path. */

@@ -67,8 +67,11 @@ od_status_vset(orgdir_status *st, orgdir_code code, const char *fmt, va_list ap)
 	} else {
 		char tmp[ORGDIR_STATUS_MESSAGE_MAX];
 		vsnprintf(tmp, sizeof(tmp), fmt, ap);
-		/* vsnprintf may cut a UTF-8 sequence; od_strlcpy does not. */
+		/* vsnprintf may cut a UTF-8 sequence; od_strlcpy does not. A
+		 * precision ("'%.40s'" of a client's text) may cut one inside the
+		 * message: a status travels as a proto3 string, so it is repaired. */
 		od_strlcpy(st->message, tmp, sizeof(st->message));
+		od_utf8_repair(st->message);
 	}
 	return code;
 }

@@ -182,6 +182,25 @@ od_strlcpy(char *dst, const char *src, size_t dst_size)
 	dst[n] = '\0';
 }
 
+void
+od_utf8_repair(char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		unsigned char b = (unsigned char) s[i];
+		size_t len = b < 0x80        ? 1
+		    : b >= 0xC2 && b <= 0xDF ? 2
+		    : b >= 0xE0 && b <= 0xEF ? 3
+		    : b >= 0xF0 && b <= 0xF4 ? 4
+		                             : 0;
+		if (len != 0 && i + len <= n && od_utf8_valid(s + i, len)) {
+			i += len;
+		} else {
+			s[i++] = '?';
+		}
+	}
+}
+
 const char *
 orgdir_text_pick(Orgdir__V1__LocalizedString *const *values, size_t n, const char *lang)
 {

@@ -184,6 +184,10 @@ expect_json "set: the name untouched" 'lt(d["name"], "fr") == "Sous-unité"'
 ctl unit set ops-sub --email "not an address"
 expect_rc "set a malformed email" 13
 expect_err "a malformed email, named" "contact email 'not an address' is not an address like name@example.org"
+# The message quotes 64 bytes of it, a cut inside an 'é': still readable.
+ctl unit set ops-sub --email "a$(printf 'é%.0s' {1..40})"
+expect_rc "a long malformed email" 13
+expect_err "a long malformed email, quoted in a valid message" "is not an address like name@example.org"
 for bad in "@example.org" "a@" "a@b@c" "a@b.org, c@d.org" "A <a@b.org>"; do
 	ctl unit set ops-sub --head-email "$bad"
 	expect_rc "set head email '$bad'" 13

@@ -339,6 +339,16 @@ test_status_table(void **state)
 	od_status_set(&st, ORGDIR_INTERNAL, "%s", big);
 	assert_true(od_utf8_valid(st.message, strlen(st.message)));
 	assert_true(strlen(st.message) < ORGDIR_STATUS_MESSAGE_MAX);
+	/* A precision that cuts a client's text inside a sequence. */
+	od_status_set(&st, ORGDIR_INVALID_ARGUMENT, "email '%.2s' is bad", "aé");
+	assert_string_equal(st.message, "email 'a?' is bad");
+	od_status_set(&st, ORGDIR_INVALID_ARGUMENT, "'%.4s'", "日本");
+	assert_string_equal(st.message, "'日?'");
+	od_status_set(&st, ORGDIR_INVALID_ARGUMENT, "kept: %s", "日本 é ü");
+	assert_string_equal(st.message, "kept: 日本 é ü");
+	char bad[] = {'a', (char) 0xC0, (char) 0xAF, 'b', (char) 0xED, (char) 0xA0, (char) 0x80, 0};
+	od_utf8_repair(bad);
+	assert_string_equal(bad, "a??b???"); /* an overlong '/', a surrogate */
 }
 
 static void
