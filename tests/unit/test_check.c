@@ -404,6 +404,37 @@ test_dangling_parent(void **state)
 	expect_problem(f, "unit 'div-hr' is listed under 'org', but its parent is 'ghost'");
 }
 
+/* A unit an older server stored, before a field rule tightened (an email
+ * that is no address): the check names the unit and the field. */
+static void
+test_unit_breaking_a_newer_rule(void **state)
+{
+	struct fx *f = *state;
+	struct raw r;
+	raw_begin(f, &r);
+	MDB_dbi units = raw_db(&r, "units");
+	MDB_val k = {strlen("div-hr"), "div-hr"};
+	MDB_val v;
+	assert_int_equal(mdb_get(r.txn, units, &k, &v), 0);
+	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(NULL, v.mv_size, v.mv_data);
+	assert_non_null(u);
+	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
+	Orgdir__V1__Contact *old = u->contact;
+	contact.email = "not an address";
+	u->contact = &contact;
+	uint8_t buf[4096];
+	size_t n = orgdir__v1__unit__get_packed_size(u);
+	assert_true(n <= sizeof(buf));
+	orgdir__v1__unit__pack(u, buf);
+	u->contact = old;
+	orgdir__v1__unit__free_unpacked(u, NULL);
+	raw_put(&r, "units", "div-hr", strlen("div-hr"), buf, n);
+	raw_end(f, &r);
+	expect_problem(f,
+	    "unit 'div-hr': contact email 'not an address' is not an address like "
+	    "name@example.org");
+}
+
 static void
 test_missing_children_entry(void **state)
 {
@@ -1034,6 +1065,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_clean_store_passes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dangling_parent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unit_breaking_a_newer_rule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_children_entry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_extra_children_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrong_kind_counts, setup, teardown),
