@@ -200,6 +200,10 @@ int od_mono_cond_init(pthread_cond_t *cv);
  * normalises what is documented as normalised, drops unknown fields. */
 orgdir_code od_unit_check(Orgdir__V1__Unit *u, orgdir_status *st);
 orgdir_code od_check_id(const char *what, const char *id, orgdir_status *st);
+/* One text: at most max bytes, UTF-8, no control character (C0, DEL, C1)
+ * but, when lines is set, tabs and line breaks. */
+orgdir_code od_check_text(
+    const char *what, const char *s, size_t max, bool lines, orgdir_status *st);
 /* A localized text: 1..OD_LANGS_MAX distinct BCP 47 tags (none when not
  * required), each text non-empty, at most max bytes of UTF-8 without
  * control characters (lines: tabs and line breaks allowed). */

@@ -25,9 +25,8 @@ control_char(const char *s, bool lines)
 	return NULL;
 }
 
-/* Size, UTF-8 and control characters of one text (lines: multi-line). */
-static orgdir_code
-check_text(const char *what, const char *s, size_t max, bool lines, orgdir_status *st)
+orgdir_code
+od_check_text(const char *what, const char *s, size_t max, bool lines, orgdir_status *st)
 {
 	size_t n = strlen(s);
 	if (n > max) {
@@ -51,7 +50,7 @@ check_text(const char *what, const char *s, size_t max, bool lines, orgdir_statu
 static orgdir_code
 check_str(const char *what, const char *s, size_t max, orgdir_status *st)
 {
-	return check_text(what, s, max, false, st);
+	return od_check_text(what, s, max, false, st);
 }
 
 /* An address people write to: local@domain, one '@', something on each
@@ -127,10 +126,10 @@ od_check_localized(const char *what, Orgdir__V1__LocalizedString *const *v, size
 		}
 		/* The field's name only for a message (this runs for every text
 		 * of every unit an import writes). */
-		orgdir_code c = check_text("", v[i]->text, max, lines, st);
+		orgdir_code c = od_check_text("", v[i]->text, max, lines, st);
 		if (c != ORGDIR_OK) {
 			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);
-			return check_text(field, v[i]->text, max, lines, st);
+			return od_check_text(field, v[i]->text, max, lines, st);
 		}
 		if (v[i]->text[0] == '\0') {
 			snprintf(field, sizeof(field), "%s[%s]", what, v[i]->lang);

@@ -523,10 +523,9 @@ check_record(od_txn *t, od_arena *a, Orgdir__V1__Country *r, orgdir_status *st)
 			    r->region_unit_id);
 		}
 	}
-	size_t nl = strlen(r->notes);
-	if (nl > OD_NOTES_MAX || !od_utf8_valid(r->notes, nl)) {
-		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "notes must be valid UTF-8 of at most %d bytes", OD_NOTES_MAX);
+	orgdir_code nc = od_check_text("notes", r->notes, OD_NOTES_MAX, true, st);
+	if (nc != ORGDIR_OK) {
+		return nc;
 	}
 	for (size_t i = 0; i < r->n_name; i++) {
 		r->name[i]->base.n_unknown_fields = 0;

@@ -572,11 +572,9 @@ check_countries(struct imp *im)
 				}
 			}
 		}
-		size_t nl = strlen(c->notes);
-		if (nl > OD_NOTES_MAX) {
+		if (od_check_text("notes", c->notes, OD_NOTES_MAX, true, &tmp) != ORGDIR_OK) {
 			snprintf(path, sizeof(path), "countries[%zu].notes", i);
-			problem(im, path, "notes are %zu bytes long; the limit is %d", nl,
-			    OD_NOTES_MAX);
+			problem(im, path, "%s", tmp.message);
 		}
 		if (od_check_localized("country name", c->name, c->n_name, OD_NAME_MAX, false,
 		        false, &tmp) != ORGDIR_OK) {

@@ -237,6 +237,16 @@ ctl country set FR --member-since 1951 --notes "Founding member."
 expect_rc "set year and notes" 0
 expect_out "notes shown" "notes:            Founding member."
 
+# Notes are free text over several lines, but hold no other control
+# character.
+ctl country set PT --notes "$(printf 'Line one.\nLine two.')"
+expect_rc "notes of two lines" 0
+ctl country set PT --notes "$(printf 'Bad\033[2J')"
+expect_rc "notes with an escape sequence" 13
+expect_err "notes: the control character named" "notes holds the control character U+001B"
+ctl country get PT --json
+expect_json "the refused notes changed nothing" 'd["notes"] == "Line one.\nLine two."'
+
 # Optimistic concurrency: a stale etag is ABORTED (exit 20).
 ctl country get FR --json
 stale=$(json_field 'd["etag"]')

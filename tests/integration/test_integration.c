@@ -1523,7 +1523,7 @@ test_fields_checked_for_any_client(void **state)
 	const char *np[] = {"notes"};
 	assert_int_equal(
 	    orgdir_country_update(c, &cin, np, 1, &r, &cout, &st), ORGDIR_INVALID_ARGUMENT);
-	assert_non_null(strstr(st.message, "at most 4096 bytes"));
+	assert_non_null(strstr(st.message, "notes is 4097 bytes long; the limit is 4096"));
 	free(notes);
 	/* Nothing of it landed. */
 	Orgdir__V1__ListCountriesRequest lr = ORGDIR__V1__LIST_COUNTRIES_REQUEST__INIT;
