@@ -330,9 +330,10 @@ children_del(struct raw *r, const char *parent, int32_t order, const char *id)
 	raw_del(r, "children", parent, strlen(parent), sk, sort_key(order, id, sk));
 }
 
-/* Rewrites unit `id` with another parent_id (indexes untouched). */
+/* Rewrites unit `id` with another parent_id and/or contact (NULL: kept),
+ * indexes untouched. */
 static void
-raw_set_parent(struct raw *r, const char *id, const char *parent)
+raw_rewrite_unit(struct raw *r, const char *id, const char *parent, Orgdir__V1__Contact *contact)
 {
 	MDB_dbi units = raw_db(r, "units");
 	MDB_val k = {strlen(id), (void *) id};
@@ -340,15 +341,24 @@ raw_set_parent(struct raw *r, const char *id, const char *parent)
 	assert_int_equal(mdb_get(r->txn, units, &k, &v), 0);
 	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(NULL, v.mv_size, v.mv_data);
 	assert_non_null(u);
-	char *old = u->parent_id;
-	u->parent_id = (char *) parent;
+	char *old_parent = u->parent_id;
+	Orgdir__V1__Contact *old_contact = u->contact;
+	u->parent_id = parent != NULL ? (char *) parent : old_parent;
+	u->contact = contact != NULL ? contact : old_contact;
 	uint8_t buf[4096];
 	size_t n = orgdir__v1__unit__get_packed_size(u);
 	assert_true(n <= sizeof(buf));
 	orgdir__v1__unit__pack(u, buf);
-	u->parent_id = old;
+	u->parent_id = old_parent;
+	u->contact = old_contact;
 	orgdir__v1__unit__free_unpacked(u, NULL);
 	raw_put(r, "units", id, strlen(id), buf, n);
+}
+
+static void
+raw_set_parent(struct raw *r, const char *id, const char *parent)
+{
+	raw_rewrite_unit(r, id, parent, NULL);
 }
 
 static void
@@ -412,23 +422,9 @@ test_unit_breaking_a_newer_rule(void **state)
 	struct fx *f = *state;
 	struct raw r;
 	raw_begin(f, &r);
-	MDB_dbi units = raw_db(&r, "units");
-	MDB_val k = {strlen("div-hr"), "div-hr"};
-	MDB_val v;
-	assert_int_equal(mdb_get(r.txn, units, &k, &v), 0);
-	Orgdir__V1__Unit *u = orgdir__v1__unit__unpack(NULL, v.mv_size, v.mv_data);
-	assert_non_null(u);
 	Orgdir__V1__Contact contact = ORGDIR__V1__CONTACT__INIT;
-	Orgdir__V1__Contact *old = u->contact;
 	contact.email = "not an address";
-	u->contact = &contact;
-	uint8_t buf[4096];
-	size_t n = orgdir__v1__unit__get_packed_size(u);
-	assert_true(n <= sizeof(buf));
-	orgdir__v1__unit__pack(u, buf);
-	u->contact = old;
-	orgdir__v1__unit__free_unpacked(u, NULL);
-	raw_put(&r, "units", "div-hr", strlen("div-hr"), buf, n);
+	raw_rewrite_unit(&r, "div-hr", NULL, &contact);
 	raw_end(f, &r);
 	expect_problem(f,
 	    "unit 'div-hr': contact email 'not an address' is not an address like "
