@@ -194,6 +194,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	orgdir_status st = {ORGDIR_OK, "", 0};
+	/* A URL nng cannot listen on is known before the data directory (and
+	 * its admin token) is created; a port in use only when listening. */
+	if (!check && od_server_check_urls(listen, n_listen, &st) != ORGDIR_OK) {
+		od_log("error", "cannot start: %s", st.message);
+		return 1;
+	}
 	od_iso3166 *iso;
 	if (od_iso3166_load(iso_path, NULL, &iso, &st) != ORGDIR_OK) {
 		od_log("error", "cannot start: %s", st.message);

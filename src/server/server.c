@@ -563,6 +563,29 @@ listen_tls(struct od_server *srv, const od_server_opts *o, const char *url, orgd
 }
 
 orgdir_code
+od_server_check_urls(const char *const *urls, size_t n, orgdir_status *st)
+{
+	nng_socket sock;
+	int rv = nng_rep0_open(&sock);
+	if (rv != 0) {
+		return od_status_set(
+		    st, ORGDIR_INTERNAL, "cannot open a socket: %s", nng_strerror(rv));
+	}
+	orgdir_code c = ORGDIR_OK;
+	for (size_t i = 0; i < n && c == ORGDIR_OK; i++) {
+		nng_listener l;
+		/* Created, never started: parses the URL and finds its transport. */
+		rv = nng_listener_create(&l, sock, urls[i]);
+		if (rv != 0) {
+			c = od_status_set(st, ORGDIR_INVALID_ARGUMENT, "cannot listen on %s: %s",
+			    urls[i], nng_strerror(rv));
+		}
+	}
+	nng_close(sock);
+	return c;
+}
+
+orgdir_code
 od_server_start(
     struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st)
 {

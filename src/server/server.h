@@ -181,6 +181,9 @@ orgdir_code od_ipc_guard_start(struct od_ipc_guard *x, orgdir_status *st);
 void od_ipc_guard_stop(struct od_ipc_guard *x);
 void od_ipc_guard_free(struct od_ipc_guard *x);
 
+/* Whether nng knows each URL's transport and can parse it, before
+ * anything is created (no listener is started). */
+orgdir_code od_server_check_urls(const char *const *urls, size_t n, orgdir_status *st);
 orgdir_code od_server_start(
     struct od_server *srv, struct od_store *store, const od_server_opts *o, orgdir_status *st);
 void od_server_stop(struct od_server *srv);
