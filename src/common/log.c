@@ -19,6 +19,10 @@ od_log(const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* A client's text in a message (a method name, say) must not start a
+	 * line of its own nor reach a terminal's escape sequences. */
+	od_utf8_repair(line);
+	od_mask_controls(line);
 	/* One fprintf so concurrent lines do not interleave. */
 	fprintf(stderr, "%s.%03ldZ orgdird %s %s\n", when, ts.tv_nsec / 1000000, level, line);
 }

@@ -174,6 +174,11 @@ od_ascii8(const unsigned char *p)
 /* Copies at most dst_size-1 bytes and NUL-terminates; never splits a UTF-8
  * sequence. */
 void od_strlcpy(char *dst, const char *src, size_t dst_size);
+/* The first control character in s (C0, DEL, or a C1 character's first
+ * byte), or NULL; with lines, tab, CR and LF are not counted. */
+const unsigned char *od_control_char(const char *s, bool lines);
+/* Replaces every control character of s with '?' (each byte of it). */
+void od_mask_controls(char *s);
 /* Replaces each byte of s that does not start a valid UTF-8 sequence with
  * '?': a message cut by a precision ("%.40s") inside a sequence. */
 void od_utf8_repair(char *s);

@@ -182,6 +182,33 @@ od_strlcpy(char *dst, const char *src, size_t dst_size)
 	dst[n] = '\0';
 }
 
+const unsigned char *
+od_control_char(const char *s, bool lines)
+{
+	for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++) {
+		if (*p < 0x20 && !(lines && (*p == '\t' || *p == '\n' || *p == '\r'))) {
+			return p;
+		}
+		if (*p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
+			return p;
+		}
+	}
+	return NULL;
+}
+
+void
+od_mask_controls(char *s)
+{
+	unsigned char *p;
+	while ((p = (unsigned char *) od_control_char(s, false)) != NULL) {
+		if (*p == 0xc2) {
+			p[1] = '?'; /* a C1 character is two bytes */
+		}
+		*p = '?';
+		s = (char *) p + 1;
+	}
+}
+
 void
 od_utf8_repair(char *s)
 {

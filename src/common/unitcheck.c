@@ -8,23 +8,6 @@
 #define ACRONYM_MAX 32
 #define URL_MAX 2048
 
-/* The first control character of s (C0, DEL, C1) that a text may not
- * hold, or NULL: tabs and line breaks are allowed in multi-line texts
- * (descriptions) only. s is valid UTF-8. */
-static const unsigned char *
-control_char(const char *s, bool lines)
-{
-	for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++) {
-		if (*p < 0x20 && !(lines && (*p == '\t' || *p == '\n' || *p == '\r'))) {
-			return p;
-		}
-		if (*p == 0x7f || (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
-			return p;
-		}
-	}
-	return NULL;
-}
-
 orgdir_code
 od_check_text(const char *what, const char *s, size_t max, bool lines, orgdir_status *st)
 {
@@ -36,7 +19,7 @@ od_check_text(const char *what, const char *s, size_t max, bool lines, orgdir_st
 	if (!od_utf8_valid(s, n)) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
 	}
-	const unsigned char *bad = control_char(s, lines);
+	const unsigned char *bad = od_control_char(s, lines);
 	if (bad != NULL) {
 		unsigned cp = *bad == 0xc2 ? bad[1] : *bad;
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,

@@ -526,6 +526,20 @@ test_garbage_and_truncation(void **state)
 	assert_non_null(strstr(r->message, "DropAllTables"));
 	orgdir__v1__response__free_unpacked(r, NULL);
 
+	/* A method name that would forge a log line of its own, or reach the
+	 * terminal of whoever reads the log: masked in the log's one line. */
+	struct timespec window = {1, 100000000}; /* past the failed-call log limit */
+	nanosleep(&window, NULL);
+	req.method = "Drop\nFAKE-LINE orgdird info forged\x1b[2J";
+	n = orgdir__v1__request__pack(&req, buf);
+	r = raw_call(buf, n, 2000);
+	assert_non_null(r);
+	assert_int_equal(r->code, ORGDIR_UNIMPLEMENTED);
+	orgdir__v1__response__free_unpacked(r, NULL);
+	assert_int_equal(log_count("FAKE-LINE"), 1);
+	assert_int_equal(
+	    log_count("UNIMPLEMENTED: method 'Drop?FAKE-LINE orgdird info forged?[2J'"), 1);
+
 	/* Random bytes: always a well-formed reply, never a crash. */
 	srand(7);
 	for (int i = 0; i < 200; i++) {

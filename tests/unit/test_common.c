@@ -349,6 +349,13 @@ test_status_table(void **state)
 	char bad[] = {'a', (char) 0xC0, (char) 0xAF, 'b', (char) 0xED, (char) 0xA0, (char) 0x80, 0};
 	od_utf8_repair(bad);
 	assert_string_equal(bad, "a??b???"); /* an overlong '/', a surrogate */
+	char ctl[] = "a\nb\x1b[1m\tc\x7f\xc2\x85"
+	             "d é";
+	assert_true(od_control_char(ctl, false) == (const unsigned char *) ctl + 1);
+	assert_true(od_control_char("a\tb\nc", true) == NULL);
+	assert_true(od_control_char("é ü 日本", false) == NULL);
+	od_mask_controls(ctl);
+	assert_string_equal(ctl, "a?b?[1m?c???d é");
 }
 
 static void
