@@ -408,6 +408,31 @@ expect_rc "watch exits 0 on SIGTERM" 0
 if [[ $(wc -l <"$tmp/out") -eq 1 ]]; then ok; else bad "watch from now: only the new change"; fi
 expect_out "watch: a log line" "  admin  CreateUnit  unit w2: created"
 
+# A watch outlives a restart of the server: down for longer than the
+# client's reconnect time (5 s), it says so once, waits, and goes on from
+# where it was, losing nothing written before or after.
+from=$(revision)
+start_watch watch4 "$ORGCTL" --server "$sock" --json watch --since "$from" --wait 300
+add_unit w3
+if wait_lines "$tmp/watch4.out" 1 60; then ok; else bad "watch across a restart: the first change"; fi
+stop_pid "$server_pid"
+sleep 6
+start_server "$sock" "$tmp/data" || exit 1
+add_unit w4
+if wait_lines "$tmp/watch4.out" 2 60; then ok; else bad "watch across a restart: the change after it"; fi
+stop_watch watch4 INT
+expect_rc "watch across a restart: exits 0 on SIGINT" 0
+expect_err "watch across a restart: the outage said once" "; retrying from r$((from + 1))"
+expect_err "watch across a restart: and its end" "the server answers again"
+if [[ $(grep -c 'retrying from' "$tmp/err") -eq 1 ]]; then ok; else bad "watch across a restart: the outage said more than once"; fi
+if python3 - "$tmp/out" "$from" <<'EOF'; then ok; else bad "watch across a restart: w3 then w4, each once"; fi
+import json, sys
+ch = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8").read().splitlines()]
+start = int(sys.argv[2])
+assert [c["resourceId"] for c in ch] == ["w3", "w4"], ch
+assert [int(c["revision"]) for c in ch] == [start + 1, start + 2], ch
+EOF
+
 now=$(revision)
 ctl watch --since "$((now + 100))"
 expect_rc "watch --since ahead of the server: OUT_OF_RANGE" 21
