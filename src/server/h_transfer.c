@@ -65,6 +65,8 @@ struct part {
 struct od_import_sessions {
 	struct session s[SESSIONS_MAX];
 	size_t bytes; /* held by all sessions */
+	/* SESSION_IDLE_MS, or ORGDIRD_TEST_IMPORT_IDLE_MS for tests. */
+	uint64_t idle_ms;
 };
 
 static orgdir_code
@@ -128,10 +130,10 @@ sessions_reap(struct od_import_sessions *is, uint64_t now)
 {
 	for (size_t i = 0; i < SESSIONS_MAX; i++) {
 		struct session *s = &is->s[i];
-		uint64_t ttl = s->done ? SESSION_DONE_MS : SESSION_IDLE_MS;
+		uint64_t ttl = s->done ? SESSION_DONE_MS : is->idle_ms;
 		if (s->used && now - s->touched_ms > ttl) {
 			od_log("info", "import session %s %s", s->id,
-			    s->done ? "dropped after its commit" : "expired (10 minutes idle)");
+			    s->done ? "dropped after its commit" : "expired (idle too long)");
 			session_free(is, s);
 		}
 	}
@@ -412,8 +414,18 @@ od_h_import_directory(od_call *c, const ProtobufCMessage *req, orgdir_status *st
 		    "ImportDirectory: end_session goes with a session: on its dry-run commit, or "
 		    "alone (no part) to abandon it");
 	}
-	if (srv->imports == NULL && (srv->imports = calloc(1, sizeof(*srv->imports))) == NULL) {
-		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+	if (srv->imports == NULL) {
+		if ((srv->imports = calloc(1, sizeof(*srv->imports))) == NULL) {
+			return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		const char *idle = getenv("ORGDIRD_TEST_IMPORT_IDLE_MS");
+		srv->imports->idle_ms = idle != NULL ? strtoull(idle, NULL, 10) : SESSION_IDLE_MS;
+		if (idle != NULL) {
+			od_log("warn",
+			    "ORGDIRD_TEST_IMPORT_IDLE_MS=%llu: import sessions expire after "
+			    "that many idle milliseconds (tests)",
+			    (unsigned long long) srv->imports->idle_ms);
+		}
 	}
 	struct od_import_sessions *is = srv->imports;
 	sessions_reap(is, now);

@@ -872,6 +872,64 @@ log_count(od_test_server *s, const char *what)
 	return n;
 }
 
+/* Four sessions left open fill the server's slots: a fifth is refused
+ * with a message saying what to do. Idle past their time (2 s here, by
+ * ORGDIRD_TEST_IMPORT_IDLE_MS; 10 minutes otherwise), they expire: their
+ * slots serve new sessions, and a part sent to one of them is told so. */
+static void
+test_import_sessions_capped_then_expired(void **state)
+{
+	(void) state;
+	setenv("ORGDIRD_TEST_IMPORT_IDLE_MS", "2000", 1);
+	od_test_server b = {0};
+	od_test_server_start(&b, NULL);
+	unsetenv("ORGDIRD_TEST_IMPORT_IDLE_MS");
+	orgdir_client *c = od_test_client(&b, NULL);
+	orgdir_reply *r;
+	orgdir_status st;
+	ProtobufCMessage *m;
+	gdoc h;
+	gdoc_make(&h, "idle", 4, 1, "");
+	Orgdir__V1__ImportDirectoryRequest b0 = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	b0.begin_session = true;
+	Orgdir__V1__Directory p = ORGDIR__V1__DIRECTORY__INIT;
+	Orgdir__V1__ImportDirectoryRequest q = ORGDIR__V1__IMPORT_DIRECTORY_REQUEST__INIT;
+	q.part = &p;
+	char first[80] = "";
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
+		char session[80];
+		od_strlcpy(
+		    session, ((Orgdir__V1__ImportDirectoryResponse *) m)->session, sizeof(session));
+		orgdir_reply_free(r);
+		if (k == 0) {
+			od_strlcpy(first, session, sizeof(first));
+		}
+		q.session = session;
+		p.units = h.pu + k;
+		p.n_units = 1;
+		assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_OK);
+		orgdir_reply_free(r);
+	}
+	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.message, "4 import sessions are open already"));
+	struct timespec idle = {2, 600000000};
+	nanosleep(&idle, NULL);
+	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	q.session = first;
+	assert_int_equal(import_call(c, &q, &r, &m, &st), ORGDIR_FAILED_PRECONDITION);
+	assert_non_null(strstr(st.message, "unknown or has expired"));
+	assert_int_equal(log_count(&b, "expired (idle too long)"), 4);
+	/* Nothing of them was written. */
+	Orgdir__V1__Unit *u;
+	assert_int_equal(orgdir_unit_get(c, h.pu[0]->id, &r, &u, &st), ORGDIR_NOT_FOUND);
+	gdoc_free(&h);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop(&b), 0);
+	od_test_server_cleanup(&b);
+}
+
 /* liborgdir abandons the session of an import whose part is refused (here:
  * over orgdird --max-import-units), so refused imports in a row leave the
  * server's four session slots free, and nothing of them lands. */
@@ -1578,6 +1636,7 @@ main(void)
 	    cmocka_unit_test(test_replace_keeps_only_the_document),
 	    cmocka_unit_test(test_multipart_import_lands_at_once),
 	    cmocka_unit_test(test_refused_parts_abandon_their_session),
+	    cmocka_unit_test(test_import_sessions_capped_then_expired),
 	    cmocka_unit_test(test_import_piece_by_piece),
 	    cmocka_unit_test(test_batches_run_again_do_nothing_twice),
 	    cmocka_unit_test(test_import_larger_than_the_map_grows_once),
