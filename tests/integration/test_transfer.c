@@ -459,6 +459,18 @@ test_broken_documents_leave_store_untouched(void **state)
 	g.u[3].kind = ORGDIR__V1__UNIT__KIND__UNIT;
 	g.u[3].n_name = 0;
 	expect_problem(c, &g.d, MERGE, "units[3].name", "name is required");
+	g.u[3].n_name = 1;
+	/* The field rules of 2026-11-29: what an older export may hold. */
+	Orgdir__V1__Contact bad_contact = ORGDIR__V1__CONTACT__INIT;
+	bad_contact.email = "not an address";
+	g.u[2].contact = &bad_contact;
+	expect_problem(c, &g.d, MERGE, "units[2].contact", "is not an address");
+	bad_contact.email = "";
+	bad_contact.url = "javascript:alert(1)";
+	expect_problem(c, &g.d, MERGE, "units[2].contact", "https://");
+	g.u[2].contact = NULL;
+	snprintf(g.text[1], sizeof(g.text[1]), "Two\nlines");
+	expect_problem(c, &g.d, MERGE, "units[1].name", "control character U+000A");
 	gdoc_free(&g);
 
 	/* Problems far apart in a larger document (5,000 units), each at its
