@@ -416,7 +416,7 @@ start_watch watch4 "$ORGCTL" --server "$sock" --json watch --since "$from" --wai
 add_unit w3
 if wait_lines "$tmp/watch4.out" 1 60; then ok; else bad "watch across a restart: the first change"; fi
 stop_pid "$server_pid"
-sleep 6
+sleep 7
 start_server "$sock" "$tmp/data" || exit 1
 add_unit w4
 if wait_lines "$tmp/watch4.out" 2 60; then ok; else bad "watch across a restart: the change after it"; fi

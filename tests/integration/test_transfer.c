@@ -885,14 +885,14 @@ log_count(od_test_server *s, const char *what)
 }
 
 /* Four sessions left open fill the server's slots: a fifth is refused
- * with a message saying what to do. Idle past their time (2 s here, by
+ * with a message saying what to do. Idle past their time (5 s here, by
  * ORGDIRD_TEST_IMPORT_IDLE_MS; 10 minutes otherwise), they expire: their
  * slots serve new sessions, and a part sent to one of them is told so. */
 static void
 test_import_sessions_capped_then_expired(void **state)
 {
 	(void) state;
-	setenv("ORGDIRD_TEST_IMPORT_IDLE_MS", "2000", 1);
+	setenv("ORGDIRD_TEST_IMPORT_IDLE_MS", "5000", 1);
 	od_test_server b = {0};
 	od_test_server_start(&b, NULL);
 	unsetenv("ORGDIRD_TEST_IMPORT_IDLE_MS");
@@ -925,7 +925,7 @@ test_import_sessions_capped_then_expired(void **state)
 	}
 	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_RESOURCE_EXHAUSTED);
 	assert_non_null(strstr(st.message, "4 import sessions are open already"));
-	struct timespec idle = {2, 600000000};
+	struct timespec idle = {5, 600000000};
 	nanosleep(&idle, NULL);
 	assert_int_equal(import_call(c, &b0, &r, &m, &st), ORGDIR_OK);
 	orgdir_reply_free(r);
