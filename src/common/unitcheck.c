@@ -47,15 +47,12 @@ check_email(const char *what, const char *s, orgdir_status *st)
 	if (c != ORGDIR_OK || s[0] == '\0') {
 		return c;
 	}
+	/* check_str refused control characters and invalid UTF-8 already. */
 	const char *at = strchr(s, '@');
-	bool ok = at != NULL && at != s && at[1] != '\0' && strchr(at + 1, '@') == NULL;
-	for (const unsigned char *p = (const unsigned char *) s; ok && *p != '\0'; p++) {
-		ok = *p > 0x20 && *p != 0x7f && strchr("<>,;\"()[]\\", *p) == NULL;
-	}
-	if (!ok) {
+	if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strpbrk(s, " <>,;\"()[]\\") != NULL) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
-		    "%s '%.64s' is not an address like name@example.org", what,
-		    od_utf8_valid(s, strlen(s)) ? s : "?");
+		    "%s '%.64s' is not an address like name@example.org", what, s);
 	}
 	return ORGDIR_OK;
 }
@@ -73,14 +70,10 @@ check_url(const char *what, const char *s, orgdir_status *st)
 	size_t scheme = strncasecmp(s, "https://", 8) == 0 ? 8
 	    : strncasecmp(s, "http://", 7) == 0            ? 7
 	                                                   : 0;
-	bool ok = scheme != 0 && s[scheme] != '\0' && s[scheme] != '/';
-	for (const unsigned char *p = (const unsigned char *) s; ok && *p != '\0'; p++) {
-		ok = *p > 0x20 && *p != 0x7f && *p != '"' && *p != '<' && *p != '>';
-	}
-	if (!ok) {
+	if (scheme == 0 || s[scheme] == '\0' || s[scheme] == '/' || strpbrk(s, " \"<>") != NULL) {
 		return od_status_set(st, ORGDIR_INVALID_ARGUMENT,
 		    "%s '%.64s' is not an http:// or https:// address without spaces or quotes",
-		    what, od_utf8_valid(s, strlen(s)) ? s : "?");
+		    what, s);
 	}
 	return ORGDIR_OK;
 }
