@@ -265,15 +265,12 @@ keep_countries(struct od_ctl *c, void *arg, size_t take)
 {
 	struct country_list *l = arg;
 	(void) c;
-	Orgdir__V1__Country **k = od_ctl_grow(l->items, &l->cap, l->n + take, sizeof(*k));
+	Orgdir__V1__Country **k =
+	    od_ctl_append(l->items, &l->cap, &l->n, l->last->countries, take, sizeof(*k));
 	if (k == NULL) {
 		return od_ctl_fail_local("out of memory");
 	}
 	l->items = k;
-	/* One by one: an empty page's array is NULL, which memcpy may not take. */
-	for (size_t i = 0; i < take; i++) {
-		l->items[l->n++] = l->last->countries[i];
-	}
 	return 0;
 }
 

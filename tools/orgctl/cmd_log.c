@@ -121,15 +121,12 @@ keep_changes(struct od_ctl *c, void *arg, size_t take)
 		}
 		return rc;
 	}
-	Orgdir__V1__Change **ch = od_ctl_grow(l->items, &l->cap, l->n + take, sizeof(*ch));
+	Orgdir__V1__Change **ch =
+	    od_ctl_append(l->items, &l->cap, &l->n, l->last->changes, take, sizeof(*ch));
 	if (ch == NULL) {
 		return od_ctl_fail_local("out of memory");
 	}
 	l->items = ch;
-	/* One by one: an empty page's array is NULL, which memcpy may not take. */
-	for (size_t i = 0; i < take; i++) {
-		l->items[l->n++] = l->last->changes[i];
-	}
 	return 0;
 }
 

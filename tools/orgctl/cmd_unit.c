@@ -75,15 +75,12 @@ keep_units(struct od_ctl *c, void *arg, size_t take)
 {
 	struct unit_list *l = arg;
 	(void) c;
-	Orgdir__V1__Unit **u = od_ctl_grow(l->units, &l->cap, l->n + take, sizeof(*u));
+	Orgdir__V1__Unit **u =
+	    od_ctl_append(l->units, &l->cap, &l->n, l->last->units, take, sizeof(*u));
 	if (u == NULL) {
 		return od_ctl_fail_local("out of memory");
 	}
 	l->units = u;
-	/* One by one: an empty page's array is NULL, which memcpy may not take. */
-	for (size_t i = 0; i < take; i++) {
-		l->units[l->n++] = l->last->units[i];
-	}
 	return 0;
 }
 

@@ -359,6 +359,11 @@ void od_ctl_pages_free(struct od_ctl_pages *p);
  * allocated even for none); NULL only when out of memory (arr is then
  * untouched and still the caller's). */
 void *od_ctl_grow(void *arr, size_t *cap, size_t need, size_t elem);
+/* A `keep` of od_ctl_list: the first `take` items of a page (its array of
+ * elem-byte items, NULL when the page is empty) appended to the list arr
+ * (*n used of *cap), grown as od_ctl_grow does. Returns the list, or NULL
+ * when out of memory (arr is then untouched and still the caller's). */
+void *od_ctl_append(void *arr, size_t *cap, size_t *n, const void *page, size_t take, size_t elem);
 
 /* --- cmd_log.c ------------------------------------------------------------------------ */
 

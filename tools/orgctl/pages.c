@@ -23,6 +23,17 @@ od_ctl_grow(void *arr, size_t *cap, size_t need, size_t elem)
 	return grown;
 }
 
+void *
+od_ctl_append(void *arr, size_t *cap, size_t *n, const void *page, size_t take, size_t elem)
+{
+	char *list = od_ctl_grow(arr, cap, *n + take, elem);
+	if (list != NULL && take > 0) { /* an empty page's NULL array is not memcpy's */
+		memcpy(list + *n * elem, page, take * elem);
+		*n += take;
+	}
+	return list;
+}
+
 /* Takes reply; in a stream, the replies before it are done with. */
 static bool
 hold(struct od_ctl_pages *p, orgdir_reply *reply, bool stream)
