@@ -47,7 +47,7 @@ od_auth_bootstrap(struct od_store *store, const char *data_dir, orgdir_status *s
 		}
 	}
 	if (c == ORGDIR_OK) {
-		c = od_txn_commit(t, st);
+		c = od_txn_commit(t, NULL, st);
 	} else {
 		od_txn_abort(t);
 	}

@@ -192,6 +192,9 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with
+	 * EFBIG, which the write's caller is told, rather than killing us. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	orgdir_status st = {ORGDIR_OK, "", 0};
 	/* A URL nng cannot listen on is known before the data directory (and

@@ -69,8 +69,9 @@ seed_once(struct od_store *store, const char *path, size_t text_len, od_arena *a
 		return problems_status(path, &res, st);
 	}
 	if (c == ORGDIR_OK) {
-		c = od_txn_commit(t, st);
-		if (c == ORGDIR_RESOURCE_EXHAUSTED) {
+		bool map_full = false;
+		c = od_txn_commit(t, &map_full, st);
+		if (map_full) {
 			*again = od_store_grow(store, st) == ORGDIR_OK;
 		}
 		*loaded = c == ORGDIR_OK;

@@ -184,10 +184,11 @@ run_batch(struct od_writer *w, struct od_write_job *jobs)
 		}
 		if (!full) {
 			uint64_t writes = od_txn_writes(batch);
-			if (od_txn_commit(batch, &st) == ORGDIR_OK) {
+			bool map_full = false;
+			if (od_txn_commit(batch, &map_full, &st) == ORGDIR_OK) {
 				return writes;
 			}
-			if (st.code != ORGDIR_RESOURCE_EXHAUSTED) {
+			if (!map_full) {
 				/* Nothing of the batch is durable: no job may report success. */
 				fail_all(jobs, &st, true);
 				return 0;

@@ -1,12 +1,16 @@
 /* env.c - the LMDB environment: open, schema, transactions, map growth. */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -16,10 +20,53 @@
 #define GROW_ROUND ((size_t) 64 << 20)
 #define META_SCHEMA "schema_version"
 #define META_REVISION "revision"
+/* Less free than this, after a write failed, and the disk counts as full. */
+#define SPACE_LOW ((uint64_t) 1 << 20)
+#define LMDB_PAGE 4096u
+
+bool
+od_space_status(int rc, const char *what, const char *dir, orgdir_status *st)
+{
+	if (rc != ENOSPC && rc != EDQUOT && rc != EFBIG && rc != EIO) {
+		return false;
+	}
+	char file[sizeof(((struct od_store *) 0)->path) + 16];
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	struct rlimit rl;
+	struct stat sb;
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rc == EFBIG ||
+	        (stat(file, &sb) == 0 && (uint64_t) sb.st_size + LMDB_PAGE > rl.rlim_cur))) {
+		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "%s: %s reached orgdird's file size limit (ulimit -f: %llu bytes)", what, file,
+		    (unsigned long long) rl.rlim_cur);
+		return true;
+	}
+	if (rc == EDQUOT) {
+		od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+		    "%s: the disk quota of orgdird's user is used up on %s", what, dir);
+		return true;
+	}
+	struct statvfs v;
+	if (statvfs(dir, &v) != 0) {
+		return false;
+	}
+	uint64_t avail = (uint64_t) v.f_bavail * v.f_frsize;
+	if (rc != ENOSPC && avail >= SPACE_LOW) {
+		return false; /* an I/O error with room to spare: not a full disk */
+	}
+	od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED,
+	    "%s: the disk holding %s is full (%llu KiB free)", what, dir,
+	    (unsigned long long) (avail >> 10));
+	return true;
+}
 
 orgdir_code
 od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st)
 {
+	if (t != NULL && od_space_status(rc, what, t->s->path, st)) {
+		return ORGDIR_RESOURCE_EXHAUSTED;
+	}
 	switch (rc) {
 	case 0:
 		return ORGDIR_OK;
@@ -227,14 +274,16 @@ open_dbs(struct od_store *s, bool *full, orgdir_status *st)
 		od_arena_destroy(&a);
 		od_txn_scratch_free(&t);
 	}
+	const char *what = "schema version";
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		*full = rc == MDB_MAP_FULL;
-		return od_mdb_status(NULL, rc, "schema version", st);
+	} else {
+		rc = mdb_txn_commit(txn);
+		what = "open databases";
 	}
-	rc = mdb_txn_commit(txn);
 	*full = rc == MDB_MAP_FULL;
-	return od_mdb_status(NULL, rc, "open databases", st);
+	od_txn t = {.s = s};
+	return od_mdb_status(&t, rc, what, st); /* t for the data directory's path */
 }
 
 /* For must_exist: a directory holding an LMDB data file. Checked before
@@ -259,6 +308,36 @@ existing_store(const char *path, orgdir_status *st)
 	return ORGDIR_OK;
 }
 
+/*
+ * LMDB writes lock.mdb through a shared map, and a page of it that the disk
+ * cannot back (a hole, on a full disk) kills the process with SIGBUS where
+ * it is first touched: in mdb_env_open, or at a reader's first use of a
+ * slot. So the file's first page (LMDB's header) gets its block before
+ * mdb_env_open maps it (size LMDB_PAGE), and the whole file its blocks
+ * after (size 0: the file's size), each an error here instead. Never
+ * shrinks or moves anything another process may have mapped.
+ */
+static int
+lock_file_blocks(const char *dir, off_t size)
+{
+	char file[sizeof(((struct od_store *) 0)->path) + 16];
+	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
+	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return 0; /* LMDB opens it, or says why it cannot */
+	}
+	struct stat sb;
+	int rc = fstat(fd, &sb) == 0 ? 0 : errno;
+	if (rc == 0 && (size == 0 || size < sb.st_size)) {
+		size = sb.st_size;
+	}
+	if (rc == 0 && size > 0) {
+		rc = posix_fallocate(fd, 0, size);
+	}
+	close(fd);
+	return rc == EINVAL || rc == EOPNOTSUPP ? 0 : rc;
+}
+
 /* Creates and opens s->env, the map at s->map_size (or the file's, when
  * larger), and its databases (migrating them). On failure s->env is NULL. */
 static orgdir_code
@@ -279,10 +358,17 @@ env_open(struct od_store *s, orgdir_status *st)
 	if (rc == 0) {
 		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
 		unsigned flags = MDB_NOTLS | (s->no_sync ? MDB_NOSYNC : 0);
-		rc = mdb_env_open(s->env, s->path, flags, 0600);
+		rc = lock_file_blocks(s->path, LMDB_PAGE);
+		if (rc == 0) {
+			rc = mdb_env_open(s->env, s->path, flags, 0600);
+		}
+		if (rc == 0) {
+			rc = lock_file_blocks(s->path, 0);
+		}
 	}
 	if (rc != 0) {
-		orgdir_code c = od_mdb_status(NULL, rc, "open LMDB environment", st);
+		od_txn t = {.s = s}; /* for the data directory's path */
+		orgdir_code c = od_mdb_status(&t, rc, "open LMDB environment", st);
 		if (rc == EACCES || rc == ENOENT || rc == EINVAL) {
 			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "cannot open data directory %s: %s", s->path, mdb_strerror(rc));
@@ -689,11 +775,14 @@ od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 }
 
 orgdir_code
-od_txn_commit(od_txn *t, orgdir_status *st)
+od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 {
 	int rc = mdb_txn_commit(t->txn);
 	t->txn = NULL;
-	orgdir_code c = od_mdb_status(t, rc, "commit", st); /* MAP_FULL: RESOURCE_EXHAUSTED */
+	if (map_full != NULL) {
+		*map_full = rc == MDB_MAP_FULL;
+	}
+	orgdir_code c = od_mdb_status(t, rc, "commit", st);
 	od_txn_scratch_free(t);
 	free(t);
 	return c;

@@ -75,9 +75,11 @@ void od_reader_free(od_reader *r);
 /* Writes */
 orgdir_code od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st);
 /* Commits a batch to disk, synced. The transaction is gone afterwards,
- * committed or not. A batch that failed
- * because the map is full returns RESOURCE_EXHAUSTED: grow and run it again. */
-orgdir_code od_txn_commit(od_txn *t, orgdir_status *st);
+ * committed or not. *map_full (map_full may be NULL) says whether it
+ * failed because the map is full: grow and run it again. One that failed
+ * for want of disk space is RESOURCE_EXHAUSTED too, saying what is full
+ * (od_space_status), and is not to be run again. */
+orgdir_code od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st);
 void od_txn_abort(od_txn *t);
 /* True when the transaction hit the map size limit: abort the batch, call
  * od_store_grow, and run it again. */

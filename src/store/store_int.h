@@ -142,7 +142,17 @@ orgdir_code od_store_no_env(orgdir_status *st);
 void od_gate_enter(od_reader *r);
 void od_gate_leave(od_reader *r);
 
-/* Maps an LMDB error to a status (and notes MAP_FULL on t). */
+/*
+ * A write into DIR/data.mdb that failed for want of space: ENOSPC, EDQUOT,
+ * EFBIG (past the file size limit; orgdird ignores SIGXFSZ), or the EIO
+ * LMDB makes of a short write, which is what a disk filling up mid-write
+ * gives (then only when DIR's disk has less than 1 MiB free or the file
+ * is at the limit). Sets st to RESOURCE_EXHAUSTED saying what is full,
+ * "WHAT: the disk holding DIR is full (N KiB free)"; false otherwise.
+ */
+bool od_space_status(int rc, const char *what, const char *dir, orgdir_status *st);
+/* Maps an LMDB error to a status (and notes MAP_FULL on t); with t, an
+ * error for want of space as od_space_status says it. */
 orgdir_code od_mdb_status(od_txn *t, int rc, const char *what, orgdir_status *st);
 /* units.c, for countries.c and the migration */
 bool od_kind_is_office(int kind);

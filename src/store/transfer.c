@@ -299,16 +299,22 @@ od_store_backup(
 	if (no_env) {
 		return od_store_no_env(st);
 	}
-	if (rc != 0) {
-		return od_status_set(st,
-		    rc == EEXIST ? ORGDIR_FAILED_PRECONDITION : ORGDIR_INTERNAL,
-		    "backup to %s failed: %s", dir, mdb_strerror(rc));
-	}
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (rc == EEXIST) {
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "backup to %s failed: %s", dir,
+		    mdb_strerror(rc));
+	}
 	struct stat sb;
-	if (!sync_path(file, false) || !sync_path(dir, true) || stat(file, &sb) != 0) {
-		return od_status_set(
-		    st, ORGDIR_INTERNAL, "backup: cannot sync %s: %s", file, strerror(errno));
+	if (rc == 0 && (!sync_path(file, false) || !sync_path(dir, true) || stat(file, &sb) != 0)) {
+		rc = errno;
+	}
+	if (rc != 0) {
+		c = od_space_status(rc, "backup", dir, st)
+		    ? ORGDIR_RESOURCE_EXHAUSTED
+		    : od_status_set(
+		          st, ORGDIR_INTERNAL, "backup to %s failed: %s", dir, mdb_strerror(rc));
+		unlink(file); /* part of a copy is no backup, and would block the next */
+		return c;
 	}
 	*bytes = (uint64_t) sb.st_size;
 	return copy_revision(dir, revision, st);

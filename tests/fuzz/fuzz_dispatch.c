@@ -99,7 +99,7 @@ make_token(const char *name, int role)
 		die("create a token", st.message);
 	}
 	od_strlcpy(g.secret[role], secret, SECRET_MAX);
-	if (od_txn_commit(t, &st) != ORGDIR_OK) {
+	if (od_txn_commit(t, NULL, &st) != ORGDIR_OK) {
 		die("commit a token", st.message);
 	}
 	od_arena_reset(&g.arena);

@@ -46,7 +46,7 @@ write(struct fx *f, write_fn fn, void *arg)
 		od_txn_abort(t);
 		return c;
 	}
-	c = od_txn_commit(t, &st);
+	c = od_txn_commit(t, NULL, &st);
 	od_arena_reset(&f->a);
 	return c;
 }

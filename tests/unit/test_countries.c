@@ -65,7 +65,7 @@ write(struct fx *f, write_fn fn, void *arg, orgdir_status *st)
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, st);
+	return od_txn_commit(t, NULL, st);
 }
 
 struct unit_arg {

@@ -60,7 +60,7 @@ add(struct fx *f, const char *id, const char *parent, int kind, const char *acro
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, &st);
+	return od_txn_commit(t, NULL, &st);
 }
 
 static int
@@ -305,7 +305,7 @@ write_op(struct fx *f, int op, const char *id, const char *arg)
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, &st);
+	return od_txn_commit(t, NULL, &st);
 }
 
 static void assert_check_clean(struct fx *f);
@@ -495,7 +495,7 @@ add_many(
 		u.name = names;
 		assert_int_equal(od_unit_create(t, &f->a, &u, NULL, &st), ORGDIR_OK);
 	}
-	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 }
 
 /* One page of a search; *token in and out. */
@@ -819,7 +819,7 @@ update_dg(struct fx *f, Orgdir__V1__Unit *u, const char *path)
 	u->id = "dg";
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 	assert_int_equal(od_unit_update(t, &f->a, u, &m, NULL, &st), ORGDIR_OK);
-	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 }
 
 static void

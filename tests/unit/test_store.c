@@ -80,7 +80,7 @@ create(struct fx *f, const char *id, const char *parent, int32_t order, orgdir_s
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, st);
+	return od_txn_commit(t, NULL, st);
 }
 
 static Orgdir__V1__Unit *
@@ -326,7 +326,7 @@ move(struct fx *f, const char *id, const char *np, const char *etag, orgdir_stat
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, st);
+	return od_txn_commit(t, NULL, st);
 }
 
 static void
@@ -372,7 +372,7 @@ del(struct fx *f, const char *id, bool force, uint32_t *n, orgdir_status *st)
 		od_txn_abort(t);
 		return c;
 	}
-	return od_txn_commit(t, st);
+	return od_txn_commit(t, NULL, st);
 }
 
 static void
@@ -424,7 +424,7 @@ test_update_mask_and_etag(void **state)
 	patch->etag = cur->etag;
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 	assert_int_equal(od_unit_update(t, &f->arena, patch, &mask, &out, &st), ORGDIR_OK);
-	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 	Orgdir__V1__Unit *now = fetch(f, "a");
 	assert_string_equal(now->name[0]->text, "Renamed");
 	assert_int_equal(now->sort_order, 5);
@@ -473,7 +473,7 @@ test_idempotency_record(void **state)
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 	assert_false(od_request_lookup(t, &k, &got));
 	assert_int_equal(od_request_record(t, &k, &resp, &st), ORGDIR_OK);
-	assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 	assert_true(od_request_lookup(t, &k, &got));
 	assert_int_equal(got.len, 11);
@@ -504,7 +504,7 @@ test_idempotency_window(void **state)
 			memcpy(key, &i, sizeof(i));
 			assert_int_equal(od_request_record(t, &k, &resp, &st), ORGDIR_OK);
 		}
-		assert_int_equal(od_txn_commit(t, &st), ORGDIR_OK);
+		assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 	}
 	assert_int_equal(od_store_write_begin(f->s, &t, &st), ORGDIR_OK);
 	for (uint32_t i = 0; i < n; i++) {
@@ -577,10 +577,12 @@ test_map_grows_and_data_persists(void **state)
 				    t, &f->arena, mkunit(&f->arena, id, "root", i, id), NULL, &st);
 			}
 			if (c == ORGDIR_OK) {
-				c = od_txn_commit(t, &st);
+				bool full = false;
+				c = od_txn_commit(t, &full, &st);
 				if (c == ORGDIR_OK) {
 					break;
 				}
+				assert_true(full);
 			} else {
 				assert_true(od_txn_map_full(t));
 				od_txn_abort(t);

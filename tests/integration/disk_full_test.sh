@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# disk_full_test.sh - orgdird when the disk fills up: a write that does not
+# fit is refused with RESOURCE_EXHAUSTED saying what is full, nothing of it
+# is stored, the server keeps serving (and takes the writes that fit), and
+# the data directory checks clean and takes the write once there is room.
+#
+# The file size limit (`ulimit -f`) is tried everywhere: orgdird ignores
+# SIGXFSZ, so a write past it fails with EFBIG (or LMDB's EIO for a short
+# write) as on a full disk. A real full disk (a small tmpfs) is tried too
+# when this runs as root and may mount one; otherwise that part says it is
+# skipped.
+#
+#   ORGDIRD=path/to/orgdird ORGCTL=path/to/orgctl ORGDIR_EXAMPLE=org.json \
+#     bash disk_full_test.sh
+set -u
+
+OD_TEST_NAME=disk-full
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+: "${ORGDIR_EXAMPLE:?set ORGDIR_EXAMPLE to examples/iom/org.json}"
+small="$tmp/small"
+trap 'umount "$small" 2>/dev/null; cleanup' EXIT
+
+# 2,000 units under the example's root, ~4 MB of JSON: more than 2 MiB of
+# store, and more than the small disk below holds.
+python3 - "$tmp/big.json" <<'PYEOF'
+import json, sys
+words = "migration office programme regional support coordination policy data".split()
+units = []
+for i in range(2000):
+    desc = " ".join(words[(i + k) % len(words)] + str(k) for k in range(90))
+    units.append({"id": "bulk-%04d" % i, "parentId": "iom", "kind": "UNIT",
+                  "name": [{"lang": "en", "text": "Bulk unit %d" % i}],
+                  "description": [{"lang": "en", "text": desc},
+                                  {"lang": "fr", "text": desc}]})
+json.dump({"units": units}, open(sys.argv[1], "w"))
+PYEOF
+
+# full_write WHAT URL DATA_DIR WANT: the import does not fit; it is refused
+# with RESOURCE_EXHAUSTED and WANT in the message, and leaves the directory
+# as it was; a small write still goes in, as the next revision.
+full_write() {
+	local what=$1 url=$2 data=$3 want=$4 rev
+	ctl_at "$url" export
+	cp "$tmp/out" "$tmp/before.json"
+	rev=$(json_field "int(d.get('revision', 0))")
+	ctl_at "$url" import "$tmp/big.json" --merge
+	expect_rc "$what: the import that does not fit" 18
+	expect_err "$what: the message says what is full" "$want"
+	ctl_at "$url" export
+	if cmp -s "$tmp/out" "$tmp/before.json"; then
+		ok
+	else
+		bad "$what: the export changed after the refused import"
+	fi
+	ctl_at "$url" health
+	expect_out "$what: still serving" "SERVING"
+	ctl_at "$url" unit set ocos --acronym OCOS-2
+	expect_rc "$what: a small write still fits" 0
+	ctl_at "$url" --json log --since "$rev"
+	expect_json "$what: one change after the refused import, the small write" \
+		"[c['method'] for c in d['changes']] == ['UpdateUnit'] and int(d['changes'][0]['revision']) == $rev + 1"
+	if grep -F "ImportDirectory RESOURCE_EXHAUSTED: commit: " "$tmp/orgdird.log" | grep -qF -- "$want"; then
+		ok
+	else
+		rc=0
+		bad "$what: orgdird's log lacks the refused commit"
+	fi
+}
+
+# --- past the file size limit ------------------------------------------------------------
+printf '#!/bin/bash\nulimit -f 2048\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-2mib"
+chmod +x "$tmp/orgdird-2mib"
+real_orgdird=$ORGDIRD
+ORGDIRD="$tmp/orgdird-2mib" start_server "$sock" "$tmp/data" --seed "$ORGDIR_EXAMPLE" || exit 1
+limited_pid=$server_pid
+full_write "ulimit -f" "$sock" "$tmp/data" "data.mdb reached orgdird's file size limit (ulimit -f: 2097152 bytes)"
+if kill -0 "$limited_pid" 2>/dev/null; then ok; else bad "ulimit -f: orgdird died (SIGXFSZ?)"; fi
+stop_servers
+"$ORGDIRD" --check --data "$tmp/data" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect_rc "ulimit -f: --check afterwards" 0
+expect_out "ulimit -f: --check finds no problem" "0 problem(s)"
+# Without the limit, the same import goes in whole.
+start_server "$sock" "$tmp/data" || exit 1
+ctl import "$tmp/big.json" --merge
+expect_rc "no limit: the import" 0
+expect_out "no limit: every unit" "2000 unit(s) created"
+ORGDIRD=$real_orgdird
+
+# --- a full disk -------------------------------------------------------------------------
+mkdir -p "$small"
+if [[ $(id -u) -ne 0 ]] || ! mount -t tmpfs -o size=1536k tmpfs "$small" 2>/dev/null; then
+	echo "skipped: a full disk (needs root and a tmpfs mount); the file size limit above was tried"
+else
+	small_url="ipc://$tmp/small.sock"
+	start_server "$small_url" "$small/data" --seed "$ORGDIR_EXAMPLE" || exit 1
+	full_write "full disk" "$small_url" "$small/data" "the disk holding $small/data is full"
+	stop_pid "$server_pid"
+	"$ORGDIRD" --check --data "$small/data" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	expect_rc "full disk: --check afterwards" 0
+	# A backup onto the full disk (the server above on a disk with room).
+	ctl backup "$small/backup"
+	expect_rc "full disk: a backup that does not fit" 18
+	expect_err "full disk: the backup says so" "backup: the disk holding $small/backup is full"
+	if [[ -z "$(ls -A "$small/backup" 2>/dev/null)" ]]; then
+		ok
+	else
+		bad "full disk: the failed backup left $(ls -A "$small/backup")"
+	fi
+	# A new data directory on the full disk: orgdird says so and stops.
+	"$ORGDIRD" --listen "ipc://$tmp/fresh.sock" --data "$small/fresh" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	expect_rc "full disk: a new data directory" 1
+	expect_err "full disk: orgdird says why it stops" "the disk holding $small/fresh is full"
+	umount "$small"
+fi
+finish
