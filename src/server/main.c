@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "iso3166.h"
 #include "check.h"
@@ -76,6 +77,31 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	fprintf(stderr, "\nTry 'orgdird --help'.\n");
 	va_end(ap);
 	return 2;
+}
+
+/* Below this many open files, a warning at start (connections are files). */
+#define OPEN_FILES_LOW 4096
+
+/*
+ * Each connection is a file descriptor, and past the limit nng can only
+ * turn new clients away (they see UNAVAILABLE; nothing says why). So
+ * orgdird takes what the hard limit allows: a systemd service starts at
+ * 1,024 of 524,288. Returns the limit it runs with (0: unknown).
+ */
+static unsigned long long
+raise_open_files(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return 0;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit all = {rl.rlim_max, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &all) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+		}
+	}
+	return (unsigned long long) rl.rlim_cur;
 }
 
 int
@@ -195,6 +221,7 @@ main(int argc, char **argv)
 	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with
 	 * EFBIG, which the write's caller is told, rather than killing us. */
 	signal(SIGXFSZ, SIG_IGN);
+	unsigned long long files = raise_open_files();
 
 	orgdir_status st = {ORGDIR_OK, "", 0};
 	/* A URL nng cannot listen on is known before the data directory (and
@@ -274,8 +301,15 @@ main(int argc, char **argv)
 		snprintf(where + len, sizeof(where) - len, "%s%s", i ? " " : "", listen[i]);
 	}
 	od_log("info",
-	    "started orgdird %s: listening on %s, data %s, %u contexts, max message %llu bytes",
-	    ORGDIR_VERSION, where, data, (unsigned) contexts, max_msg);
+	    "started orgdird %s: listening on %s, data %s, %u contexts, max message %llu "
+	    "bytes, %llu open files",
+	    ORGDIR_VERSION, where, data, (unsigned) contexts, max_msg, files);
+	if (files > 0 && files < OPEN_FILES_LOW) {
+		od_log("warn",
+		    "at most %llu open files, each connection one: clients past that are "
+		    "turned away; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+		    files);
+	}
 
 	int sig = 0;
 	sigwait(&sigs, &sig);

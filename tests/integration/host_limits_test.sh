@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# disk_full_test.sh - orgdird when the disk fills up: a write that does not
-# fit is refused with RESOURCE_EXHAUSTED saying what is full, nothing of it
-# is stored, the server keeps serving (and takes the writes that fit), and
-# the data directory checks clean and takes the write once there is room.
+# host_limits_test.sh - orgdird at the machine's limits.
 #
-# The file size limit (`ulimit -f`) is tried everywhere: orgdird ignores
-# SIGXFSZ, so a write past it fails with EFBIG (or LMDB's EIO for a short
-# write) as on a full disk. A real full disk (a small tmpfs) is tried too
-# when this runs as root and may mount one; otherwise that part says it is
-# skipped.
+# - Disk: a write that does not fit is refused with RESOURCE_EXHAUSTED
+#   saying what is full, nothing of it is stored, the server keeps serving
+#   (and takes the writes that fit), and the data directory checks clean
+#   and takes the write once there is room. The file size limit (`ulimit
+#   -f`) is tried everywhere: orgdird ignores SIGXFSZ, so a write past it
+#   fails with EFBIG (or LMDB's EIO for a short write) as on a full disk. A
+#   real full disk (a small tmpfs) is tried too when this runs as root and
+#   may mount one; otherwise that part says it is skipped.
+# - Open files: orgdird raises its soft limit to the hard one (each
+#   connection is a file), warns when that is low, and clients turned away
+#   at the limit can connect again once others leave.
 #
 #   ORGDIRD=path/to/orgdird ORGCTL=path/to/orgctl ORGDIR_EXAMPLE=org.json \
-#     bash disk_full_test.sh
+#     bash host_limits_test.sh
 set -u
 
-OD_TEST_NAME=disk-full
+OD_TEST_NAME=host-limits
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${ORGDIR_EXAMPLE:?set ORGDIR_EXAMPLE to examples/iom/org.json}"
@@ -116,4 +119,96 @@ else
 	expect_err "full disk: orgdird says why it stops" "the disk holding $small/fresh is full"
 	umount "$small"
 fi
+
+# --- open files --------------------------------------------------------------------------
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tcp="tcp://127.0.0.1:$port"
+# hold N: N REQ peers (the SP header over TCP, no request) connected to
+# the port, held until $tmp/release exists (at most 60 s); "held K, A
+# answered" in $tmp/held once they are up (A: the server's header came).
+hold() {
+	rm -f "$tmp/release" "$tmp/held"
+	python3 - "$port" "$1" "$tmp/release" "$tmp/held" <<'PYHOLD' &
+import os, select, socket, sys, time
+port, n, release, held = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.settimeout(5.0)
+    try:
+        s.connect(("127.0.0.1", port))
+        # The SP header of a REQ peer: the server keeps the pipe open.
+        s.sendall(b"\x00SP\x00\x00\x30\x00\x00")
+        socks.append(s)
+    except OSError:
+        s.close()
+answered, waiting, end = 0, set(socks), time.time() + 3
+while waiting and time.time() < end:
+    ready, _, _ = select.select(list(waiting), [], [], 0.2)
+    for s in ready:
+        waiting.discard(s)
+        try:
+            answered += len(s.recv(8)) == 8
+        except OSError:
+            pass
+open(held, "w").write("held %d, %d answered\n" % (len(socks), answered))
+end = time.time() + 60
+while not os.path.exists(release) and time.time() < end:
+    time.sleep(0.05)
+PYHOLD
+	holder=$!
+	wait_lines "$tmp/held" 1 60 || bad "open files: the connections were not made"
+}
+release() {
+	touch "$tmp/release"
+	wait "$holder"
+}
+# A soft limit of 256 under a higher hard one: raised, and 400 clients fit.
+hard=$(ulimit -Hn)
+printf '#!/bin/bash\nulimit -Sn 256\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-256"
+chmod +x "$tmp/orgdird-256"
+ORGDIRD="$tmp/orgdird-256" start_server "$tcp" "$tmp/files" || exit 1
+ORGDIRD=$real_orgdird
+if [[ "$hard" == unlimited || "$hard" -gt 4096 ]]; then
+	if grep -qE "started orgdird .*, $hard open files" "$tmp/orgdird.log"; then
+		ok
+	else
+		rc=0
+		bad "open files: the soft limit of 256 was not raised to the hard $hard"
+	fi
+	hold 400
+	if grep -qF "held 400, 400 answered" "$tmp/held"; then
+		ok
+	else
+		rc=0
+		bad "open files: not all 400 peers were taken: $(cat "$tmp/held")"
+	fi
+	ctl_at "$tcp" --timeout 5000 health
+	expect_rc "open files: a call beside 400 other connections" 0
+	release
+else
+	echo "skipped: raising the soft open files limit (the hard one is $hard)"
+fi
+stop_pid "$server_pid"
+# A hard limit of 256: a warning; past it clients are turned away, and
+# served again once the others leave.
+printf '#!/bin/bash\nulimit -n 256\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-256"
+ORGDIRD="$tmp/orgdird-256" start_server "$tcp" "$tmp/files" || exit 1
+ORGDIRD=$real_orgdird
+if grep -qF "warn at most 256 open files, each connection one" "$tmp/orgdird.log"; then
+	ok
+else
+	rc=0
+	bad "open files: no warning for a limit of 256"
+fi
+hold 300
+ctl_at "$tcp" --timeout 2000 health
+expect_rc "open files: a client past the limit is turned away" 24
+release
+for ((i = 0; i < 100; i++)); do
+	ctl_at "$tcp" --timeout 2000 health
+	[[ $rc -eq 0 ]] && break
+	sleep 0.1
+done
+expect_out "open files: served again once the others left" "SERVING"
 finish
