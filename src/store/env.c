@@ -570,6 +570,31 @@ gate_open(struct od_store *s)
 	pthread_mutex_unlock(&s->gate_mu);
 }
 
+/*
+ * Closes the environment and opens it again, the gate closed: no snapshot
+ * is open, so the readers' reset transactions go, and each reader begins
+ * a new one on its next use. On failure s->env stays NULL (calls then get
+ * od_store_no_env).
+ */
+static orgdir_code
+reopen(struct od_store *s, orgdir_status *st)
+{
+	pthread_mutex_lock(&s->readers_mu);
+	for (od_reader *r = s->readers; r != NULL; r = r->next) {
+		if (r->t.txn != NULL) {
+			mdb_txn_abort(r->t.txn);
+			r->t.txn = NULL;
+		}
+	}
+	pthread_mutex_unlock(&s->readers_mu);
+	if (s->env == NULL) {
+		return ORGDIR_OK;
+	}
+	mdb_env_close(s->env);
+	s->env = NULL;
+	return env_open(s, st);
+}
+
 orgdir_code
 od_store_refresh(struct od_store *s, orgdir_status *st)
 {
@@ -579,22 +604,7 @@ od_store_refresh(struct od_store *s, orgdir_status *st)
 	}
 	uint64_t t0 = od_mono_ms();
 	gate_close(s);
-	/* No snapshot is open (the gate): the readers' reset transactions go,
-	 * and each reader begins a new one on its next use. */
-	pthread_mutex_lock(&s->readers_mu);
-	for (od_reader *r = s->readers; r != NULL; r = r->next) {
-		if (r->t.txn != NULL) {
-			mdb_txn_abort(r->t.txn);
-			r->t.txn = NULL;
-		}
-	}
-	pthread_mutex_unlock(&s->readers_mu);
-	orgdir_code c = ORGDIR_OK;
-	if (s->env != NULL) {
-		mdb_env_close(s->env);
-		s->env = NULL;
-		c = env_open(s, st); /* on failure s->env stays NULL: od_store_no_env */
-	}
+	orgdir_code c = reopen(s, st);
 	gate_open(s);
 	/* What LMDB held goes back to the system, not to glibc's heap. */
 	malloc_trim(0);
@@ -654,14 +664,26 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 		 * one grow instead of several, each running the write again. */
 		ns = (s->grow_to + GROW_ROUND - 1) / GROW_ROUND * GROW_ROUND;
 	}
+	size_t was = s->map_size;
 	int rc = mdb_env_set_mapsize(s->env, ns);
 	if (rc == 0) {
 		s->map_size = ns;
 		s->grow_to = 0;
+	} else {
+		/* LMDB unmapped the old map before it failed to map the new one
+		 * (out of address space, say): the environment has no map until
+		 * it is opened again, at the size it had. */
+		orgdir_status ro;
+		if (reopen(s, &ro) != ORGDIR_OK) {
+			od_log("error", "cannot reopen the data directory %s: %s", s->path,
+			    ro.message);
+		}
 	}
 	gate_open(s);
 	if (rc != 0) {
-		return od_mdb_status(NULL, rc, "grow the database map", st);
+		return od_status_set(st, rc == ENOMEM ? ORGDIR_RESOURCE_EXHAUSTED : ORGDIR_INTERNAL,
+		    "cannot grow the database map from %zu to %zu MiB: %s", was >> 20, ns >> 20,
+		    mdb_strerror(rc));
 	}
 	od_log("info", "map size grown to %zu MiB", ns >> 20);
 	return ORGDIR_OK;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "store.h"
@@ -607,6 +608,67 @@ test_map_grows_and_data_persists(void **state)
 	assert_int_equal(od_store_schema_version(f->s), OD_SCHEMA_VERSION);
 }
 
+/* This process's address space, bytes (0: unknown). */
+static size_t
+vm_size(void)
+{
+	FILE *fp = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kb = 0;
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "VmSize: %llu kB", &kb) == 1) {
+			break;
+		}
+	}
+	if (fp != NULL) {
+		fclose(fp);
+	}
+	return (size_t) kb << 10;
+}
+
+/*
+ * A map that cannot grow for want of address space: the store keeps the
+ * map it had, and its data, and serves reads and writes on; the grow is
+ * RESOURCE_EXHAUSTED. (LMDB unmaps the old map before it maps the new
+ * one: a failed remap used to leave no map, and the next transaction
+ * crashed orgdird.) The address space is limited for the grow only.
+ */
+static void
+test_map_growth_without_address_space(void **state)
+{
+	struct fx *f = *state;
+	const char *preload = getenv("LD_PRELOAD");
+	if (preload != NULL && strstr(preload, "vgpreload") != NULL) {
+		skip(); /* valgrind shares the address space it would limit */
+	}
+	orgdir_status st;
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	od_reader *r;
+	od_txn *t;
+	assert_int_equal(od_reader_new(f->s, &r, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r, &t, &st), ORGDIR_OK); /* a reset snapshot kept */
+	od_reader_end(r);
+	struct rlimit was;
+	assert_int_equal(getrlimit(RLIMIT_AS, &was), 0);
+	size_t vm = vm_size();
+	assert_true(vm > 0);
+	/* 256 MiB of map to 512: 256 MiB more than the limit leaves. */
+	struct rlimit tight = {vm + (32u << 20), was.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_AS, &tight), 0);
+	orgdir_code c = od_store_grow(f->s, &st);
+	assert_int_equal(setrlimit(RLIMIT_AS, &was), 0);
+	assert_int_equal(c, ORGDIR_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.message, "cannot grow the database map from 256 to 512 MiB"));
+	assert_int_equal(od_reader_begin(r, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_store_unit_count(t), 1);
+	od_reader_end(r);
+	od_reader_free(r);
+	assert_non_null(fetch(f, "root"));
+	assert_int_equal(create(f, "after", "root", 1, &st), ORGDIR_OK);
+	assert_int_equal(od_store_grow(f->s, &st), ORGDIR_OK); /* with room, it grows */
+	assert_non_null(fetch(f, "after"));
+}
+
 static void
 test_depth_cap(void **state)
 {
@@ -831,6 +893,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_map_grows_and_data_persists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_growth_without_address_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gate_waits_for_a_reader, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gate_readers_and_closers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
