@@ -1,4 +1,5 @@
 /* env.c - the LMDB environment: open, schema, transactions, map growth. */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -331,11 +332,11 @@ lock_file_blocks(const char *dir, off_t size)
 	if (rc == 0 && (size == 0 || size < sb.st_size)) {
 		size = sb.st_size;
 	}
-	if (rc == 0 && size > 0) {
-		rc = posix_fallocate(fd, 0, size);
+	if (rc == 0 && size > 0 && fallocate(fd, 0, 0, size) != 0) {
+		rc = errno; /* not posix_fallocate: its fallback writes into the file */
 	}
 	close(fd);
-	return rc == EINVAL || rc == EOPNOTSUPP ? 0 : rc;
+	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
 }
 
 /* Creates and opens s->env, the map at s->map_size (or the file's, when
