@@ -242,7 +242,8 @@ main(int argc, char **argv)
 	    .max_readers = (unsigned) contexts + 64,
 	    .iso = iso,
 	    .retain_revisions = retain,
-	    .must_exist = check};
+	    .must_exist = check,
+	    .exclusive = !check};
 	if (od_store_open(&so, &store, &st) != ORGDIR_OK) {
 		od_iso3166_free(iso);
 		if (check) {

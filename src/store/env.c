@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -339,6 +340,42 @@ lock_file_blocks(const char *dir, off_t size)
 	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
 }
 
+/* With opts.exclusive: DATA/orgdird.lock, flock'ed, holding our pid. */
+static orgdir_code
+lock_directory(struct od_store *s, orgdir_status *st)
+{
+	char file[sizeof(s->path) + 16];
+	snprintf(file, sizeof(file), "%s/orgdird.lock", s->path);
+	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return od_status_set(
+		    st, ORGDIR_FAILED_PRECONDITION, "cannot open %s: %s", file, strerror(errno));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		char pid[24] = "";
+		ssize_t n = err == EWOULDBLOCK ? pread(fd, pid, sizeof(pid) - 1, 0) : -1;
+		pid[n > 0 ? (size_t) n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (err != EWOULDBLOCK) {
+			return od_status_set(st, ORGDIR_FAILED_PRECONDITION, "cannot lock %s: %s",
+			    file, strerror(err));
+		}
+		return od_status_set(st, ORGDIR_FAILED_PRECONDITION,
+		    "data directory %s is in use by another orgdird (pid %s): stop it first, or "
+		    "give another --data",
+		    s->path, pid[0] != '\0' ? pid : "unknown");
+	}
+	char pid[24];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t) len, 0) != len) {
+		/* A full disk, say: the lock holds all the same, the pid is unknown. */
+	}
+	s->lock_fd = fd;
+	return ORGDIR_OK;
+}
+
 /* Creates and opens s->env, the map at s->map_size (or the file's, when
  * larger), and its databases (migrating them). On failure s->env is NULL. */
 static orgdir_code
@@ -431,7 +468,11 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	s->no_sync = o->no_sync;
 	s->iso = o->iso;
 	s->retain_revisions = o->retain_revisions;
-	orgdir_code c = env_open(s, st);
+	s->lock_fd = -1;
+	orgdir_code c = o->exclusive ? lock_directory(s, st) : ORGDIR_OK;
+	if (c == ORGDIR_OK) {
+		c = env_open(s, st);
+	}
 	if (c != ORGDIR_OK) {
 		od_store_close(s);
 		return c;
@@ -448,6 +489,9 @@ od_store_close(struct od_store *s)
 	}
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
+	}
+	if (s->lock_fd >= 0) {
+		close(s->lock_fd); /* the lock goes with it */
 	}
 	pthread_cond_destroy(&s->unpinned);
 	pthread_mutex_destroy(&s->readers_mu);

@@ -46,11 +46,17 @@ typedef struct od_store_opts {
 	/* Open an existing store only (orgdird --check): the directory and its
 	 * LMDB data file must be there already; nothing is created. */
 	bool must_exist;
+	/* Serve: the one orgdird of the directory. A second one (whose writer,
+	 * watchers and import sessions would not know of the first's) is
+	 * refused, naming the first's pid, for as long as the store is open
+	 * (a flock on DATA/orgdird.lock, which a crash releases too). */
+	bool exclusive;
 } od_store_opts;
 
 /* Opens (creating when needed) the store in opts->path. *out is the
  * caller's to od_store_close; NULL on failure. FAILED_PRECONDITION when the
- * directory cannot be used, or with must_exist when it holds no store;
+ * directory cannot be used, or with must_exist when it holds no store, or
+ * with exclusive when another process serves it;
  * DATA_LOSS when the store is corrupt. */
 orgdir_code od_store_open(const od_store_opts *opts, struct od_store **out, orgdir_status *st);
 void od_store_close(struct od_store *s);

@@ -53,6 +53,9 @@ struct od_store {
 	pthread_cond_t unpinned;
 	unsigned max_readers;
 	bool no_sync;
+	/* DATA/orgdird.lock, flock'ed for the store's life when it serves
+	 * (od_store_opts.exclusive); -1 otherwise. */
+	int lock_fd;
 	char path[4096];
 };
 

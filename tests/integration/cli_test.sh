@@ -446,5 +446,21 @@ orgdird_run --listen "tls+tcp://127.0.0.1:0" --data "$tmp/tls-junk" \
     --tls-cert "$tmp/junk.pem" --tls-key "$tmp/junk.pem"
 expect_rc "orgdird --tls-cert of a file that is no certificate" 1
 expect_err "orgdird --tls-cert: unusable" "cannot use certificate $tmp/junk.pem"
+# One orgdird per data directory: a second is refused, naming the first;
+# --check may run beside it; once the first is gone (even killed), the
+# directory serves again.
+if start_server "ipc://$tmp/one.sock" "$tmp/one"; then
+	first=$server_pid
+	orgdird_run --listen "ipc://$tmp/two.sock" --data "$tmp/one"
+	expect_rc "a second orgdird on the same data directory" 1
+	expect_err "the second orgdird: why" "data directory $tmp/one is in use by another orgdird (pid $first)"
+	orgdird_run --check --data "$tmp/one"
+	expect_rc "orgdird --check beside a running one" 0
+	kill -KILL "$first"
+	wait "$first" 2>/dev/null
+	if start_server "ipc://$tmp/two.sock" "$tmp/one"; then ok; else bad "no orgdird after the first was killed"; fi
+else
+	bad "orgdird on $tmp/one did not start"
+fi
 
 finish

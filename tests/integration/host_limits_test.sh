@@ -123,14 +123,16 @@ fi
 # --- open files --------------------------------------------------------------------------
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 tcp="tcp://127.0.0.1:$port"
-# hold N: N REQ peers (the SP header over TCP, no request) connected to
-# the port, held until $tmp/release exists (at most 60 s); "held K, A
-# answered" in $tmp/held once they are up (A: the server's header came).
+# hold N SECONDS: N REQ peers (the SP header over TCP, no request)
+# connected to the port, held until $tmp/release exists (at most 60 s);
+# "held K, A answered" in $tmp/held once they are up (A: the server's
+# header came, waited for at most SECONDS).
 hold() {
 	rm -f "$tmp/release" "$tmp/held"
-	python3 - "$port" "$1" "$tmp/release" "$tmp/held" <<'PYHOLD' &
+	python3 - "$port" "$1" "$tmp/release" "$tmp/held" "$2" <<'PYHOLD' &
 import os, select, socket, sys, time
 port, n, release, held = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+patience = float(sys.argv[5])
 socks = []
 for _ in range(n):
     s = socket.socket()
@@ -142,7 +144,7 @@ for _ in range(n):
         socks.append(s)
     except OSError:
         s.close()
-answered, waiting, end = 0, set(socks), time.time() + 3
+answered, waiting, end = 0, set(socks), time.time() + patience
 while waiting and time.time() < end:
     ready, _, _ = select.select(list(waiting), [], [], 0.2)
     for s in ready:
@@ -176,7 +178,7 @@ if [[ "$hard" == unlimited || "$hard" -gt 4096 ]]; then
 		rc=0
 		bad "open files: the soft limit of 256 was not raised to the hard $hard"
 	fi
-	hold 400
+	hold 400 20
 	if grep -qF "held 400, 400 answered" "$tmp/held"; then
 		ok
 	else
@@ -201,7 +203,7 @@ else
 	rc=0
 	bad "open files: no warning for a limit of 256"
 fi
-hold 300
+hold 300 2
 ctl_at "$tcp" --timeout 2000 health
 expect_rc "open files: a client past the limit is turned away" 24
 release
