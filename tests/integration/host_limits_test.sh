@@ -39,11 +39,11 @@ for i in range(2000):
 json.dump({"units": units}, open(sys.argv[1], "w"))
 PYEOF
 
-# full_write WHAT URL DATA_DIR WANT: the import does not fit; it is refused
-# with RESOURCE_EXHAUSTED and WANT in the message, and leaves the directory
-# as it was; a small write still goes in, as the next revision.
+# full_write WHAT URL WANT: the import does not fit; it is refused with
+# RESOURCE_EXHAUSTED and WANT in the message, and leaves the directory as
+# it was; a small write still goes in, as the next revision.
 full_write() {
-	local what=$1 url=$2 data=$3 want=$4 rev
+	local what=$1 url=$2 want=$3 rev
 	ctl_at "$url" export
 	cp "$tmp/out" "$tmp/before.json"
 	rev=$(json_field "int(d.get('revision', 0))")
@@ -77,7 +77,7 @@ chmod +x "$tmp/orgdird-2mib"
 real_orgdird=$ORGDIRD
 ORGDIRD="$tmp/orgdird-2mib" start_server "$sock" "$tmp/data" --seed "$ORGDIR_EXAMPLE" || exit 1
 limited_pid=$server_pid
-full_write "ulimit -f" "$sock" "$tmp/data" "data.mdb reached orgdird's file size limit (ulimit -f: 2097152 bytes)"
+full_write "ulimit -f" "$sock" "data.mdb reached orgdird's file size limit (ulimit -f: 2097152 bytes)"
 if kill -0 "$limited_pid" 2>/dev/null; then ok; else bad "ulimit -f: orgdird died (SIGXFSZ?)"; fi
 stop_servers
 "$ORGDIRD" --check --data "$tmp/data" >"$tmp/out" 2>"$tmp/err"
@@ -98,7 +98,7 @@ if [[ $(id -u) -ne 0 ]] || ! mount -t tmpfs -o size=1536k tmpfs "$small" 2>/dev/
 else
 	small_url="ipc://$tmp/small.sock"
 	start_server "$small_url" "$small/data" --seed "$ORGDIR_EXAMPLE" || exit 1
-	full_write "full disk" "$small_url" "$small/data" "the disk holding $small/data is full"
+	full_write "full disk" "$small_url" "the disk holding $small/data is full"
 	stop_pid "$server_pid"
 	"$ORGDIRD" --check --data "$small/data" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
