@@ -141,6 +141,10 @@ struct od_server {
 	bool watch_stop;
 	struct od_ctx *watchers;
 	uint64_t committed; /* revision of the last commit, under watch_mu */
+	/* The watch thread's: when it next counts the open files, and whether
+	 * it has warned that they near the limit (od_files_check). */
+	uint64_t files_next_ms;
+	bool files_warned;
 	/* h_transfer.c: import sessions (touched by the writer thread only)
 	 * and the backups running on threads of their own. */
 	struct od_import_sessions *imports;
@@ -277,6 +281,11 @@ void od_watch_notify(struct od_server *srv, uint64_t revision);
 /* Wakes every parked call (shutdown). */
 void od_watch_stop(struct od_server *srv);
 orgdir_code od_watch_init(struct od_server *srv, orgdir_status *st);
+/* At most once a second (the watch thread, without watch_mu): counts the
+ * open files and logs a warning when they reach 90% of the limit, and a
+ * line when they are back under 80%. Past the limit nng turns new clients
+ * away, and says nothing of it. */
+void od_files_check(struct od_server *srv);
 
 /* h_transfer.c: waits for the backups in progress (they answer first) and
  * frees the import sessions. Called by od_server_stop once the writer has

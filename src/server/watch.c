@@ -4,7 +4,9 @@
  * runs it again. One small thread owns the waits, so neither nng's callback
  * threads nor the writer ever block or re-run reads.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "server.h"
@@ -78,6 +80,11 @@ watch_main(void *arg)
 	struct od_server *srv = arg;
 	pthread_mutex_lock(&srv->watch_mu);
 	for (;;) {
+		/* Before the scan, not between it and the wait: a commit's notice
+		 * in between would wait for the timer. */
+		pthread_mutex_unlock(&srv->watch_mu);
+		od_files_check(srv);
+		pthread_mutex_lock(&srv->watch_mu);
 		uint64_t now = od_mono_ms();
 		uint64_t next = now + 1000;
 		struct od_ctx *ready = NULL;
@@ -116,6 +123,44 @@ watch_main(void *arg)
 	}
 	pthread_mutex_unlock(&srv->watch_mu);
 	return NULL;
+}
+
+#define FILES_CHECK_MS 1000
+
+void
+od_files_check(struct od_server *srv)
+{
+	uint64_t now = od_mono_ms();
+	struct rlimit rl;
+	if (now < srv->files_next_ms || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY) {
+		return;
+	}
+	srv->files_next_ms = now + FILES_CHECK_MS;
+	unsigned long long n = rl.rlim_cur; /* no descriptor left to count them: all */
+	DIR *d = opendir("/proc/self/fd");
+	if (d != NULL) {
+		n = 0;
+		while (readdir(d) != NULL) {
+			n++;
+		}
+		closedir(d);
+		n = n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own */
+	} else if (errno != EMFILE && errno != ENFILE) {
+		return; /* no /proc: cannot tell */
+	}
+	unsigned long long limit = (unsigned long long) rl.rlim_cur;
+	if (!srv->files_warned && n * 10 >= limit * 9) {
+		srv->files_warned = true;
+		od_log("warn",
+		    "%llu of %llu open files in use, one a connection: past the limit new "
+		    "clients are turned away; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+		    n, limit);
+	} else if (srv->files_warned && n * 10 < limit * 8) {
+		srv->files_warned = false;
+		od_log(
+		    "info", "%llu of %llu open files in use: room for new clients again", n, limit);
+	}
 }
 
 orgdir_code

@@ -206,6 +206,21 @@ fi
 hold 300 2
 ctl_at "$tcp" --timeout 2000 health
 expect_rc "open files: a client past the limit is turned away" 24
+# log_says TEXT: orgdird's log has TEXT within 10 s.
+log_says() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -qF -- "$1" "$tmp/orgdird.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if log_says "open files in use, one a connection: past the limit new clients are turned away"; then
+	ok
+else
+	rc=0
+	bad "open files: no warning in the log at the limit"
+fi
 release
 for ((i = 0; i < 100; i++)); do
 	ctl_at "$tcp" --timeout 2000 health
@@ -213,4 +228,10 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 expect_out "open files: served again once the others left" "SERVING"
+if log_says "of 256 open files in use: room for new clients again"; then
+	ok
+else
+	rc=0
+	bad "open files: no line in the log once under the limit again"
+fi
 finish
