@@ -74,7 +74,9 @@ od_h_watch_changes(od_call *c, const ProtobufCMessage *req, orgdir_status *st)
 		return code;
 	}
 	if (found->n_changes == 0 && r->wait_ms > 0 && !c->ctx->expired) {
-		od_call_park(c, r->wait_ms);
+		if ((code = od_call_park(c, r->wait_ms, st)) != ORGDIR_OK) {
+			return code;
+		}
 		if (c->parked) {
 			return ORGDIR_OK;
 		}

@@ -239,7 +239,8 @@ main(int argc, char **argv)
 	od_store_opts so = {.path = data,
 	    .map_size = (size_t) map_mib << 20,
 	    .no_sync = no_sync,
-	    .max_readers = (unsigned) contexts + 64,
+	    /* A reader per context, parked long polls' too (server.h). */
+	    .max_readers = (unsigned) contexts * (1 + OD_PARKED_PER_CONTEXT) + 64,
 	    .iso = iso,
 	    .retain_revisions = retain,
 	    .must_exist = check,

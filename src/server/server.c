@@ -66,14 +66,67 @@ recv_next(struct od_ctx *c)
 	nng_ctx_recv(c->ctx, c->aio);
 }
 
-/* Logs a failed call: FAIL_LOG_PER_SEC a second at most (server.h) of
- * those a client causes; the server's own failures (INTERNAL, DATA_LOSS,
- * UNAVAILABLE, UNKNOWN) always, so a flood never hides one. */
-static void
-log_failure(struct od_server *srv, const char *method, const orgdir_status *st)
+static orgdir_code ctx_new(struct od_server *srv, struct od_ctx **out, orgdir_status *st);
+
+void
+od_ctx_top_up(struct od_server *srv)
 {
-	bool always = st->code == ORGDIR_INTERNAL || st->code == ORGDIR_DATA_LOSS ||
-	    st->code == ORGDIR_UNAVAILABLE || st->code == ORGDIR_UNKNOWN;
+	struct od_ctx *start = NULL;
+	pthread_mutex_lock(&srv->ctx_mu);
+	if (!srv->ctx_closed && atomic_load(&srv->circ_extra) < atomic_load(&srv->parked)) {
+		if (srv->n_idle > 0) {
+			start = srv->idle[--srv->n_idle];
+		} else if (srv->n_extra < srv->max_extra) {
+			orgdir_status st;
+			if (ctx_new(srv, &start, &st) == ORGDIR_OK) {
+				srv->ctxs[srv->n_ctx + srv->n_extra++] = start;
+			} else {
+				od_log("warn", "no context for the calls beside a long poll: %s",
+				    st.message);
+			}
+		}
+		if (start != NULL) {
+			atomic_fetch_add(&srv->circ_extra, 1);
+		}
+	}
+	pthread_mutex_unlock(&srv->ctx_mu);
+	if (start != NULL) {
+		recv_next(start);
+	}
+}
+
+/* After an answer went out: true when the context goes idle instead of
+ * receiving, because more contexts are in use beyond n_ctx than calls are
+ * parked. No lock unless some are. */
+static bool
+ctx_retire(struct od_ctx *c)
+{
+	struct od_server *srv = c->srv;
+	if (atomic_load(&srv->circ_extra) <= atomic_load(&srv->parked)) {
+		return false;
+	}
+	bool retire = false;
+	pthread_mutex_lock(&srv->ctx_mu);
+	if (atomic_load(&srv->circ_extra) > atomic_load(&srv->parked)) {
+		atomic_fetch_sub(&srv->circ_extra, 1);
+		srv->idle[srv->n_idle++] = c;
+		retire = true;
+	}
+	pthread_mutex_unlock(&srv->ctx_mu);
+	return retire;
+}
+
+/* Logs a failed call: FAIL_LOG_PER_SEC a second at most (server.h) of
+ * those a client causes (`turned_away`: a long poll refused for the
+ * clients' numbers, UNAVAILABLE as it is); the server's own failures
+ * (INTERNAL, DATA_LOSS, UNAVAILABLE, UNKNOWN) always, so a flood never
+ * hides one. */
+static void
+log_failure(struct od_server *srv, const char *method, const orgdir_status *st, bool turned_away)
+{
+	bool always = !turned_away &&
+	    (st->code == ORGDIR_INTERNAL || st->code == ORGDIR_DATA_LOSS ||
+	        st->code == ORGDIR_UNAVAILABLE || st->code == ORGDIR_UNKNOWN);
 	uint64_t dropped = 0;
 	bool write = always;
 	if (!always) {
@@ -113,7 +166,7 @@ send_reply(struct od_ctx *c, orgdir_status *st, uint64_t revision)
 		    c->m ? c->m->name : "call", c->max_reply);
 	}
 	if (st->code != ORGDIR_OK) {
-		log_failure(c->srv, c->m ? c->m->name : "?", st);
+		log_failure(c->srv, c->m ? c->m->name : "?", st, c->turned_away);
 	}
 	if (!od_frame_reply(c->msg, c->call_id, st, &c->out, revision)) {
 		/* Only allocation can fail here: answer with the status alone. */
@@ -301,6 +354,7 @@ handle(struct od_ctx *c)
 	c->packed = (od_val){NULL, 0};
 	c->expired = false;
 	c->wake_now = false;
+	c->turned_away = false;
 	c->max_reply = c->srv->max_reply;
 	if (decode(c, &body, &env, &st) != ORGDIR_OK) {
 		send_reply(c, &st, 0);
@@ -415,7 +469,7 @@ ctx_cb(void *arg)
 		if (rv != 0) {
 			nng_msg_free(nng_aio_get_msg(c->aio));
 		}
-		if (rv != NNG_ECLOSED && !atomic_load(&c->srv->stopping)) {
+		if (rv != NNG_ECLOSED && !atomic_load(&c->srv->stopping) && !ctx_retire(c)) {
 			recv_next(c);
 		}
 		break;
@@ -622,8 +676,15 @@ od_server_start(
 		return c;
 	}
 	srv->n_ctx = o->contexts ? o->contexts : 128;
-	srv->ctxs = calloc(srv->n_ctx, sizeof(*srv->ctxs));
-	if (srv->ctxs == NULL) {
+	srv->max_extra = srv->n_ctx * OD_PARKED_PER_CONTEXT;
+	if (pthread_mutex_init(&srv->ctx_mu, NULL) != 0) {
+		od_server_stop(srv);
+		return od_status_set(st, ORGDIR_INTERNAL, "cannot create a mutex");
+	}
+	srv->ctx_mu_inited = true;
+	srv->ctxs = calloc(srv->n_ctx + srv->max_extra, sizeof(*srv->ctxs));
+	srv->idle = calloc(srv->max_extra + 1, sizeof(*srv->idle));
+	if (srv->ctxs == NULL || srv->idle == NULL) {
 		od_server_stop(srv);
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -685,8 +746,15 @@ od_server_stop(struct od_server *srv)
 	od_watch_stop(srv); /* parked long polls answer now */
 	od_transfer_stop(srv); /* backups in progress answer now */
 	od_ipc_guard_stop(srv->ipc_guard); /* no listener made again from here on */
+	unsigned all = srv->n_ctx;
+	if (srv->ctx_mu_inited) {
+		pthread_mutex_lock(&srv->ctx_mu);
+		srv->ctx_closed = true; /* no extra context made from here on */
+		all += srv->n_extra;
+		pthread_mutex_unlock(&srv->ctx_mu);
+	}
 	if (srv->ctxs != NULL) {
-		for (unsigned i = 0; i < srv->n_ctx; i++) {
+		for (unsigned i = 0; i < all; i++) {
 			if (srv->ctxs[i] != NULL && srv->ctxs[i]->aio != NULL) {
 				nng_aio_stop(srv->ctxs[i]->aio);
 			}
@@ -700,11 +768,17 @@ od_server_stop(struct od_server *srv)
 		srv->writer = NULL;
 	}
 	if (srv->ctxs != NULL) {
-		for (unsigned i = 0; i < srv->n_ctx; i++) {
+		for (unsigned i = 0; i < all; i++) {
 			ctx_free(srv->ctxs[i]);
 		}
 		free(srv->ctxs);
 		srv->ctxs = NULL;
+	}
+	free(srv->idle);
+	srv->idle = NULL;
+	if (srv->ctx_mu_inited) {
+		pthread_mutex_destroy(&srv->ctx_mu);
+		srv->ctx_mu_inited = false;
 	}
 	if (srv->spare_inited) {
 		free(srv->spare);

@@ -119,6 +119,10 @@ typedef struct od_server_opts {
 	const char *tls_key_file; /* PEM private key */
 } od_server_opts;
 
+/* Long polls a server keeps parked, per context (--contexts): each holds a
+ * context of its own beside the n_ctx that receive (server.c). */
+#define OD_PARKED_PER_CONTEXT 8
+
 struct od_server {
 	struct od_store *store;
 	nng_socket sock;
@@ -169,6 +173,24 @@ struct od_server {
 	bool spare_inited;
 	uint8_t *spare; /* malloc'd; owned by the server; NULL when empty */
 	size_t spare_size;
+	/*
+	 * A parked long poll keeps its context, so each one puts another
+	 * context to receiving (server.c, od_ctx_top_up): calls always find
+	 * n_ctx contexts, however many watchers wait. ctxs has room for
+	 * n_ctx + max_extra; extras are made on demand (n_extra so far, under
+	 * ctx_mu) and, once fewer calls are parked, go idle (the idle stack,
+	 * under ctx_mu) when their answer is sent. circ_extra: contexts in
+	 * use beyond n_ctx (changed under ctx_mu); parked: calls parked now
+	 * (watch.c), at most max_extra.
+	 */
+	pthread_mutex_t ctx_mu;
+	bool ctx_mu_inited;
+	bool ctx_closed; /* under ctx_mu: od_server_stop began; no more extras */
+	unsigned n_extra, max_extra;
+	struct od_ctx **idle;
+	unsigned n_idle;
+	atomic_uint circ_extra;
+	atomic_uint parked;
 };
 
 /* ipcguard.c: ipc:// listeners made again when nng 1.5.2's IPC bug stops
@@ -235,6 +257,7 @@ struct od_ctx {
 	uint64_t parked_at_rev;
 	bool expired;
 	bool wake_now; /* a commit came: run again, not expired */
+	bool turned_away; /* od_call_park refused: no more long polls kept */
 	/* A deferred call (od_call_defer): the handler's thread and the
 	 * finisher each count down once; the second one sends the answer. */
 	atomic_int handoff;
@@ -273,9 +296,12 @@ void od_ctx_rerun(struct od_ctx *ctx);
  * or until wait_ms pass, then runs the handler again with `expired` set.
  * The context joins the waiting list in od_watch_enqueue, which server.c
  * calls once the handler's thread is done with it; false when the watch
- * has stopped (answer at once). */
-void od_call_park(od_call *c, uint32_t wait_ms);
+ * has stopped (answer at once). UNAVAILABLE when max_extra calls are
+ * parked already: the caller retries. */
+orgdir_code od_call_park(od_call *c, uint32_t wait_ms, orgdir_status *st);
 bool od_watch_enqueue(struct od_ctx *c);
+/* server.c: after a call parked, one more context receives (see ctx_mu). */
+void od_ctx_top_up(struct od_server *srv);
 /* The writer calls this after each commit. */
 void od_watch_notify(struct od_server *srv, uint64_t revision);
 /* Wakes every parked call (shutdown). */

@@ -14,11 +14,18 @@
 #define WAIT_MAX_MS 60000
 #define DEADLINE_MARGIN_MS 200
 
-void
-od_call_park(od_call *call, uint32_t wait_ms)
+orgdir_code
+od_call_park(od_call *call, uint32_t wait_ms, orgdir_status *st)
 {
 	struct od_ctx *c = call->ctx;
 	struct od_server *srv = c->srv;
+	if (atomic_load(&srv->parked) >= srv->max_extra) {
+		c->turned_away = true; /* the clients' load: logged within the rate */
+		return od_status_set(st, ORGDIR_UNAVAILABLE,
+		    "%u long polls wait already, the most this server keeps: poll again in a "
+		    "second",
+		    srv->max_extra);
+	}
 	if (c->deadline_ms != 0) {
 		uint32_t cap =
 		    c->deadline_ms > DEADLINE_MARGIN_MS ? c->deadline_ms - DEADLINE_MARGIN_MS : 0;
@@ -31,11 +38,12 @@ od_call_park(od_call *call, uint32_t wait_ms)
 	bool stopped = srv->watch_stop;
 	pthread_mutex_unlock(&srv->watch_mu);
 	if (stopped || wait_ms == 0) {
-		return; /* not parked: the handler answers now */
+		return ORGDIR_OK; /* not parked: the handler answers now */
 	}
 	call->parked = true;
 	c->expired = false;
 	c->wake_at_ms = od_mono_ms() + wait_ms;
+	return ORGDIR_OK;
 }
 
 bool
@@ -51,8 +59,10 @@ od_watch_enqueue(struct od_ctx *c)
 	c->wake_now = srv->committed > c->parked_at_rev;
 	c->next_watcher = srv->watchers;
 	srv->watchers = c;
+	atomic_fetch_add(&srv->parked, 1);
 	pthread_cond_signal(&srv->watch_cv);
 	pthread_mutex_unlock(&srv->watch_mu);
+	od_ctx_top_up(srv);
 	return true;
 }
 
@@ -93,6 +103,7 @@ watch_main(void *arg)
 			struct od_ctx *c = *link;
 			if (c->wake_now || c->wake_at_ms <= now || srv->watch_stop) {
 				*link = c->next_watcher;
+				atomic_fetch_sub(&srv->parked, 1);
 				c->expired = !c->wake_now;
 				c->next_watcher = ready;
 				ready = c;

@@ -294,6 +294,7 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 		return rc;
 	}
 	orgdir_status st = {0};
+	bool answered = false; /* the server has answered once: outages are waited out */
 	if (since < 0) {
 		/* From now: the revision the server is at. */
 		orgdir_reply *reply = NULL;
@@ -303,6 +304,7 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 		}
 		since = (long) info->revision;
 		orgdir_reply_free(reply);
+		answered = true; /* a server that keeps no more long polls: wait for one */
 	}
 	uint64_t next = (uint64_t) since;
 	struct sigaction old[2];
@@ -310,7 +312,6 @@ run_watch(struct od_ctl *c, const struct od_ctl_args *a)
 	/* Said once the signals are caught: a script that waits for this line
 	 * knows that SIGINT now ends the watch cleanly. */
 	fprintf(stderr, "orgctl: watching the changes after r%" PRIu64 "; Ctrl-C to stop\n", next);
-	bool answered = false; /* the server has answered once: outages are waited out */
 	bool down = false;
 	char token[64] = ""; /* inside a revision larger than one answer */
 	while (od_ctl_stop_signal == 0) {
