@@ -455,11 +455,16 @@ done
 lp_count() {
 	grep -lF -- "$2" $1 2>/dev/null | wc -l
 }
-for ((i = 0; i < 300; i++)); do
-	(($(lp_count "$tmp/lp?.err" "8 long polls wait already") >= 1)) && break
-	sleep 0.1
-done
-if (($(lp_count "$tmp/lp?.err" "8 long polls wait already") >= 1)); then
+# lp_wait FILES PATTERN N: until N of the files hold PATTERN, at most 30 s.
+lp_wait() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		(($(lp_count "$1" "$2") >= $3)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if lp_wait "$tmp/lp?.err" "8 long polls wait already" 1; then
 	ok
 else
 	rc=0
@@ -469,11 +474,7 @@ ctl_at "$lp_sock" --timeout 10000 health
 expect_rc "long polls: a call beside eight of them, one context" 0
 ctl_at "$lp_sock" --timeout 10000 unit add lp1 --kind organization --name en=Polls
 expect_rc "long polls: a write beside them" 0
-for ((i = 0; i < 300; i++)); do
-	(($(lp_count "$tmp/lp?.out" '"lp1"') >= 8)) && break
-	sleep 0.1
-done
-if (($(lp_count "$tmp/lp?.out" '"lp1"') >= 8)); then
+if lp_wait "$tmp/lp?.out" '"lp1"' 8; then
 	ok
 else
 	rc=0

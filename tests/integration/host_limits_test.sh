@@ -72,10 +72,16 @@ full_write() {
 }
 
 # --- past the file size limit ------------------------------------------------------------
-printf '#!/bin/bash\nulimit -f 2048\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-2mib"
-chmod +x "$tmp/orgdird-2mib"
-real_orgdird=$ORGDIRD
-ORGDIRD="$tmp/orgdird-2mib" start_server "$sock" "$tmp/data" --seed "$ORGDIR_EXAMPLE" || exit 1
+# start_limited 'LIMIT' URL DATA [orgdird args...]: start_server with
+# orgdird under bash's `ulimit LIMIT` (-f counts KiB).
+start_limited() {
+	local limit=$1 wrapper="$tmp/orgdird-limited"
+	shift
+	printf '#!/bin/bash\nulimit %s\nexec "%s" "$@"\n' "$limit" "$ORGDIRD" >"$wrapper"
+	chmod +x "$wrapper"
+	ORGDIRD=$wrapper start_server "$@"
+}
+start_limited "-f 2048" "$sock" "$tmp/data" --seed "$ORGDIR_EXAMPLE" || exit 1
 limited_pid=$server_pid
 full_write "ulimit -f" "$sock" "data.mdb reached orgdird's file size limit (ulimit -f: 2097152 bytes)"
 if kill -0 "$limited_pid" 2>/dev/null; then ok; else bad "ulimit -f: orgdird died (SIGXFSZ?)"; fi
@@ -89,7 +95,6 @@ start_server "$sock" "$tmp/data" || exit 1
 ctl import "$tmp/big.json" --merge
 expect_rc "no limit: the import" 0
 expect_out "no limit: every unit" "2000 unit(s) created"
-ORGDIRD=$real_orgdird
 
 # --- a full disk -------------------------------------------------------------------------
 mkdir -p "$small"
@@ -167,10 +172,7 @@ release() {
 }
 # A soft limit of 256 under a higher hard one: raised, and 400 clients fit.
 hard=$(ulimit -Hn)
-printf '#!/bin/bash\nulimit -Sn 256\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-256"
-chmod +x "$tmp/orgdird-256"
-ORGDIRD="$tmp/orgdird-256" start_server "$tcp" "$tmp/files" || exit 1
-ORGDIRD=$real_orgdird
+start_limited "-Sn 256" "$tcp" "$tmp/files" || exit 1
 if [[ "$hard" == unlimited || "$hard" -gt 4096 ]]; then
 	if grep -qE "started orgdird .*, $hard open files" "$tmp/orgdird.log"; then
 		ok
@@ -194,9 +196,7 @@ fi
 stop_pid "$server_pid"
 # A hard limit of 256: a warning; past it clients are turned away, and
 # served again once the others leave.
-printf '#!/bin/bash\nulimit -n 256\nexec "%s" "$@"\n' "$ORGDIRD" >"$tmp/orgdird-256"
-ORGDIRD="$tmp/orgdird-256" start_server "$tcp" "$tmp/files" || exit 1
-ORGDIRD=$real_orgdird
+start_limited "-n 256" "$tcp" "$tmp/files" || exit 1
 if grep -qF "warn at most 256 open files, each connection one" "$tmp/orgdird.log"; then
 	ok
 else
