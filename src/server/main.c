@@ -43,6 +43,8 @@ static const char usage[] =
     "                          (default 0: keep it all)\n"
     "  --max-reply-bytes N     largest reply (default 268435456; clients may ask\n"
     "                          for less)\n"
+    "  --no-wal                no write-ahead log (DIR/orgdird.wal): LMDB syncs\n"
+    "                          each commit itself (slower; docs/OPERATIONS.md)\n"
     "  --check                 check the data directory's consistency and exit\n"
     "                          (0 = clean, 1 = problems found, 2 = cannot check;\n"
     "                          a store that cannot be opened exits with its\n"
@@ -123,6 +125,7 @@ main(int argc, char **argv)
 	unsigned long long map_mib = 256;
 	unsigned long long max_import = OD_IMPORT_UNITS_MAX_DEFAULT;
 	bool no_sync = false;
+	bool no_wal = false;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -145,6 +148,10 @@ main(int argc, char **argv)
 		}
 		if (strcmp(a, "--no-sync") == 0) { /* tests only: loses durability */
 			no_sync = true;
+			continue;
+		}
+		if (strcmp(a, "--no-wal") == 0) {
+			no_wal = true;
 			continue;
 		}
 		if (v == NULL) {
@@ -239,6 +246,7 @@ main(int argc, char **argv)
 	od_store_opts so = {.path = data,
 	    .map_size = (size_t) map_mib << 20,
 	    .no_sync = no_sync,
+	    .no_wal = no_wal,
 	    /* A reader per context, parked long polls' too (server.h). */
 	    .max_readers = (unsigned) contexts * (1 + OD_PARKED_PER_CONTEXT) + 64,
 	    .iso = iso,

@@ -6,8 +6,10 @@
  * then answers each request: a write is acknowledged only once it is
  * durable, yet 64 writers share one fsync.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -214,7 +216,16 @@ writer_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		while (w->head == NULL && !w->stop) {
-			pthread_cond_wait(&w->cv, &w->mu);
+			/* Idle a second: the log's last writes get their checkpoint. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT &&
+			    w->head == NULL && !w->stop) {
+				pthread_mutex_unlock(&w->mu);
+				od_store_checkpoint(w->srv->store, true);
+				pthread_mutex_lock(&w->mu);
+			}
 		}
 		if (w->head == NULL && w->stop) {
 			pthread_mutex_unlock(&w->mu);
@@ -256,6 +267,7 @@ writer_main(void *arg)
 			orgdir_status st;
 			od_store_refresh(w->srv->store, &st); /* a failure is logged */
 		}
+		od_store_checkpoint(w->srv->store, false); /* after the answers too */
 	}
 }
 

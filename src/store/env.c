@@ -1,6 +1,7 @@
 /* env.c - the LMDB environment: open, schema, transactions, map growth. */
 #define _GNU_SOURCE /* fallocate */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -123,35 +124,131 @@ int
 od_mdb_put_val(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
 {
 	t->writes++;
-	return map_full(t, mdb_put(t->txn, dbi, k, v, flags));
+	od_wal_before(t);
+	int rc = mdb_put(t->txn, dbi, k, v, flags);
+	if (rc == 0) {
+		od_wal_capture(t, OD_WAL_PUT, dbi, k, v, (flags & MDB_RESERVE) != 0);
+	}
+	return map_full(t, rc);
 }
 
 int
 od_mdb_del(od_txn *t, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
 	t->writes++;
-	return map_full(t, mdb_del(t->txn, dbi, k, v));
+	od_wal_before(t);
+	int rc = mdb_del(t->txn, dbi, k, v);
+	if (rc == 0) {
+		od_wal_capture(t, v != NULL ? OD_WAL_DEL_DUP : OD_WAL_DEL, dbi, k, v, false);
+	}
+	return map_full(t, rc);
 }
 
 int
 od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned flags)
 {
 	t->writes++;
-	return map_full(t, mdb_cursor_put(c, k, v, flags));
+	od_wal_before(t);
+	int rc = mdb_cursor_put(c, k, v, flags);
+	if (rc == 0 && t->capture) {
+		/* What the cursor is on now (MDB_CURRENT passes no key). */
+		MDB_val ck = *k, cv = *v;
+		if (mdb_cursor_get(c, &ck, &cv, MDB_GET_CURRENT) == 0) {
+			od_wal_capture(
+			    t, OD_WAL_PUT, mdb_cursor_dbi(c), &ck, &cv, (flags & MDB_RESERVE) != 0);
+		} else {
+			od_wal_capture(t, OD_WAL_PUT, mdb_cursor_dbi(c), k, v, false);
+		}
+	}
+	return map_full(t, rc);
 }
 
 int
 od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags)
 {
 	t->writes++;
-	return map_full(t, mdb_cursor_del(c, flags));
+	od_wal_before(t);
+	MDB_val k = {0, NULL}, v = {0, NULL};
+	bool logged = t->capture && mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) == 0;
+	/* Copied before the delete: k and v point into a page it changes. */
+	uint8_t kb[512];
+	uint8_t *vb = logged && v.mv_size > 0 ? malloc(v.mv_size) : NULL;
+	if (logged && (k.mv_size > sizeof(kb) || (v.mv_size > 0 && vb == NULL))) {
+		logged = false;
+		od_wal_giveup(t); /* no memory to say it: committed without the log */
+	}
+	if (logged) {
+		memcpy(kb, k.mv_data, k.mv_size);
+		k.mv_data = kb;
+		if (v.mv_size > 0) {
+			memcpy(vb, v.mv_data, v.mv_size);
+			v.mv_data = vb;
+		}
+	}
+	int rc = mdb_cursor_del(c, flags);
+	if (rc == 0 && logged) {
+		bool all = (flags & MDB_NODUPDATA) != 0;
+		od_wal_capture(t, all ? OD_WAL_DEL : OD_WAL_DEL_DUP, mdb_cursor_dbi(c), &k,
+		    all ? NULL : &v, false);
+	}
+	free(vb);
+	return map_full(t, rc);
 }
 
 int
 od_mdb_drop(od_txn *t, MDB_dbi dbi)
 {
 	t->writes++;
-	return mdb_drop(t->txn, dbi, 0);
+	od_wal_before(t);
+	int rc = mdb_drop(t->txn, dbi, 0);
+	if (rc == 0) {
+		od_wal_capture(t, OD_WAL_DROP, dbi, NULL, NULL, false);
+	}
+	return rc;
+}
+
+/* The databases. The write-ahead log names one by its place here: add new
+ * ones at the end. */
+static const struct {
+	const char *name;
+	unsigned flags;
+	size_t off; /* of its MDB_dbi in struct od_store */
+} db_defs[] = {
+    {"meta", 0, offsetof(struct od_store, meta)},
+    {"units", 0, offsetof(struct od_store, units)},
+    {"children", MDB_DUPSORT, offsetof(struct od_store, children)},
+    {"requests", 0, offsetof(struct od_store, requests)},
+    {"request_log", 0, offsetof(struct od_store, request_log)},
+    {"countries", 0, offsetof(struct od_store, countries)},
+    {"country_units", MDB_DUPSORT, offsetof(struct od_store, country_units)},
+    {"kind_counts", 0, offsetof(struct od_store, kind_counts)},
+    {"tokens", 0, offsetof(struct od_store, tokens)},
+    {"token_hashes", 0, offsetof(struct od_store, token_hashes)},
+    {"changes", 0, offsetof(struct od_store, changes)},
+    {"changes_by_res", MDB_DUPSORT, offsetof(struct od_store, changes_by_res)},
+    {"search", 0, offsetof(struct od_store, search)},
+    {"search_docs", 0, offsetof(struct od_store, search_docs)},
+};
+
+size_t
+od_db_count(void)
+{
+	return OD_ARRAY_LEN(db_defs);
+}
+
+const char *
+od_db_def(size_t i, unsigned *flags)
+{
+	if (flags != NULL) {
+		*flags = db_defs[i].flags;
+	}
+	return db_defs[i].name;
+}
+
+MDB_dbi *
+od_db_handle(struct od_store *s, size_t i)
+{
+	return (MDB_dbi *) (void *) ((char *) s + db_defs[i].off);
 }
 
 static int
@@ -178,33 +275,15 @@ open_dbs(struct od_store *s, bool *full, orgdir_status *st)
 	if (rc != 0) {
 		return od_mdb_status(NULL, rc, "open databases", st);
 	}
-	struct {
-		const char *name;
-		unsigned flags;
-		MDB_dbi *dbi;
-	} dbs[] = {
-	    {"meta", 0, &s->meta},
-	    {"units", 0, &s->units},
-	    {"children", MDB_DUPSORT, &s->children},
-	    {"requests", 0, &s->requests},
-	    {"request_log", 0, &s->request_log},
-	    {"countries", 0, &s->countries},
-	    {"country_units", MDB_DUPSORT, &s->country_units},
-	    {"kind_counts", 0, &s->kind_counts},
-	    {"tokens", 0, &s->tokens},
-	    {"token_hashes", 0, &s->token_hashes},
-	    {"changes", 0, &s->changes},
-	    {"changes_by_res", MDB_DUPSORT, &s->changes_by_res},
-	    {"search", 0, &s->search},
-	    {"search_docs", 0, &s->search_docs},
-	};
-	for (size_t i = 0; i < OD_ARRAY_LEN(dbs); i++) {
-		rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi);
+	for (size_t i = 0; i < OD_ARRAY_LEN(db_defs); i++) {
+		rc = mdb_dbi_open(
+		    txn, db_defs[i].name, db_defs[i].flags | MDB_CREATE, od_db_handle(s, i));
 		if (rc != 0) {
 			mdb_txn_abort(txn);
-			return od_mdb_status(NULL, rc, dbs[i].name, st);
+			return od_mdb_status(NULL, rc, db_defs[i].name, st);
 		}
 	}
+	od_wal_set_dbs(s);
 	/* Schema: recorded on first start, checked on every later one. */
 	MDB_val k = {strlen(META_SCHEMA), META_SCHEMA};
 	MDB_val v;
@@ -388,20 +467,30 @@ env_open(struct od_store *s, orgdir_status *st)
 	}
 	rc = mdb_env_set_maxdbs(s->env, 32);
 	if (rc == 0) {
-		rc = mdb_env_set_maxreaders(s->env, s->max_readers);
+		rc = mdb_env_set_maxreaders(s->env, s->max_readers + 1); /* + the log's pin */
 	}
 	if (rc == 0) {
 		rc = mdb_env_set_mapsize(s->env, s->map_size);
 	}
 	if (rc == 0) {
 		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
-		unsigned flags = MDB_NOTLS | (s->no_sync ? MDB_NOSYNC : 0);
+		/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
+		unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
 		rc = lock_file_blocks(s->path, LMDB_PAGE);
 		if (rc == 0) {
 			rc = mdb_env_open(s->env, s->path, flags, 0600);
 		}
 		if (rc == 0) {
 			rc = lock_file_blocks(s->path, 0);
+		}
+	}
+	if (rc == 0 && s->wal != NULL) {
+		/* The log's records, before any migration changes the schema. */
+		orgdir_code c = od_wal_recover(s, st);
+		if (c != ORGDIR_OK) {
+			mdb_env_close(s->env);
+			s->env = NULL;
+			return c;
 		}
 	}
 	if (rc != 0) {
@@ -470,8 +559,18 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	s->retain_revisions = o->retain_revisions;
 	s->lock_fd = -1;
 	orgdir_code c = o->exclusive ? lock_directory(s, st) : ORGDIR_OK;
+	/* The log, or with --no-wal the one a start with it left. */
+	char wal[sizeof(s->path) + 16];
+	snprintf(wal, sizeof(wal), "%s/" OD_WAL_FILE, s->path);
+	bool logged = !o->no_sync && !o->no_wal;
+	if (c == ORGDIR_OK && o->exclusive && (logged || access(wal, F_OK) == 0)) {
+		c = od_wal_prepare(s, st);
+	}
 	if (c == ORGDIR_OK) {
 		c = env_open(s, st);
+	}
+	if (c == ORGDIR_OK) {
+		c = logged ? od_wal_checkpoint(s, st) : od_wal_retire(s, st);
 	}
 	if (c != ORGDIR_OK) {
 		od_store_close(s);
@@ -487,6 +586,7 @@ od_store_close(struct od_store *s)
 	if (s == NULL) {
 		return;
 	}
+	od_wal_close(s);
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 	}
@@ -635,9 +735,12 @@ reopen(struct od_store *s, orgdir_status *st)
 	if (s->env == NULL) {
 		return ORGDIR_OK;
 	}
+	od_wal_unpin(s);
 	mdb_env_close(s->env);
 	s->env = NULL;
-	return env_open(s, st);
+	orgdir_code c = env_open(s, st);
+	/* Nothing was written since the checkpoint: a new one pins it again. */
+	return c == ORGDIR_OK ? od_wal_checkpoint(s, st) : c;
 }
 
 orgdir_code
@@ -710,6 +813,7 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 		ns = (s->grow_to + GROW_ROUND - 1) / GROW_ROUND * GROW_ROUND;
 	}
 	size_t was = s->map_size;
+	od_wal_unpin(s); /* no transaction may be open: the next write pins again */
 	int rc = mdb_env_set_mapsize(s->env, ns);
 	if (rc == 0) {
 		s->map_size = ns;
@@ -837,6 +941,12 @@ od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 	}
 	t->s = s;
 	t->write = true;
+	orgdir_code c = od_wal_write_begin(t, st);
+	if (c != ORGDIR_OK) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return c;
+	}
 	*batch = t;
 	return ORGDIR_OK;
 }
@@ -844,12 +954,19 @@ od_store_write_begin(struct od_store *s, od_txn **batch, orgdir_status *st)
 orgdir_code
 od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 {
-	int rc = mdb_txn_commit(t->txn);
-	t->txn = NULL;
-	if (map_full != NULL) {
-		*map_full = rc == MDB_MAP_FULL;
+	orgdir_code c;
+	bool full = false;
+	if (t->logged) {
+		c = od_wal_commit(t, &full, st);
+	} else {
+		int rc = mdb_txn_commit(t->txn);
+		t->txn = NULL;
+		full = rc == MDB_MAP_FULL;
+		c = od_mdb_status(t, rc, "commit", st);
 	}
-	orgdir_code c = od_mdb_status(t, rc, "commit", st);
+	if (map_full != NULL) {
+		*map_full = full;
+	}
 	od_txn_scratch_free(t);
 	free(t);
 	return c;

@@ -51,6 +51,9 @@ typedef struct od_store_opts {
 	 * refused, naming the first's pid, for as long as the store is open
 	 * (a flock on DATA/orgdird.lock, which a crash releases too). */
 	bool exclusive;
+	/* With exclusive: no write-ahead log (DATA/orgdird.wal); LMDB syncs
+	 * each commit itself (orgdird --no-wal). */
+	bool no_wal;
 } od_store_opts;
 
 /* Opens (creating when needed) the store in opts->path. *out is the
@@ -96,6 +99,12 @@ uint64_t od_txn_writes(const od_txn *t);
 /* Doubles the map, or grows it to what od_store_reserve asked for when that
  * is more. Waits for readers in progress; no write may be open. */
 orgdir_code od_store_grow(struct od_store *s, orgdir_status *st);
+/* The write-ahead log's checkpoint (src/store/wal.c), when one is due:
+ * the writer calls it between batches, after their answers, with idle
+ * when nothing is queued (then any logged write makes one due). True
+ * when one was made; a failure is logged (once a minute) and tried again
+ * next time. Does nothing without the log. */
+bool od_store_checkpoint(struct od_store *s, bool idle);
 /* For a write that knows it is large (an import): when the map has less
  * than `bytes` free beyond the last commit, fails at once with
  * RESOURCE_EXHAUSTED and od_txn_map_full(t) set, as a write that filled

@@ -56,6 +56,9 @@ struct od_store {
 	/* DATA/orgdird.lock, flock'ed for the store's life when it serves
 	 * (od_store_opts.exclusive); -1 otherwise. */
 	int lock_fd;
+	/* The write-ahead log (wal.c) when it serves; NULL: LMDB syncs each
+	 * commit itself. */
+	struct od_wal *wal;
 	char path[4096];
 };
 
@@ -84,6 +87,11 @@ struct od_txn {
 	/* Set by an import while it creates units: puts to the databases it
 	 * names are held back and written in key order (defer.c). */
 	struct od_deferred *deferred;
+	/* Committed through the write-ahead log (wal.c), and its changes are
+	 * still being captured for its record (false once they no longer fit:
+	 * then committed with LMDB's own sync and a checkpoint). */
+	bool logged;
+	bool capture;
 };
 
 struct od_reader {
@@ -285,6 +293,55 @@ int od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned
 int od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags);
 /* Empties dbi (mdb_drop(..., 0)). */
 int od_mdb_drop(od_txn *t, MDB_dbi dbi);
+
+/*
+ * wal.c: the write-ahead log. od_wal_prepare (before LMDB opens the data
+ * file) reads the log and, after a system restart, puts the last
+ * checkpoint's meta pages back; od_wal_recover (after) applies the
+ * records past what the data file holds and makes a checkpoint. Without a
+ * log (s->wal NULL) every other call does nothing.
+ */
+#define OD_WAL_FILE "orgdird.wal"
+orgdir_code od_wal_prepare(struct od_store *s, orgdir_status *st);
+/* After open_dbs: the log names a database by its place in env.c's table. */
+void od_wal_set_dbs(struct od_store *s);
+/* Once, right after LMDB opened the environment and before open_dbs
+ * migrates anything: checks the data file is at the log's checkpoint and
+ * applies the records after it (committed with LMDB's own sync). */
+orgdir_code od_wal_recover(struct od_store *s, orgdir_status *st);
+/* env.c: the store's databases, in a fixed order (the first is `meta`). */
+size_t od_db_count(void);
+const char *od_db_def(size_t i, unsigned *flags);
+MDB_dbi *od_db_handle(struct od_store *s, size_t i);
+/* A checkpoint of the last commit (writing thread only). */
+orgdir_code od_wal_checkpoint(struct od_store *s, orgdir_status *st);
+/* Is a checkpoint due (idle: the writer has nothing to do; then one is due
+ * whenever something was logged since the last)? */
+bool od_wal_checkpoint_due(struct od_store *s, bool idle);
+/* Lets go of the checkpoint's pin (before the map is set or the
+ * environment closed): the next write makes a checkpoint first. */
+void od_wal_unpin(struct od_store *s);
+/* A last checkpoint, then the log is closed; false when there was none
+ * (the log is applied again at the next start). */
+bool od_wal_close(struct od_store *s);
+/* --no-wal on a directory that has a log: its records were applied when
+ * it opened; a checkpoint, then the log is removed and LMDB syncs its own
+ * commits from now on. */
+orgdir_code od_wal_retire(struct od_store *s, orgdir_status *st);
+/* For od_store_write_begin: t's changes are logged from now on. */
+orgdir_code od_wal_write_begin(od_txn *t, orgdir_status *st);
+/* For od_txn_commit of a logged t: the record written and synced, then
+ * LMDB's commit (unsynced); or, for a transaction too large for the log,
+ * LMDB's synced commit and a checkpoint. t->txn is gone after it. */
+orgdir_code od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st);
+/* The wrappers' hooks: od_wal_before ahead of each change (the value of
+ * an MDB_RESERVE put is complete by then), od_wal_capture after one that
+ * succeeded (later: v is reserved, filled by the caller next). */
+void od_wal_before(od_txn *t);
+/* t is committed with LMDB's own sync and a checkpoint, not logged. */
+void od_wal_giveup(od_txn *t);
+void od_wal_capture(od_txn *t, int op, MDB_dbi dbi, const MDB_val *k, const MDB_val *v, bool later);
+enum { OD_WAL_PUT = 1, OD_WAL_DEL = 2, OD_WAL_DEL_DUP = 3, OD_WAL_DROP = 4 };
 
 /* defer.c: puts an import holds back, then writes in key order. */
 struct od_deferred;

@@ -8,3 +8,5 @@ od_add_cmocka_test(test_countries SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_store)
 od_add_cmocka_test(test_search SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_search.c
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_store)
+od_add_cmocka_test(test_wal SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_wal.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/unit/testutil.c LIBS od_store)

@@ -1,0 +1,368 @@
+/*
+ * test_wal.c - the write-ahead log (src/store/wal.c), through the store as
+ * orgdird opens it (exclusive: logged). A crash is a child process that
+ * writes and then _exits without closing the store (no last checkpoint);
+ * a system crash that lost LMDB's newest pages is, at worst, both meta
+ * pages of data.mdb gone (zeroed): LMDB alone cannot open the file then.
+ * After each, the store opens at the checkpoint, applies the log again,
+ * and holds every committed write (the torn record excepted), consistent.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "store.h"
+#include "testutil.h"
+
+#define REC_START 32768
+#define REC_ALIGN 4096
+#define REC_MAGIC 0x5244574fu
+
+struct fx {
+	char *dir;
+	char path[512];
+	od_arena arena;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	f->dir = test_mkdtemp("wal");
+	snprintf(f->path, sizeof(f->path), "%s/d", f->dir);
+	od_arena_init(&f->arena, 64u << 20);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	od_arena_destroy(&f->arena);
+	test_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct od_store *
+open_at(const char *path, bool no_wal, size_t map, orgdir_code want, orgdir_status *st)
+{
+	od_store_opts o = {.path = path, .exclusive = true, .no_wal = no_wal, .map_size = map};
+	struct od_store *s = NULL;
+	assert_int_equal(od_store_open(&o, &s, st), want);
+	return s;
+}
+
+static Orgdir__V1__Unit *
+mkunit(od_arena *a, const char *id, const char *parent)
+{
+	Orgdir__V1__Unit *u = od_arena_alloc(a, sizeof(*u));
+	orgdir__v1__unit__init(u);
+	u->id = od_arena_strndup(a, id, strlen(id));
+	u->parent_id = od_arena_strndup(a, parent, strlen(parent));
+	u->kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	Orgdir__V1__LocalizedString *n = od_arena_alloc(a, sizeof(*n));
+	orgdir__v1__localized_string__init(n);
+	n->lang = "fr";
+	n->text = od_arena_strndup(a, id, strlen(id));
+	u->name = od_arena_alloc(a, sizeof(*u->name));
+	u->name[0] = n;
+	u->n_name = 1;
+	return u;
+}
+
+/* One create in a batch of its own, growing the map when it fills. */
+static void
+create(struct od_store *s, od_arena *a, const char *id, const char *parent)
+{
+	orgdir_status st;
+	for (int tries = 0; tries < 10; tries++) {
+		od_txn *t;
+		assert_int_equal(od_store_write_begin(s, &t, &st), ORGDIR_OK);
+		orgdir_code c = od_unit_create(t, a, mkunit(a, id, parent), NULL, &st);
+		bool full = od_txn_map_full(t);
+		if (c != ORGDIR_OK) {
+			od_txn_abort(t);
+		} else {
+			c = od_txn_commit(t, &full, &st);
+		}
+		if (c == ORGDIR_OK) {
+			return;
+		}
+		assert_true(full);
+		assert_int_equal(od_store_grow(s, &st), ORGDIR_OK);
+	}
+	fail_msg("create %s: the map never had room", id);
+}
+
+static void delete (struct od_store *s, od_arena *a, const char *id)
+{
+	orgdir_status st;
+	od_txn *t;
+	uint32_t n = 0;
+	assert_int_equal(od_store_write_begin(s, &t, &st), ORGDIR_OK);
+	assert_int_equal(od_unit_delete(t, a, id, false, NULL, &n, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
+}
+
+/* In a child: opens the store, creates root and u0..u(n-1), deletes u1,
+ * then dies without closing it. */
+static void
+crash_after_writes(struct fx *f, int n, size_t map)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		orgdir_status st;
+		od_store_opts o = {.path = f->path, .exclusive = true, .map_size = map};
+		struct od_store *s;
+		if (od_store_open(&o, &s, &st) != ORGDIR_OK) {
+			_exit(2);
+		}
+		create(s, &f->arena, "root", "");
+		char id[32];
+		for (int i = 0; i < n; i++) {
+			snprintf(id, sizeof(id), "u%d", i);
+			create(s, &f->arena, id, "root");
+		}
+		delete (s, &f->arena, "u1");
+		_exit(0); /* no od_store_close: no last checkpoint */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static bool
+has_unit(struct od_store *s, const char *id)
+{
+	od_reader *r;
+	od_txn *t;
+	orgdir_status st;
+	assert_int_equal(od_reader_new(s, &r, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r, &t, &st), ORGDIR_OK);
+	bool yes = od_unit_exists(t, id);
+	od_reader_end(r);
+	od_reader_free(r);
+	return yes;
+}
+
+static void
+assert_consistent(struct od_store *s)
+{
+	od_check_report rep;
+	orgdir_status st;
+	assert_int_equal(od_store_check(s, &rep, &st), ORGDIR_OK);
+	assert_int_equal(rep.problems, 0);
+}
+
+/* u0..u(n-1) but u1, and root: there, and nothing else. */
+static void
+assert_all_writes(struct od_store *s, int n)
+{
+	char id[32];
+	assert_true(has_unit(s, "root"));
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "u%d", i);
+		if (has_unit(s, id) != (i != 1)) {
+			fail_msg("unit %s is %s", id, i == 1 ? "back" : "missing");
+		}
+	}
+	assert_consistent(s);
+}
+
+static void
+file_path(char *out, size_t n, const struct fx *f, const char *name)
+{
+	snprintf(out, n, "%s/%s", f->path, name);
+}
+
+/* Overwrites len bytes at off of f's file `name` with `byte`. */
+static void
+scribble(const struct fx *f, const char *name, off_t off, size_t len, int byte)
+{
+	char p[600];
+	file_path(p, sizeof(p), f, name);
+	int fd = open(p, O_WRONLY);
+	assert_true(fd >= 0);
+	char *b = malloc(len);
+	memset(b, byte, len);
+	assert_int_equal(pwrite(fd, b, len, off), (ssize_t) len);
+	free(b);
+	close(fd);
+}
+
+/* The offset of the log's last record (records are 4 KiB aligned, each
+ * one lsn after the one before). */
+static off_t
+last_record(const struct fx *f)
+{
+	char p[600];
+	file_path(p, sizeof(p), f, "orgdird.wal");
+	int fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	off_t last = -1;
+	uint64_t prev = 0;
+	for (off_t pos = REC_START;; pos += REC_ALIGN) {
+		struct {
+			uint32_t magic, crc;
+			uint64_t lsn;
+		} h;
+		if (pread(fd, &h, sizeof(h), pos) != (ssize_t) sizeof(h)) {
+			break;
+		}
+		if (h.magic == REC_MAGIC && (last < 0 || h.lsn == prev + 1)) {
+			last = pos;
+			prev = h.lsn;
+		}
+	}
+	close(fd);
+	return last;
+}
+
+/* orgdird killed: the page cache kept everything; the store opens at the
+ * checkpoint all the same and the log brings it back to the last write. */
+static void
+test_crash_replays_the_log(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	crash_after_writes(f, 40, 0);
+	struct od_store *s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_all_writes(s, 40);
+	od_store_close(s);
+	/* A clean close leaves nothing to apply: as it was. */
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_all_writes(s, 40);
+	create(s, &f->arena, "after", "root");
+	od_store_close(s);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "after"));
+	od_store_close(s);
+}
+
+/* The system went down and data.mdb lost its meta pages (the worst LMDB
+ * can meet with its commits unsynced): the checkpoint's are put back. */
+static void
+test_lost_meta_pages_come_back_from_the_checkpoint(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	crash_after_writes(f, 40, 0);
+	scribble(f, "data.mdb", 0, 8192, 0);
+	/* Without the log, LMDB alone cannot open it. */
+	od_store_opts plain = {.path = f->path, .must_exist = true};
+	struct od_store *s = NULL;
+	assert_int_not_equal(od_store_open(&plain, &s, &st), ORGDIR_OK);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_all_writes(s, 40);
+	od_store_close(s);
+}
+
+/* A record torn by the crash (its write never finished, so it was never
+ * acknowledged): everything before it is applied, it is not. */
+static void
+test_torn_last_record_is_left_out(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	crash_after_writes(f, 10, 0);
+	off_t last = last_record(f);
+	assert_true(last > REC_START);
+	scribble(f, "orgdird.wal", last + 100, 1, 0x5a); /* the delete of u1 */
+	scribble(f, "data.mdb", 0, 8192, 0);
+	struct od_store *s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "u1")); /* its delete was torn */
+	assert_true(has_unit(s, "u9"));
+	assert_consistent(s);
+	od_store_close(s);
+}
+
+/* The map grew after the checkpoint (a full map, od_store_grow): the
+ * records applied again need the larger map, and get it. */
+static void
+test_replay_after_the_map_grew(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	crash_after_writes(f, 600, (size_t) 1 << 20);
+	scribble(f, "data.mdb", 0, 8192, 0);
+	struct od_store *s = open_at(f->path, false, (size_t) 1 << 20, ORGDIR_OK, &st);
+	assert_all_writes(s, 600);
+	od_store_close(s);
+}
+
+/* data.mdb replaced by another store's (a new file): the log says nothing
+ * of it and is begun again; the file is used as it is. */
+static void
+test_log_of_another_data_file_is_not_applied(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	char other[600], from[700], to[700];
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	struct od_store *s = open_at(other, false, 0, ORGDIR_OK, &st);
+	create(s, &f->arena, "elsewhere", "");
+	od_store_close(s);
+	crash_after_writes(f, 5, 0);
+	snprintf(from, sizeof(from), "%s/data.mdb", other);
+	snprintf(to, sizeof(to), "%s/data.mdb", f->path);
+	assert_int_equal(rename(from, to), 0);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "elsewhere"));
+	assert_false(has_unit(s, "root"));
+	assert_consistent(s);
+	create(s, &f->arena, "next", "");
+	od_store_close(s);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "next"));
+	od_store_close(s);
+}
+
+/* --no-wal on a directory a crash left a log in: the log is applied
+ * first, then removed; LMDB syncs its own commits from then on. */
+static void
+test_no_wal_applies_and_removes_the_log(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	char wal[600];
+	crash_after_writes(f, 20, 0);
+	file_path(wal, sizeof(wal), f, "orgdird.wal");
+	assert_int_equal(access(wal, F_OK), 0);
+	struct od_store *s = open_at(f->path, true, 0, ORGDIR_OK, &st);
+	assert_int_not_equal(access(wal, F_OK), 0);
+	assert_all_writes(s, 20);
+	create(s, &f->arena, "unlogged", "root");
+	od_store_close(s);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st); /* with the log again */
+	assert_true(has_unit(s, "unlogged"));
+	assert_all_writes(s, 20);
+	od_store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_crash_replays_the_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_lost_meta_pages_come_back_from_the_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_last_record_is_left_out, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_after_the_map_grew, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_log_of_another_data_file_is_not_applied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_no_wal_applies_and_removes_the_log, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
