@@ -399,24 +399,46 @@ existing_store(const char *path, orgdir_status *st)
  * shrinks or moves anything another process may have mapped.
  */
 static int
-lock_file_blocks(const char *dir, off_t size)
+lock_file_blocks(struct od_store *s, off_t size)
 {
-	char file[sizeof(((struct od_store *) 0)->path) + 16];
-	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
-	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		return 0; /* LMDB opens it, or says why it cannot */
+	if (s->lockmdb_fd < 0) {
+		char file[sizeof(s->path) + 16];
+		snprintf(file, sizeof(file), "%s/lock.mdb", s->path);
+		s->lockmdb_fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->lockmdb_fd < 0) {
+			return 0; /* LMDB opens it, or says why it cannot */
+		}
 	}
 	struct stat sb;
-	int rc = fstat(fd, &sb) == 0 ? 0 : errno;
+	int rc = fstat(s->lockmdb_fd, &sb) == 0 ? 0 : errno;
 	if (rc == 0 && (size == 0 || size < sb.st_size)) {
 		size = sb.st_size;
 	}
-	if (rc == 0 && size > 0 && fallocate(fd, 0, 0, size) != 0) {
+	if (rc == 0 && size > 0 && fallocate(s->lockmdb_fd, 0, 0, size) != 0) {
 		rc = errno; /* not posix_fallocate: its fallback writes into the file */
 	}
-	close(fd);
 	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
+}
+
+/*
+ * Closes the environment, then lock.mdb's descriptor of lock_file_blocks:
+ * in that order, because closing any descriptor of a file drops every
+ * fcntl lock the process holds on it, LMDB's too (its shared lock on
+ * lock.mdb says the environment is in use: without it, the next process
+ * to open the environment, an orgdird --check or mdb_stat, would take it
+ * for unused and reset the reader table under the server).
+ */
+static void
+env_close(struct od_store *s)
+{
+	if (s->env != NULL) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+	}
+	if (s->lockmdb_fd >= 0) {
+		close(s->lockmdb_fd);
+		s->lockmdb_fd = -1;
+	}
 }
 
 /* With opts.exclusive: DATA/orgdird.lock, flock'ed, holding our pid. */
@@ -476,20 +498,19 @@ env_open(struct od_store *s, orgdir_status *st)
 		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
 		/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
 		unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
-		rc = lock_file_blocks(s->path, LMDB_PAGE);
+		rc = lock_file_blocks(s, LMDB_PAGE);
 		if (rc == 0) {
 			rc = mdb_env_open(s->env, s->path, flags, 0600);
 		}
 		if (rc == 0) {
-			rc = lock_file_blocks(s->path, 0);
+			rc = lock_file_blocks(s, 0);
 		}
 	}
 	if (rc == 0 && s->wal != NULL) {
 		/* The log's records, before any migration changes the schema. */
 		orgdir_code c = od_wal_recover(s, st);
 		if (c != ORGDIR_OK) {
-			mdb_env_close(s->env);
-			s->env = NULL;
+			env_close(s);
 			return c;
 		}
 	}
@@ -500,8 +521,7 @@ env_open(struct od_store *s, orgdir_status *st)
 			c = od_status_set(st, ORGDIR_FAILED_PRECONDITION,
 			    "cannot open data directory %s: %s", s->path, mdb_strerror(rc));
 		}
-		mdb_env_close(s->env);
-		s->env = NULL;
+		env_close(s);
 		return c;
 	}
 	MDB_envinfo info;
@@ -522,8 +542,7 @@ env_open(struct od_store *s, orgdir_status *st)
 		    s->map_size >> 20);
 	}
 	if (c != ORGDIR_OK) {
-		mdb_env_close(s->env); /* s->env is NULL exactly when this failed */
-		s->env = NULL;
+		env_close(s); /* s->env is NULL exactly when this failed */
 	}
 	return c;
 }
@@ -558,6 +577,7 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	s->iso = o->iso;
 	s->retain_revisions = o->retain_revisions;
 	s->lock_fd = -1;
+	s->lockmdb_fd = -1;
 	orgdir_code c = o->exclusive ? lock_directory(s, st) : ORGDIR_OK;
 	/* The log, or with --no-wal the one a start with it left. */
 	char wal[sizeof(s->path) + 16];
@@ -587,9 +607,7 @@ od_store_close(struct od_store *s)
 		return;
 	}
 	od_wal_close(s);
-	if (s->env != NULL) {
-		mdb_env_close(s->env);
-	}
+	env_close(s);
 	if (s->lock_fd >= 0) {
 		close(s->lock_fd); /* the lock goes with it */
 	}
@@ -736,8 +754,7 @@ reopen(struct od_store *s, orgdir_status *st)
 		return ORGDIR_OK;
 	}
 	od_wal_unpin(s);
-	mdb_env_close(s->env);
-	s->env = NULL;
+	env_close(s);
 	orgdir_code c = env_open(s, st);
 	/* Nothing was written since the checkpoint: a new one pins it again. */
 	return c == ORGDIR_OK ? od_wal_checkpoint(s, st) : c;

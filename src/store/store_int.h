@@ -56,6 +56,8 @@ struct od_store {
 	/* DATA/orgdird.lock, flock'ed for the store's life when it serves
 	 * (od_store_opts.exclusive); -1 otherwise. */
 	int lock_fd;
+	/* lock.mdb, held open while the environment is (env.c, env_close). */
+	int lockmdb_fd;
 	/* The write-ahead log (wal.c) when it serves; NULL: LMDB syncs each
 	 * commit itself. */
 	struct od_wal *wal;

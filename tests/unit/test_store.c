@@ -2,13 +2,16 @@
  * subtree walk, moves and cycles, deletes, etags, idempotency records, map
  * growth and persistence across reopen, the gate between readers and a
  * remap or reopen. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "testutil.h"
@@ -877,6 +880,50 @@ test_gate_readers_and_closers(void **state)
 	assert_string_equal(u->parent_id, "root");
 }
 
+/* Does another process see lock.mdb's first byte locked (LMDB's mark
+ * that the environment is in use)? Asked from a child: a process never
+ * conflicts with its own locks. */
+static bool
+in_use_for_others(const char *dir)
+{
+	char file[600];
+	snprintf(file, sizeof(file), "%s/lock.mdb", dir);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(file, O_RDWR);
+		struct flock l = {
+		    .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+		_exit(fd >= 0 && fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * LMDB holds a shared fcntl lock on lock.mdb while the environment is
+ * open; closing any descriptor of the file would drop it (POSIX), and the
+ * next process to open the environment (orgdird --check beside the server)
+ * would then reset the reader table under it. The store keeps its own
+ * descriptor of lock.mdb open until after the environment closes.
+ */
+static void
+test_lmdb_lock_held_while_open(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	assert_true(in_use_for_others(f->dir));
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(od_store_refresh(f->s, &st), ORGDIR_OK); /* reopened */
+	assert_true(in_use_for_others(f->dir));
+	od_store_close(f->s);
+	f->s = NULL;
+	assert_false(in_use_for_others(f->dir));
+	open_store(f, 0); /* for teardown */
+}
+
 int
 main(void)
 {
@@ -894,6 +941,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_reserve_grows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_depth_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_growth_without_address_space, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lmdb_lock_held_while_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gate_waits_for_a_reader, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_gate_readers_and_closers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
