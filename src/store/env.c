@@ -801,6 +801,9 @@ orgdir_code
 od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st)
 {
 	struct od_store *s = t->s;
+	if (bytes > OD_WAL_CAPTURE_MAX) {
+		od_wal_giveup(t); /* too large for the log: not captured at all */
+	}
 	MDB_envinfo info;
 	MDB_stat ms;
 	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0) {

@@ -304,6 +304,8 @@ int od_mdb_drop(od_txn *t, MDB_dbi dbi);
  * log (s->wal NULL) every other call does nothing.
  */
 #define OD_WAL_FILE "orgdird.wal"
+/* A transaction whose changes take more than this is not logged. */
+#define OD_WAL_CAPTURE_MAX ((size_t) 16 << 20)
 orgdir_code od_wal_prepare(struct od_store *s, orgdir_status *st);
 /* After open_dbs: the log names a database by its place in env.c's table. */
 void od_wal_set_dbs(struct od_store *s);

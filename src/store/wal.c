@@ -55,8 +55,6 @@
 #define HEAD_MAGIC 0x4844574fu /* "OWDH" */
 #define REC_MAGIC 0x5244574fu /* "OWDR" */
 #define WAL_VERSION 1u
-/* A transaction whose changes take more than this is not logged. */
-#define CAPTURE_MAX ((size_t) 16 << 20)
 /*
  * A checkpoint is due this long after the last one, or once the log holds
  * this much, or once the data file has grown by this many pages (the pin
@@ -120,7 +118,7 @@ struct od_wal {
 	 * changes; cap bytes allocated. */
 	uint8_t *buf;
 	size_t len, cap;
-	bool overflow; /* past CAPTURE_MAX: committed without the log */
+	bool overflow; /* past OD_WAL_CAPTURE_MAX: committed without the log */
 	/* An MDB_RESERVE put whose value is written after it: copied from
 	 * `ptr` into buf at `off` before the next change or the commit. */
 	uint8_t *pend_ptr;
@@ -249,7 +247,7 @@ reserve(struct od_wal *w, size_t more)
 	if (w->overflow) {
 		return false;
 	}
-	if (w->len + more > CAPTURE_MAX) {
+	if (w->len + more > OD_WAL_CAPTURE_MAX) {
 		w->overflow = true; /* committed with LMDB's own sync, then a checkpoint */
 		return false;
 	}
@@ -825,7 +823,7 @@ replay(struct od_store *s, MDB_txn *txn, bool *mismatch, uint64_t *applied)
 	while (rc == 0 && pos + sizeof(struct wal_rec) <= WAL_SIZE) {
 		struct wal_rec r;
 		if (!full_pread(w->fd, &r, sizeof(r), pos) || r.magic != REC_MAGIC ||
-		    r.lsn != w->lsn + 1 || r.len > CAPTURE_MAX ||
+		    r.lsn != w->lsn + 1 || r.len > OD_WAL_CAPTURE_MAX ||
 		    pos + sizeof(r) + r.len > WAL_SIZE) {
 			break;
 		}
