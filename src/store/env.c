@@ -489,7 +489,8 @@ env_open(struct od_store *s, orgdir_status *st)
 	}
 	rc = mdb_env_set_maxdbs(s->env, 32);
 	if (rc == 0) {
-		rc = mdb_env_set_maxreaders(s->env, s->max_readers + 1); /* + the log's pin */
+		rc = mdb_env_set_maxreaders(
+		    s->env, s->max_readers + 2); /* + the log's pins, old and new */
 	}
 	if (rc == 0) {
 		rc = mdb_env_set_mapsize(s->env, s->map_size);

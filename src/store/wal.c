@@ -114,11 +114,10 @@ struct od_wal {
 	bool have_head, restored, recovered;
 	struct wal_head head;
 	uint8_t *metas; /* the head's meta pages, then the file's own */
-	/* The current write transaction's changes: a record header, then the
-	 * changes; cap bytes allocated. */
-	uint8_t *buf;
-	size_t len, cap;
-	bool overflow; /* past OD_WAL_CAPTURE_MAX: committed without the log */
+	/* The current write transaction's record: a header, then the changes
+	 * (overflow: past OD_WAL_CAPTURE_MAX or out of memory: committed with
+	 * LMDB's own sync instead). */
+	od_buf rec;
 	/* An MDB_RESERVE put whose value is written after it: copied from
 	 * `ptr` into buf at `off` before the next change or the commit. */
 	uint8_t *pend_ptr;
@@ -159,48 +158,40 @@ crc32c(const void *p, size_t n)
 
 /* --- helpers ---------------------------------------------------------------- */
 
+/* All n bytes at off, written (write) or read; false with errno set (EIO
+ * for a write that wrote nothing, ENODATA for a read past the end). */
 static bool
-full_pwrite(int fd, const void *p, size_t n, uint64_t off)
+full_io(int fd, void *p, size_t n, uint64_t off, bool write)
 {
-	const uint8_t *b = p;
+	uint8_t *b = p;
 	while (n > 0) {
-		ssize_t w = pwrite(fd, b, n, (off_t) off);
-		if (w < 0 && errno == EINTR) {
+		ssize_t k = write ? pwrite(fd, b, n, (off_t) off) : pread(fd, b, n, (off_t) off);
+		if (k < 0 && errno == EINTR) {
 			continue;
 		}
-		if (w <= 0) {
-			if (w == 0) {
-				errno = EIO;
+		if (k <= 0) {
+			if (k == 0) {
+				errno = write ? EIO : ENODATA;
 			}
 			return false;
 		}
-		b += w;
-		n -= (size_t) w;
-		off += (uint64_t) w;
+		b += k;
+		n -= (size_t) k;
+		off += (uint64_t) k;
 	}
 	return true;
 }
 
 static bool
+full_pwrite(int fd, const void *p, size_t n, uint64_t off)
+{
+	return full_io(fd, (void *) p, n, off, true);
+}
+
+static bool
 full_pread(int fd, void *p, size_t n, uint64_t off)
 {
-	uint8_t *b = p;
-	while (n > 0) {
-		ssize_t r = pread(fd, b, n, (off_t) off);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r <= 0) {
-			if (r == 0) {
-				errno = ENODATA;
-			}
-			return false;
-		}
-		b += r;
-		n -= (size_t) r;
-		off += (uint64_t) r;
-	}
-	return true;
+	return full_io(fd, p, n, off, false);
 }
 
 static orgdir_code
@@ -241,38 +232,23 @@ read_slot(struct od_wal *w, unsigned i, struct wal_head *h, uint8_t *metas)
 
 /* --- capture (od_mdb_put and its kin, env.c) ------------------------------------ */
 
+/* Room for `more` bytes of changes; false (and the record given up) past
+ * OD_WAL_CAPTURE_MAX. The buffer's cap keeps room for the padding. */
 static bool
 reserve(struct od_wal *w, size_t more)
 {
-	if (w->overflow) {
-		return false;
+	if (!w->rec.overflow && w->rec.len + more > OD_WAL_CAPTURE_MAX) {
+		w->rec.overflow = true; /* committed with LMDB's own sync, then a checkpoint */
 	}
-	if (w->len + more > OD_WAL_CAPTURE_MAX) {
-		w->overflow = true; /* committed with LMDB's own sync, then a checkpoint */
-		return false;
-	}
-	if (w->len + more + REC_ALIGN > w->cap) {
-		size_t cap = w->cap ? w->cap : 65536;
-		while (cap < w->len + more + REC_ALIGN) {
-			cap *= 2;
-		}
-		uint8_t *nb = realloc(w->buf, cap);
-		if (nb == NULL) {
-			w->overflow = true;
-			return false;
-		}
-		w->buf = nb;
-		w->cap = cap;
-	}
-	return true;
+	return od_buf_reserve(&w->rec, more);
 }
 
 static void
 flush_pending(struct od_wal *w)
 {
 	if (w->pend_ptr != NULL) {
-		if (!w->overflow) {
-			memcpy(w->buf + w->pend_off, w->pend_ptr, w->pend_len);
+		if (!w->rec.overflow) {
+			memcpy(w->rec.data + w->pend_off, w->pend_ptr, w->pend_len);
 		}
 		w->pend_ptr = NULL;
 	}
@@ -290,7 +266,7 @@ void
 od_wal_giveup(od_txn *t)
 {
 	if (t->logged) {
-		t->s->wal->overflow = true;
+		t->s->wal->rec.overflow = true;
 		t->capture = false;
 	}
 }
@@ -314,20 +290,20 @@ od_wal_capture(od_txn *t, int op, MDB_dbi dbi, const MDB_val *k, const MDB_val *
 		return;
 	}
 	struct wal_op o = {(uint8_t) op, w->slot_of[dbi], (uint16_t) kl, (uint32_t) vl};
-	memcpy(w->buf + w->len, &o, sizeof(o));
-	w->len += sizeof(o);
+	memcpy(w->rec.data + w->rec.len, &o, sizeof(o));
+	w->rec.len += sizeof(o);
 	if (kl > 0) {
-		memcpy(w->buf + w->len, k->mv_data, kl);
-		w->len += kl;
+		memcpy(w->rec.data + w->rec.len, k->mv_data, kl);
+		w->rec.len += kl;
 	}
 	if (vl > 0 && later) {
 		w->pend_ptr = v->mv_data; /* MDB_RESERVE: the caller fills it next */
-		w->pend_off = w->len;
+		w->pend_off = w->rec.len;
 		w->pend_len = vl;
 	} else if (vl > 0) {
-		memcpy(w->buf + w->len, v->mv_data, vl);
+		memcpy(w->rec.data + w->rec.len, v->mv_data, vl);
 	}
-	w->len += vl;
+	w->rec.len += vl;
 }
 
 /* --- checkpoints ---------------------------------------------------------------- */
@@ -444,8 +420,10 @@ od_wal_write_begin(od_txn *t, orgdir_status *st)
 	}
 	t->logged = true;
 	t->capture = true;
-	w->len = sizeof(struct wal_rec);
-	w->overflow = false;
+	od_buf_reset(&w->rec);
+	if (od_buf_reserve(&w->rec, sizeof(struct wal_rec))) {
+		w->rec.len = sizeof(struct wal_rec); /* the header's room */
+	}
 	w->pend_ptr = NULL;
 	return ORGDIR_OK;
 }
@@ -485,7 +463,7 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 	struct od_wal *w = s->wal;
 	*map_full = false;
 	uint64_t lsn = w->lsn + 1;
-	if (!w->overflow) {
+	if (!w->rec.overflow) {
 		/* The record's position in LMDB itself, for a restart after a
 		 * crash of orgdird alone: it goes into the record too. */
 		int rc = od_mdb_put(
@@ -498,7 +476,9 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 		}
 		flush_pending(w);
 	}
-	if (w->overflow) {
+	size_t padded = (w->rec.len + REC_ALIGN - 1) / REC_ALIGN * REC_ALIGN;
+	od_buf_reserve(&w->rec, padded - w->rec.len); /* within the cap; else overflow */
+	if (w->rec.overflow) {
 		int rc = commit_synced(s, t->txn);
 		t->txn = NULL;
 		*map_full = rc == MDB_MAP_FULL;
@@ -514,7 +494,6 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 		}
 		return ORGDIR_OK;
 	}
-	size_t padded = (w->len + REC_ALIGN - 1) / REC_ALIGN * REC_ALIGN;
 	if (w->pos + padded > WAL_SIZE) {
 		/* The log is full: a checkpoint of the last commit (this
 		 * transaction is not one yet) empties it. */
@@ -525,13 +504,13 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 			return c;
 		}
 	}
-	struct wal_rec r = {REC_MAGIC, 0, lsn, (uint32_t) (w->len - sizeof(r)), 0};
-	memcpy(w->buf, &r, sizeof(r));
-	r.crc = crc32c(w->buf + 8, w->len - 8);
-	memcpy(w->buf, &r, sizeof(r));
-	memset(w->buf + w->len, 0, padded - w->len);
+	struct wal_rec r = {REC_MAGIC, 0, lsn, (uint32_t) (w->rec.len - sizeof(r)), 0};
+	memcpy(w->rec.data, &r, sizeof(r));
+	r.crc = crc32c(w->rec.data + 8, w->rec.len - 8);
+	memcpy(w->rec.data, &r, sizeof(r));
+	memset(w->rec.data + w->rec.len, 0, padded - w->rec.len);
 	uint64_t pos = w->pos;
-	if (!full_pwrite(w->fd, w->buf, padded, pos) || fdatasync(w->fd) != 0) {
+	if (!full_pwrite(w->fd, w->rec.data, padded, pos) || fdatasync(w->fd) != 0) {
 		int err = errno;
 		mdb_txn_abort(t->txn);
 		t->txn = NULL;
@@ -599,7 +578,7 @@ wal_free(struct od_wal *w)
 		close(w->fd);
 	}
 	free(w->metas);
-	free(w->buf);
+	od_buf_free(&w->rec);
 	free(w);
 }
 
@@ -654,6 +633,7 @@ od_wal_prepare(struct od_store *s, orgdir_status *st)
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	w->fd = -1;
+	od_buf_init(&w->rec, OD_WAL_CAPTURE_MAX + REC_ALIGN); /* + the padding */
 	snprintf(w->path, sizeof(w->path), "%s/" WAL_FILE, s->path);
 	w->fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	struct stat sb;

@@ -229,6 +229,19 @@ last_record(const struct fx *f)
 	return last;
 }
 
+/* Creates `id` under `parent` in s, closes s, and finds it after a reopen
+ * (a clean close: nothing to apply). */
+static void
+write_survives_reopen(struct fx *f, struct od_store *s, const char *id, const char *parent)
+{
+	orgdir_status st;
+	create(s, &f->arena, id, parent);
+	od_store_close(s);
+	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, id));
+	od_store_close(s);
+}
+
 /* orgdird killed: the page cache kept everything; the store opens at the
  * checkpoint all the same and the log brings it back to the last write. */
 static void
@@ -243,11 +256,7 @@ test_crash_replays_the_log(void **state)
 	/* A clean close leaves nothing to apply: as it was. */
 	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
 	assert_all_writes(s, 40);
-	create(s, &f->arena, "after", "root");
-	od_store_close(s);
-	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
-	assert_true(has_unit(s, "after"));
-	od_store_close(s);
+	write_survives_reopen(f, s, "after", "root");
 }
 
 /* The system went down and data.mdb lost its meta pages (the worst LMDB
@@ -321,11 +330,7 @@ test_log_of_another_data_file_is_not_applied(void **state)
 	assert_true(has_unit(s, "elsewhere"));
 	assert_false(has_unit(s, "root"));
 	assert_consistent(s);
-	create(s, &f->arena, "next", "");
-	od_store_close(s);
-	s = open_at(f->path, false, 0, ORGDIR_OK, &st);
-	assert_true(has_unit(s, "next"));
-	od_store_close(s);
+	write_survives_reopen(f, s, "next", "");
 }
 
 /* --no-wal on a directory a crash left a log in: the log is applied
