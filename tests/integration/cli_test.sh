@@ -463,4 +463,35 @@ else
 	bad "orgdird on $tmp/one did not start"
 fi
 
+# The write-ahead log (docs/OPERATIONS.md, "Durability"): a write, then
+# kill -9, then a start with --no-wal applies the log, removes it and
+# serves the write; a start without it makes a new log.
+if start_server "ipc://$tmp/wal.sock" "$tmp/wal"; then
+	walpid=$server_pid
+	if [[ -f "$tmp/wal/orgdird.wal" ]]; then ok; else bad "no orgdird.wal in the data directory"; fi
+	ctl_at "ipc://$tmp/wal.sock" unit add logged --kind division --name en="Logged"
+	expect_rc "a write with the log" 0
+	kill -KILL "$walpid"
+	wait "$walpid" 2>/dev/null
+	: >"$tmp/orgdird.log"
+	if start_server "ipc://$tmp/wal.sock" "$tmp/wal" --no-wal; then
+		if grep -qF "applied and removed" "$tmp/orgdird.log"; then ok; else bad "--no-wal did not say it applied the log"; fi
+		if [[ ! -e "$tmp/wal/orgdird.wal" ]]; then ok; else bad "--no-wal left orgdird.wal"; fi
+		ctl_at "ipc://$tmp/wal.sock" unit get logged
+		expect_rc "the write after kill -9 and --no-wal" 0
+		expect_out "the write after kill -9 and --no-wal: its name" "Logged"
+		kill -TERM "$server_pid"
+		wait "$server_pid" 2>/dev/null
+		if start_server "ipc://$tmp/wal.sock" "$tmp/wal"; then
+			if [[ -f "$tmp/wal/orgdird.wal" ]]; then ok; else bad "no new orgdird.wal after --no-wal"; fi
+		else
+			bad "orgdird did not start with the log again"
+		fi
+	else
+		bad "orgdird --no-wal did not start after kill -9"
+	fi
+else
+	bad "orgdird on $tmp/wal did not start"
+fi
+
 finish
