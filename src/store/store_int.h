@@ -91,7 +91,7 @@ struct od_txn {
 	struct od_deferred *deferred;
 	/* Committed through the write-ahead log (wal.c), and its changes are
 	 * still being captured for its record (false once they no longer fit:
-	 * then committed with LMDB's own sync and a checkpoint). */
+	 * then committed and made durable by a checkpoint). */
 	bool logged;
 	bool capture;
 };
@@ -311,7 +311,7 @@ orgdir_code od_wal_prepare(struct od_store *s, orgdir_status *st);
 void od_wal_set_dbs(struct od_store *s);
 /* Once, right after LMDB opened the environment and before open_dbs
  * migrates anything: checks the data file is at the log's checkpoint and
- * applies the records after it (committed with LMDB's own sync). */
+ * applies the records after it (synced by the checkpoint od_store_open makes next). */
 orgdir_code od_wal_recover(struct od_store *s, orgdir_status *st);
 /* env.c: the store's databases, in a fixed order (the first is `meta`). */
 size_t od_db_count(void);
@@ -336,13 +336,14 @@ orgdir_code od_wal_retire(struct od_store *s, orgdir_status *st);
 orgdir_code od_wal_write_begin(od_txn *t, orgdir_status *st);
 /* For od_txn_commit of a logged t: the record written and synced, then
  * LMDB's commit (unsynced); or, for a transaction too large for the log,
- * LMDB's synced commit and a checkpoint. t->txn is gone after it. */
+ * its commit and a checkpoint that syncs it (failing: no more writes).
+ * t->txn is gone after it. */
 orgdir_code od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st);
 /* The wrappers' hooks: od_wal_before ahead of each change (the value of
  * an MDB_RESERVE put is complete by then), od_wal_capture after one that
  * succeeded (later: v is reserved, filled by the caller next). */
 void od_wal_before(od_txn *t);
-/* t is committed with LMDB's own sync and a checkpoint, not logged. */
+/* t is not logged: committed, then a checkpoint syncs it. */
 void od_wal_giveup(od_txn *t);
 void od_wal_capture(od_txn *t, int op, MDB_dbi dbi, const MDB_val *k, const MDB_val *v, bool later);
 enum { OD_WAL_PUT = 1, OD_WAL_DEL = 2, OD_WAL_DEL_DUP = 3, OD_WAL_DROP = 4 };

@@ -30,8 +30,8 @@
  *    record before it. Recovery stops at the first record whose magic,
  *    lsn or CRC is not the next one's: a torn write was never
  *    acknowledged.
- *  - A transaction too large for the log (an import) is committed by LMDB
- *    with its own sync and followed by a checkpoint before it is answered.
+ *  - A transaction too large for the log (an import) is committed and
+ *    followed by a checkpoint (which syncs it) before it is answered.
  *
  * Only the serving orgdird (od_store_opts.exclusive, not no_sync) logs;
  * everything here runs on the one thread that writes.
@@ -116,7 +116,7 @@ struct od_wal {
 	uint8_t *metas; /* the head's meta pages, then the file's own */
 	/* The current write transaction's record: a header, then the changes
 	 * (overflow: past OD_WAL_CAPTURE_MAX or out of memory: committed with
-	 * LMDB's own sync instead). */
+	 * a commit and a checkpoint instead). */
 	od_buf rec;
 	/* An MDB_RESERVE put whose value is written after it: copied from
 	 * `ptr` into buf at `off` before the next change or the commit. */
@@ -238,7 +238,7 @@ static bool
 reserve(struct od_wal *w, size_t more)
 {
 	if (!w->rec.overflow && w->rec.len + more > OD_WAL_CAPTURE_MAX) {
-		w->rec.overflow = true; /* committed with LMDB's own sync, then a checkpoint */
+		w->rec.overflow = true; /* committed, then a checkpoint syncs it */
 	}
 	return od_buf_reserve(&w->rec, more);
 }
@@ -445,17 +445,6 @@ unlog(struct od_wal *w, uint64_t pos)
 	return false;
 }
 
-/* A commit with LMDB's own sync (data, then meta page), then a checkpoint:
- * for what the log does not hold. */
-static int
-commit_synced(struct od_store *s, MDB_txn *txn)
-{
-	mdb_env_set_flags(s->env, MDB_NOSYNC, 0);
-	int rc = mdb_txn_commit(txn);
-	mdb_env_set_flags(s->env, MDB_NOSYNC, 1);
-	return rc;
-}
-
 orgdir_code
 od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 {
@@ -479,7 +468,9 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 	size_t padded = (w->rec.len + REC_ALIGN - 1) / REC_ALIGN * REC_ALIGN;
 	od_buf_reserve(&w->rec, padded - w->rec.len); /* within the cap; else overflow */
 	if (w->rec.overflow) {
-		int rc = commit_synced(s, t->txn);
+		/* Not in the log: durable once a checkpoint holds it (the pin
+		 * keeps the last one's pages meanwhile). */
+		int rc = mdb_txn_commit(t->txn);
 		t->txn = NULL;
 		*map_full = rc == MDB_MAP_FULL;
 		if (rc != 0) {
@@ -487,12 +478,16 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 		}
 		orgdir_code c = od_wal_checkpoint(s, st);
 		if (c != ORGDIR_OK) {
-			/* Committed and synced, but the log's checkpoint is older:
-			 * no logged write may follow it until one is made. */
-			w->need_ckpt = true;
-			od_log("error", "checkpoint after a large write failed: %s", st->message);
+			/* Readers see it, but a restart would go back to the last
+			 * checkpoint: it is not acknowledged, and nothing may be
+			 * written on top of it. */
+			w->failed = true;
+			od_log("error",
+			    "checkpoint after a write too large for the log failed: %s; no more "
+			    "writes until orgdird is restarted (the write is lost then)",
+			    st->message);
 		}
-		return ORGDIR_OK;
+		return c;
 	}
 	if (w->pos + padded > WAL_SIZE) {
 		/* The log is full: a checkpoint of the last commit (this
@@ -885,7 +880,7 @@ od_wal_recover(struct od_store *s, orgdir_status *st)
 		}
 		rc = replay(s, txn, &mismatch, &applied);
 		if (rc == 0 && !mismatch && applied > 0) {
-			rc = commit_synced(s, txn);
+			rc = mdb_txn_commit(txn); /* synced by the checkpoint that follows */
 		} else {
 			mdb_txn_abort(txn);
 		}

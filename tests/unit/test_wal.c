@@ -310,6 +310,50 @@ test_replay_after_the_map_grew(void **state)
 	od_store_close(s);
 }
 
+/* A transaction too large for the log (an import reserves more than the
+ * log takes) is committed and made durable by a checkpoint before it
+ * returns; logged writes go on on top of it. */
+static void
+test_write_too_large_for_the_log_is_checkpointed(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		od_store_opts o = {.path = f->path, .exclusive = true};
+		struct od_store *s;
+		od_txn *t;
+		if (od_store_open(&o, &s, &st) != ORGDIR_OK) {
+			_exit(2);
+		}
+		create(s, &f->arena, "root", "");
+		if (od_store_write_begin(s, &t, &st) != ORGDIR_OK ||
+		    od_store_reserve(t, (size_t) 32 << 20, &st) != ORGDIR_OK ||
+		    od_unit_create(t, &f->arena, mkunit(&f->arena, "big1", "root"), NULL, &st) !=
+		        ORGDIR_OK ||
+		    od_unit_create(t, &f->arena, mkunit(&f->arena, "big2", "root"), NULL, &st) !=
+		        ORGDIR_OK ||
+		    od_txn_commit(t, NULL, &st) != ORGDIR_OK) {
+			_exit(3);
+		}
+		create(s, &f->arena, "after", "big1");
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	scribble(f, "data.mdb", 0, 8192, 0);
+	struct od_store *s = open_at(f->path, false, 0, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "big1"));
+	assert_true(has_unit(s, "big2"));
+	assert_true(has_unit(s, "after"));
+	assert_consistent(s);
+	od_store_close(s);
+}
+
 /* data.mdb replaced by another store's (a new file): the log says nothing
  * of it and is begun again; the file is used as it is. */
 static void
@@ -364,6 +408,8 @@ main(void)
 	        test_lost_meta_pages_come_back_from_the_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_last_record_is_left_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_after_the_map_grew, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_write_too_large_for_the_log_is_checkpointed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_log_of_another_data_file_is_not_applied, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
