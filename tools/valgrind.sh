@@ -15,9 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 # test_store and test_search: the store's own threads (the gate between
-# readers and a remap, the import's key pipe). test_pbdecode is left out:
+# readers and a remap, the import's key pipe); test_wal: the write-ahead
+# log's recovery (3 s). test_pbdecode is left out:
 # even at PBDECODE_SCALE=0.02 it takes 6 minutes under valgrind.
-TESTS=${VALGRIND_TESTS:-^(test_integration|test_subtree|test_tls|cli.*|check_cli|sp_garbage|test_store|test_search)$}
+TESTS=${VALGRIND_TESTS:-^(test_integration|test_subtree|test_tls|cli.*|check_cli|sp_garbage|test_store|test_search|test_wal)$}
 
 tools/install-deps.sh
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORGDIR_WERROR=ON >/dev/null
