@@ -33,8 +33,9 @@
  *  - A transaction too large for the log (an import) is committed and
  *    followed by a checkpoint (which syncs it) before it is answered.
  *
- * Only the serving orgdird (od_store_opts.exclusive, not no_sync) logs;
- * everything here runs on the one thread that writes.
+ * Only the serving orgdird logs (od_store_opts.exclusive, without no_sync
+ * or no_wal; with either, a log left by a crash is applied and removed:
+ * od_wal_retire). Everything here runs on the one thread that writes.
  */
 #define _GNU_SOURCE /* fallocate */
 #include <errno.h>
