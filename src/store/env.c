@@ -152,12 +152,12 @@ od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned fla
 	int rc = mdb_cursor_put(c, k, v, flags);
 	if (rc == 0 && t->capture) {
 		/* What the cursor is on now (MDB_CURRENT passes no key). */
-		MDB_val ck = *k, cv = *v;
+		MDB_val ck, cv;
 		if (mdb_cursor_get(c, &ck, &cv, MDB_GET_CURRENT) == 0) {
 			od_wal_capture(
 			    t, OD_WAL_PUT, mdb_cursor_dbi(c), &ck, &cv, (flags & MDB_RESERVE) != 0);
 		} else {
-			od_wal_capture(t, OD_WAL_PUT, mdb_cursor_dbi(c), k, v, false);
+			od_wal_giveup(t); /* cannot say what it put: not logged */
 		}
 	}
 	return map_full(t, rc);
@@ -168,30 +168,21 @@ od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags)
 {
 	t->writes++;
 	od_wal_before(t);
-	MDB_val k = {0, NULL}, v = {0, NULL};
-	bool logged = t->capture && mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) == 0;
-	/* Copied before the delete: k and v point into a page it changes. */
-	uint8_t kb[512];
-	uint8_t *vb = logged && v.mv_size > 0 ? malloc(v.mv_size) : NULL;
-	if (logged && (k.mv_size > sizeof(kb) || (v.mv_size > 0 && vb == NULL))) {
-		logged = false;
-		od_wal_giveup(t); /* no memory to say it: committed without the log */
-	}
-	if (logged) {
-		memcpy(kb, k.mv_data, k.mv_size);
-		k.mv_data = kb;
-		if (v.mv_size > 0) {
-			memcpy(vb, v.mv_data, v.mv_size);
-			v.mv_data = vb;
-		}
-	}
-	int rc = mdb_cursor_del(c, flags);
-	if (rc == 0 && logged) {
+	/* Captured first: the key and value point into a page the delete
+	 * changes. Taken back if it fails. */
+	size_t mark = od_wal_mark(t);
+	MDB_val k, v;
+	if (t->capture && mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT) == 0) {
 		bool all = (flags & MDB_NODUPDATA) != 0;
 		od_wal_capture(t, all ? OD_WAL_DEL : OD_WAL_DEL_DUP, mdb_cursor_dbi(c), &k,
 		    all ? NULL : &v, false);
+	} else {
+		od_wal_giveup(t); /* cannot say what it deletes: not logged */
 	}
-	free(vb);
+	int rc = mdb_cursor_del(c, flags);
+	if (rc != 0) {
+		od_wal_unmark(t, mark);
+	}
 	return map_full(t, rc);
 }
 

@@ -345,6 +345,10 @@ orgdir_code od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st);
 void od_wal_before(od_txn *t);
 /* t is not logged: committed, then a checkpoint syncs it. */
 void od_wal_giveup(od_txn *t);
+/* For a change captured before it is made (its bytes change with it):
+ * where the record ends now, and back there when the change failed. */
+size_t od_wal_mark(od_txn *t);
+void od_wal_unmark(od_txn *t, size_t mark);
 void od_wal_capture(od_txn *t, int op, MDB_dbi dbi, const MDB_val *k, const MDB_val *v, bool later);
 enum { OD_WAL_PUT = 1, OD_WAL_DEL = 2, OD_WAL_DEL_DUP = 3, OD_WAL_DROP = 4 };
 

@@ -99,14 +99,12 @@ struct wal_op {
 
 struct od_wal {
 	int fd;
-	int data_fd; /* LMDB's, borrowed */
 	uint64_t lsn; /* last record logged and committed */
 	uint64_t pos; /* where the next record goes */
 	uint64_t seq;
 	unsigned slot; /* the slot the next checkpoint writes */
 	MDB_txn *pin; /* read transaction on the checkpoint's snapshot */
 	uint64_t pin_pages; /* me_last_pgno when pinned */
-	uint64_t since; /* logged commits since the checkpoint */
 	uint64_t ckpt_ms; /* when it was made (od_mono_ms) */
 	uint64_t fail_ms; /* when a failed one was last logged; 0: none since */
 	bool need_ckpt; /* writes wait for a checkpoint (after a failed one) */
@@ -263,6 +261,20 @@ od_wal_before(od_txn *t)
 	}
 }
 
+size_t
+od_wal_mark(od_txn *t)
+{
+	return t->capture ? t->s->wal->rec.len : 0;
+}
+
+void
+od_wal_unmark(od_txn *t, size_t mark)
+{
+	if (t->capture) {
+		t->s->wal->rec.len = mark;
+	}
+}
+
 void
 od_wal_giveup(od_txn *t)
 {
@@ -340,8 +352,9 @@ od_wal_checkpoint(struct od_store *s, orgdir_status *st)
 		rc = EINVAL;
 	}
 	MDB_txn *pin = NULL;
+	int data_fd = -1; /* LMDB's */
 	if (rc == 0) {
-		rc = mdb_env_get_fd(s->env, &w->data_fd);
+		rc = mdb_env_get_fd(s->env, &data_fd);
 	}
 	if (rc == 0) {
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &pin);
@@ -362,14 +375,14 @@ od_wal_checkpoint(struct od_store *s, orgdir_status *st)
 	    .lsn = w->lsn,
 	    .txnid = mdb_txn_id(pin)};
 	struct stat sb;
-	if (rc == 0 && (slot == NULL || fstat(w->data_fd, &sb) != 0)) {
+	if (rc == 0 && (slot == NULL || fstat(data_fd, &sb) != 0)) {
 		rc = slot == NULL ? ENOMEM : errno;
 	}
 	if (rc == 0) {
 		h.data_dev = (uint64_t) sb.st_dev;
 		h.data_ino = (uint64_t) sb.st_ino;
 		h.data_size = (uint64_t) sb.st_size;
-		if (!read_metas(w->data_fd, slot + sizeof(h), ms.ms_psize)) {
+		if (!read_metas(data_fd, slot + sizeof(h), ms.ms_psize)) {
 			rc = errno;
 		}
 	}
@@ -395,7 +408,6 @@ od_wal_checkpoint(struct od_store *s, orgdir_status *st)
 	w->seq++;
 	w->slot ^= 1;
 	w->pos = REC_START;
-	w->since = 0;
 	w->ckpt_ms = od_mono_ms();
 	w->need_ckpt = false;
 	return ORGDIR_OK;
@@ -522,7 +534,6 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 	}
 	w->lsn = lsn;
 	w->pos = pos + padded;
-	w->since++;
 	return ORGDIR_OK;
 }
 
@@ -530,7 +541,8 @@ bool
 od_wal_checkpoint_due(struct od_store *s, bool idle)
 {
 	struct od_wal *w = s->wal;
-	if (w == NULL || w->failed || (w->since == 0 && !w->need_ckpt)) {
+	/* Nothing logged since the last one: the log is at its start. */
+	if (w == NULL || w->failed || (w->pos == REC_START && !w->need_ckpt)) {
 		return false;
 	}
 	MDB_envinfo info;
@@ -652,7 +664,7 @@ od_wal_prepare(struct od_store *s, orgdir_status *st)
 	/* The newer valid slot. */
 	struct wal_head h[2];
 	bool ok[2];
-	w->metas = malloc(4 * (size_t) (SLOT_SIZE / 2));
+	w->metas = malloc(2 * (size_t) SLOT_SIZE); /* the slot's metas, the file's */
 	if (w->metas == NULL) {
 		wal_free(w);
 		return od_status_set(st, ORGDIR_RESOURCE_EXHAUSTED, "out of memory");

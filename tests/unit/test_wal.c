@@ -112,10 +112,14 @@ static void delete (struct od_store *s, od_arena *a, const char *id)
 	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
 }
 
-/* In a child: opens the store, creates root and u0..u(n-1), deletes u1,
- * then dies without closing it. */
+/*
+ * A crash: in a child process, opens the store as orgdird does (map: its
+ * initial map size, 0 = the default), runs `writes` on it and dies without
+ * closing it (no last checkpoint). The child exits 2 when the store does
+ * not open, 3 when `writes` says a write failed.
+ */
 static void
-crash_after_writes(struct fx *f, int n, size_t map)
+crash_after(struct fx *f, size_t map, bool (*writes)(struct fx *, struct od_store *, int), int n)
 {
 	fflush(NULL);
 	pid_t pid = fork();
@@ -127,19 +131,32 @@ crash_after_writes(struct fx *f, int n, size_t map)
 		if (od_store_open(&o, &s, &st) != ORGDIR_OK) {
 			_exit(2);
 		}
-		create(s, &f->arena, "root", "");
-		char id[32];
-		for (int i = 0; i < n; i++) {
-			snprintf(id, sizeof(id), "u%d", i);
-			create(s, &f->arena, id, "root");
-		}
-		delete (s, &f->arena, "u1");
-		_exit(0); /* no od_store_close: no last checkpoint */
+		_exit(writes(f, s, n) ? 0 : 3); /* no od_store_close */
 	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Creates root and u0..u(n-1), deletes u1. */
+static bool
+units_then_a_delete(struct fx *f, struct od_store *s, int n)
+{
+	create(s, &f->arena, "root", "");
+	char id[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "u%d", i);
+		create(s, &f->arena, id, "root");
+	}
+	delete (s, &f->arena, "u1");
+	return true;
+}
+
+static void
+crash_after_writes(struct fx *f, int n, size_t map)
+{
+	crash_after(f, map, units_then_a_delete, n);
 }
 
 static bool
@@ -310,6 +327,28 @@ test_replay_after_the_map_grew(void **state)
 	od_store_close(s);
 }
 
+/* root (logged), big1 and big2 in a transaction that reserves 32 MiB (not
+ * logged), then `after` under big1 (logged). */
+static bool
+big_write_then_a_logged_one(struct fx *f, struct od_store *s, int n)
+{
+	(void) n;
+	orgdir_status st;
+	od_txn *t;
+	create(s, &f->arena, "root", "");
+	if (od_store_write_begin(s, &t, &st) != ORGDIR_OK ||
+	    od_store_reserve(t, (size_t) 32 << 20, &st) != ORGDIR_OK ||
+	    od_unit_create(t, &f->arena, mkunit(&f->arena, "big1", "root"), NULL, &st) !=
+	        ORGDIR_OK ||
+	    od_unit_create(t, &f->arena, mkunit(&f->arena, "big2", "root"), NULL, &st) !=
+	        ORGDIR_OK ||
+	    od_txn_commit(t, NULL, &st) != ORGDIR_OK) {
+		return false;
+	}
+	create(s, &f->arena, "after", "big1");
+	return true;
+}
+
 /* A transaction too large for the log (an import reserves more than the
  * log takes) is committed and made durable by a checkpoint before it
  * returns; logged writes go on on top of it. */
@@ -318,33 +357,7 @@ test_write_too_large_for_the_log_is_checkpointed(void **state)
 {
 	struct fx *f = *state;
 	orgdir_status st;
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		od_store_opts o = {.path = f->path, .exclusive = true};
-		struct od_store *s;
-		od_txn *t;
-		if (od_store_open(&o, &s, &st) != ORGDIR_OK) {
-			_exit(2);
-		}
-		create(s, &f->arena, "root", "");
-		if (od_store_write_begin(s, &t, &st) != ORGDIR_OK ||
-		    od_store_reserve(t, (size_t) 32 << 20, &st) != ORGDIR_OK ||
-		    od_unit_create(t, &f->arena, mkunit(&f->arena, "big1", "root"), NULL, &st) !=
-		        ORGDIR_OK ||
-		    od_unit_create(t, &f->arena, mkunit(&f->arena, "big2", "root"), NULL, &st) !=
-		        ORGDIR_OK ||
-		    od_txn_commit(t, NULL, &st) != ORGDIR_OK) {
-			_exit(3);
-		}
-		create(s, &f->arena, "after", "big1");
-		_exit(0);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	crash_after(f, 0, big_write_then_a_logged_one, 0);
 	scribble(f, "data.mdb", 0, 8192, 0);
 	struct od_store *s = open_at(f->path, false, 0, ORGDIR_OK, &st);
 	assert_true(has_unit(s, "big1"));
