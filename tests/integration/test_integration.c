@@ -654,16 +654,24 @@ test_idle_half_and_non_sp_peers(void **state)
 	expect_alive();
 }
 
-/* Whether s's log says `what` within 30 s (valgrind's server is slow). */
+/* Whether s's log says `what` within ms milliseconds, quietly. */
 static bool
-wait_for_log(const od_test_server *s, const char *what)
+log_says_within(const od_test_server *s, const char *what, uint64_t ms)
 {
-	uint64_t until = od_mono_ms() + 30000;
+	uint64_t until = od_mono_ms() + ms;
 	while (log_count_of(s, what) == 0 && od_mono_ms() < until) {
 		struct timespec pause = {0, 50000000};
 		nanosleep(&pause, NULL);
 	}
-	if (log_count_of(s, what) > 0) {
+	return log_count_of(s, what) > 0;
+}
+
+/* Whether s's log says `what` within 30 s (valgrind's server is slow);
+ * if not, prints the log. */
+static bool
+wait_for_log(const od_test_server *s, const char *what)
+{
+	if (log_says_within(s, what, 30000)) {
 		return true;
 	}
 	/* What the server said instead, for the failure's report. */
@@ -774,21 +782,35 @@ test_peers_closing_before_their_handshake(void **state)
 	 * is stopped while the peers connect and hang up: they wait in the
 	 * backlog, and every header it writes on resuming fails. */
 	struct sockaddr_un sa = ipc_addr(&g);
-	int queued = 0;
-	assert_int_equal(kill(g.pid, SIGSTOP), 0);
-	wait_stopped(g.pid);
-	for (int i = 0; i < 20; i++) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (fd < 0) {
+	/* Even so a burst does not always trip the bug (once in CI, under
+	 * ASan, the server went on accepting and nothing was logged in 30 s;
+	 * why is not known), so a burst is sent again until the guard has had
+	 * something to mend, five at most. */
+	const char *mended = "no longer accepting connections";
+	bool tripped = false;
+	for (int round = 0; round < 5 && !tripped; round++) {
+		int queued = 0;
+		assert_int_equal(kill(g.pid, SIGSTOP), 0);
+		wait_stopped(g.pid);
+		for (int i = 0; i < 20; i++) {
+			int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (fd < 0) {
+				break;
+			}
+			queued += connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+			close(fd);
+		}
+		assert_int_equal(kill(g.pid, SIGCONT), 0);
+		assert_true(queued > 0);
+		if (!nng_stops_ipc_listeners()) {
 			break;
 		}
-		queued += connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
-		close(fd);
+		/* The guard needs two probes a second apart: 15 s is ample even
+		 * under valgrind. */
+		tripped = log_says_within(&g, mended, 15000);
 	}
-	assert_int_equal(kill(g.pid, SIGCONT), 0);
-	assert_true(queued > 0);
 	if (nng_stops_ipc_listeners()) {
-		assert_true(wait_for_log(&g, "no longer accepting connections"));
+		assert_true(tripped || wait_for_log(&g, mended));
 	}
 	expect_serving(&g, 15000);
 	/* And it goes on accepting. */
