@@ -468,15 +468,46 @@ lock_directory(struct od_store *s, orgdir_status *st)
 	return ORGDIR_OK;
 }
 
-/* Creates and opens s->env, the map at s->map_size (or the file's, when
- * larger), and its databases (migrating them). On failure s->env is NULL. */
-static orgdir_code
-env_open(struct od_store *s, orgdir_status *st)
+/*
+ * With the log, LMDB writes its pages straight into its map
+ * (MDB_WRITEMAP) instead of copying each page it changes and writing each
+ * with a pwrite at commit (~56 pages a commit at 64 writers, most of them
+ * the search index's scattered leaves); the checkpoint's msync writes
+ * them (wal.c). LMDB then sizes data.mdb to the map, and a page of the map
+ * the disk cannot back (a hole, on a full disk) would kill the process
+ * with SIGBUS where it is written: so the file gets its blocks
+ * (fallocate) up to the map's size before the map covers them, at open
+ * and before each growth, where a full disk is then an error. Without the
+ * log (--no-wal, --no-sync, a tool's read-only open) LMDB writes through
+ * the file as before.
+ */
+static int
+data_file_blocks(struct od_store *s, size_t size)
+{
+	int fd;
+	int rc = mdb_env_get_fd(s->env, &fd);
+	if (rc == 0 && fallocate(fd, 0, 0, (off_t) size) != 0) {
+		rc = errno;
+	}
+	return rc;
+}
+
+int
+od_env_set_mapsize(struct od_store *s, size_t size)
+{
+	int rc = s->writemap ? data_file_blocks(s, size) : 0;
+	return rc != 0 ? rc : mdb_env_set_mapsize(s->env, size);
+}
+
+/* Creates s->env and opens it with flags (lock.mdb's blocks first, see
+ * lock_file_blocks); on failure s->env is left for env_close. */
+static int
+env_create_open(struct od_store *s, unsigned flags)
 {
 	int rc = mdb_env_create(&s->env);
 	if (rc != 0) {
 		s->env = NULL;
-		return od_mdb_status(NULL, rc, "create LMDB environment", st);
+		return rc;
 	}
 	rc = mdb_env_set_maxdbs(s->env, 32);
 	if (rc == 0) {
@@ -487,15 +518,48 @@ env_open(struct od_store *s, orgdir_status *st)
 		rc = mdb_env_set_mapsize(s->env, s->map_size);
 	}
 	if (rc == 0) {
-		/* MDB_NOTLS: read transactions belong to contexts, not threads. */
-		/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
-		unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
 		rc = lock_file_blocks(s, LMDB_PAGE);
-		if (rc == 0) {
-			rc = mdb_env_open(s->env, s->path, flags, 0600);
+	}
+	if (rc == 0) {
+		rc = mdb_env_open(s->env, s->path, flags, 0600);
+	}
+	if (rc == 0) {
+		rc = lock_file_blocks(s, 0);
+	}
+	return rc;
+}
+
+/* Creates and opens s->env, the map at s->map_size (or the file's, when
+ * larger), and its databases (migrating them). On failure s->env is NULL. */
+static orgdir_code
+env_open(struct od_store *s, orgdir_status *st)
+{
+	/* MDB_NOTLS: read transactions belong to contexts, not threads. */
+	/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
+	unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
+	s->writemap = s->wal != NULL && s->logged;
+	int rc = env_create_open(s, flags | (s->writemap ? MDB_WRITEMAP : 0));
+	if (s->writemap) {
+		MDB_envinfo info;
+		size_t map = s->map_size;
+		int why = rc;
+		if (why == 0 && (why = mdb_env_info(s->env, &info)) == 0) {
+			map = info.me_mapsize;
+			why = data_file_blocks(s, map);
 		}
-		if (rc == 0) {
-			rc = lock_file_blocks(s, 0);
+		/* No room for the map (a full disk, ulimit -f) or no fallocate
+		 * here: the file's own writes, which fail cleanly where a map
+		 * page would not. */
+		if (why == ENOSPC || why == EDQUOT || why == EFBIG || why == EOPNOTSUPP) {
+			od_log("warn",
+			    "%s/data.mdb cannot have its blocks for the map's %zu MiB (%s): "
+			    "LMDB writes its pages through the file instead",
+			    s->path, map >> 20, strerror(why));
+			env_close(s);
+			s->writemap = false;
+			rc = env_create_open(s, flags);
+		} else if (rc == 0 && why != 0) {
+			rc = why;
 		}
 	}
 	if (rc == 0 && s->wal != NULL) {
@@ -526,7 +590,7 @@ env_open(struct od_store *s, orgdir_status *st)
 	for (int grown = 0; full; grown++) {
 		c = open_dbs(s, &full, st);
 		if (!full || grown == OPEN_GROW_MAX ||
-		    mdb_env_set_mapsize(s->env, s->map_size * 2) != 0) {
+		    od_env_set_mapsize(s, s->map_size * 2) != 0) {
 			break;
 		}
 		s->map_size *= 2;
@@ -575,6 +639,7 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	char wal[sizeof(s->path) + 16];
 	snprintf(wal, sizeof(wal), "%s/" OD_WAL_FILE, s->path);
 	bool logged = !o->no_sync && !o->no_wal;
+	s->logged = logged;
 	if (c == ORGDIR_OK && o->exclusive && (logged || access(wal, F_OK) == 0)) {
 		c = od_wal_prepare(s, st);
 	}
@@ -826,11 +891,17 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 	}
 	size_t was = s->map_size;
 	od_wal_unpin(s); /* no transaction may be open: the next write pins again */
-	int rc = mdb_env_set_mapsize(s->env, ns);
+	/* The file's blocks first (a full disk fails here, the map as it
+	 * was), then the map. */
+	int rc = s->writemap ? data_file_blocks(s, ns) : 0;
+	bool blocks = rc == 0;
+	if (blocks) {
+		rc = mdb_env_set_mapsize(s->env, ns);
+	}
 	if (rc == 0) {
 		s->map_size = ns;
 		s->grow_to = 0;
-	} else {
+	} else if (blocks) {
 		/* LMDB unmapped the old map before it failed to map the new one
 		 * (out of address space, say): the environment has no map until
 		 * it is opened again, at the size it had. */
@@ -841,6 +912,11 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 		}
 	}
 	gate_open(s);
+	char what[64];
+	snprintf(what, sizeof(what), "grow the database map to %zu MiB", ns >> 20);
+	if (rc != 0 && od_space_status(rc, what, s->path, st)) {
+		return ORGDIR_RESOURCE_EXHAUSTED;
+	}
 	if (rc != 0) {
 		return od_status_set(st, rc == ENOMEM ? ORGDIR_RESOURCE_EXHAUSTED : ORGDIR_INTERNAL,
 		    "cannot grow the database map from %zu to %zu MiB: %s", was >> 20, ns >> 20,

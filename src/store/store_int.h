@@ -53,6 +53,11 @@ struct od_store {
 	pthread_cond_t unpinned;
 	unsigned max_readers;
 	bool no_sync;
+	/* The log stays after the open (not --no-wal nor --no-sync). */
+	bool logged;
+	/* LMDB writes in its map (MDB_WRITEMAP), data.mdb having its blocks
+	 * up to the map's size (env.c, data_file_blocks). */
+	bool writemap;
 	/* DATA/orgdird.lock, flock'ed for the store's life when it serves
 	 * (od_store_opts.exclusive); -1 otherwise. */
 	int lock_fd;
@@ -295,6 +300,10 @@ int od_mdb_cursor_put(od_txn *t, MDB_cursor *c, MDB_val *k, MDB_val *v, unsigned
 int od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags);
 /* Empties dbi (mdb_drop(..., 0)). */
 int od_mdb_drop(od_txn *t, MDB_dbi dbi);
+/* Sets the map's size, the data file's blocks first when LMDB writes in
+ * its map (env.c): 0 or an errno / LMDB error, the map unchanged when the
+ * blocks could not be had. */
+int od_env_set_mapsize(struct od_store *s, size_t size);
 
 /*
  * wal.c: the write-ahead log. od_wal_prepare (before LMDB opens the data

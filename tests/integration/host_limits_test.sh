@@ -63,7 +63,7 @@ full_write() {
 	ctl_at "$url" --json log --since "$rev"
 	expect_json "$what: one change after the refused import, the small write" \
 		"[c['method'] for c in d['changes']] == ['UpdateUnit'] and int(d['changes'][0]['revision']) == $rev + 1"
-	if grep -F "ImportDirectory RESOURCE_EXHAUSTED: commit: " "$tmp/orgdird.log" | grep -qF -- "$want"; then
+	if grep -F "ImportDirectory RESOURCE_EXHAUSTED: " "$tmp/orgdird.log" | grep -qF -- "$want"; then
 		ok
 	else
 		rc=0
@@ -90,6 +90,18 @@ stop_servers
 rc=$?
 expect_rc "ulimit -f: --check afterwards" 0
 expect_out "ulimit -f: --check finds no problem" "0 problem(s)"
+# A limit with room for the log (64 MiB) but not for the map's 256 MiB:
+# LMDB writes through the file (whose writes fail cleanly) instead of in
+# its map, and says so.
+start_limited "-f 131072" "ipc://$tmp/mid.sock" "$tmp/mid" --seed "$ORGDIR_EXAMPLE" || exit 1
+if grep -qF "$tmp/mid/data.mdb cannot have its blocks for the map's 256 MiB" "$tmp/orgdird.log"; then
+	ok
+else
+	bad "ulimit -f 128 MiB: no word of writing through the file"
+fi
+ctl_at "ipc://$tmp/mid.sock" unit set ocos --acronym OCOS-3
+expect_rc "ulimit -f 128 MiB: a write" 0
+stop_servers
 # Without the limit, the same import goes in whole.
 start_server "$sock" "$tmp/data" || exit 1
 ctl import "$tmp/big.json" --merge
@@ -122,6 +134,41 @@ else
 	rc=$?
 	expect_rc "full disk: a new data directory" 1
 	expect_err "full disk: orgdird says why it stops" "the disk holding $small/fresh is full"
+	umount "$small"
+fi
+
+# --- a full disk, the map written in place ----------------------------------------------
+# With room for the log (64 MiB) and a 4 MiB map, LMDB writes in its map
+# (MDB_WRITEMAP), data.mdb having its blocks up to the map's size. The
+# disk then filled to the last MiB: the import needs a larger map, whose
+# blocks the disk has not, and is refused; the server is not killed by a
+# SIGBUS on a map page without a block.
+if [[ $(id -u) -ne 0 ]] || ! mount -t tmpfs -o size=80m tmpfs "$small" 2>/dev/null; then
+	echo "skipped: a full disk under the map (needs root and a tmpfs mount)"
+else
+	small_url="ipc://$tmp/small.sock"
+	start_server "$small_url" "$small/data" --map-size 4 --seed "$ORGDIR_EXAMPLE" || exit 1
+	sz=$(stat -c '%s %b' "$small/data/data.mdb")
+	if [[ "${sz% *}" -eq $((4 << 20)) && "${sz#* }" -ge $((4 << 11)) ]]; then
+		ok
+	else
+		bad "map in place: data.mdb is not 4 MiB with its blocks (size, 512 B blocks: $sz)"
+	fi
+	avail=$(df -k --output=avail "$small" | tail -1)
+	dd if=/dev/zero of="$small/filler" bs=1k count=$((avail - 1024)) 2>/dev/null
+	full_write "map in place, full disk" "$small_url" \
+		"the disk holding $small/data is full"
+	if grep -qF "ImportDirectory RESOURCE_EXHAUSTED: grow the database map to " "$tmp/orgdird.log"; then
+		ok
+	else
+		bad "map in place: the import was not refused for the map's growth"
+	fi
+	if kill -0 "$server_pid" 2>/dev/null; then ok; else bad "map in place: orgdird died (SIGBUS?)"; fi
+	stop_pid "$server_pid"
+	"$ORGDIRD" --check --data "$small/data" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	expect_rc "map in place, full disk: --check afterwards" 0
+	expect_out "map in place, full disk: --check finds no problem" "0 problem(s)"
 	umount "$small"
 fi
 

@@ -412,6 +412,44 @@ test_no_wal_applies_and_removes_the_log(void **state)
 	od_store_close(s);
 }
 
+/* The size of path and whether it has a block for each of its bytes. */
+static off_t
+allocated_size(const char *path, bool *full)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	*full = (off_t) sb.st_blocks * 512 >= sb.st_size;
+	return sb.st_size;
+}
+
+/* With the log, LMDB writes in its map, so data.mdb has its blocks up to
+ * the map's size, at open and after a growth (a map page without one is a
+ * SIGBUS on a full disk); with --no-wal LMDB writes through the file,
+ * which holds only its pages. */
+static void
+test_data_file_has_blocks_for_the_map(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	char file[600], other[600], other_file[700];
+	bool full = false;
+	file_path(file, sizeof(file), f, "data.mdb");
+	struct od_store *s = open_at(f->path, false, (size_t) 4 << 20, ORGDIR_OK, &st);
+	assert_int_equal(allocated_size(file, &full), 4 << 20);
+	assert_true(full);
+	assert_int_equal(od_store_grow(s, &st), ORGDIR_OK);
+	assert_int_equal(allocated_size(file, &full), 8 << 20);
+	assert_true(full);
+	create(s, &f->arena, "root", "");
+	write_survives_reopen(f, s, "next", "root");
+	snprintf(other, sizeof(other), "%s/nolog", f->dir);
+	snprintf(other_file, sizeof(other_file), "%s/data.mdb", other);
+	s = open_at(other, true, (size_t) 8 << 20, ORGDIR_OK, &st);
+	create(s, &f->arena, "root", "");
+	od_store_close(s);
+	assert_true(allocated_size(other_file, &full) < (off_t) 1 << 20);
+}
+
 int
 main(void)
 {
@@ -421,6 +459,7 @@ main(void)
 	        test_lost_meta_pages_come_back_from_the_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_last_record_is_left_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_after_the_map_grew, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_data_file_has_blocks_for_the_map, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_write_too_large_for_the_log_is_checkpointed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
