@@ -538,6 +538,16 @@ env_open(struct od_store *s, orgdir_status *st)
 	/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
 	unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
 	s->writemap = s->wal != NULL && s->logged;
+	if (s->writemap) {
+		/* LMDB cuts data.mdb to the map's size at open: never below what
+		 * it is (the log's header knows the file by its size too). */
+		char file[sizeof(s->path) + 16];
+		struct stat sb;
+		snprintf(file, sizeof(file), "%s/data.mdb", s->path);
+		if (stat(file, &sb) == 0 && (size_t) sb.st_size > s->map_size) {
+			s->map_size = (size_t) sb.st_size;
+		}
+	}
 	int rc = env_create_open(s, flags | (s->writemap ? MDB_WRITEMAP : 0));
 	if (s->writemap) {
 		MDB_envinfo info;
