@@ -537,7 +537,7 @@ env_open(struct od_store *s, orgdir_status *st)
 	/* MDB_NOTLS: read transactions belong to contexts, not threads. */
 	/* MDB_NOSYNC with the log too: it syncs instead (wal.c). */
 	unsigned flags = MDB_NOTLS | (s->no_sync || s->wal != NULL ? MDB_NOSYNC : 0);
-	s->writemap = s->wal != NULL && s->logged;
+	s->writemap = OD_STORE_WRITEMAP && s->wal != NULL && s->logged;
 	if (s->writemap) {
 		/* LMDB cuts data.mdb to the map's size at open: never below what
 		 * it is (the log's header knows the file by its size too). */
