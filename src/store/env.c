@@ -493,9 +493,12 @@ data_file_blocks(struct od_store *s, size_t size)
 }
 
 int
-od_env_set_mapsize(struct od_store *s, size_t size)
+od_env_set_mapsize(struct od_store *s, size_t size, bool *remapped)
 {
 	int rc = s->writemap ? data_file_blocks(s, size) : 0;
+	if (remapped != NULL) {
+		*remapped = rc == 0;
+	}
 	return rc != 0 ? rc : mdb_env_set_mapsize(s->env, size);
 }
 
@@ -600,7 +603,7 @@ env_open(struct od_store *s, orgdir_status *st)
 	for (int grown = 0; full; grown++) {
 		c = open_dbs(s, &full, st);
 		if (!full || grown == OPEN_GROW_MAX ||
-		    od_env_set_mapsize(s, s->map_size * 2) != 0) {
+		    od_env_set_mapsize(s, s->map_size * 2, NULL) != 0) {
 			break;
 		}
 		s->map_size *= 2;
@@ -901,17 +904,14 @@ od_store_grow(struct od_store *s, orgdir_status *st)
 	}
 	size_t was = s->map_size;
 	od_wal_unpin(s); /* no transaction may be open: the next write pins again */
-	/* The file's blocks first (a full disk fails here, the map as it
-	 * was), then the map. */
-	int rc = s->writemap ? data_file_blocks(s, ns) : 0;
-	bool blocks = rc == 0;
-	if (blocks) {
-		rc = mdb_env_set_mapsize(s->env, ns);
-	}
+	/* A full disk fails before the map is touched (the file's blocks
+	 * come first): the map is as it was. */
+	bool remapped = false;
+	int rc = od_env_set_mapsize(s, ns, &remapped);
 	if (rc == 0) {
 		s->map_size = ns;
 		s->grow_to = 0;
-	} else if (blocks) {
+	} else if (remapped) {
 		/* LMDB unmapped the old map before it failed to map the new one
 		 * (out of address space, say): the environment has no map until
 		 * it is opened again, at the size it had. */

@@ -301,9 +301,9 @@ int od_mdb_cursor_del(od_txn *t, MDB_cursor *c, unsigned flags);
 /* Empties dbi (mdb_drop(..., 0)). */
 int od_mdb_drop(od_txn *t, MDB_dbi dbi);
 /* Sets the map's size, the data file's blocks first when LMDB writes in
- * its map (env.c): 0 or an errno / LMDB error, the map unchanged when the
- * blocks could not be had. */
-int od_env_set_mapsize(struct od_store *s, size_t size);
+ * its map (env.c): 0 or an errno / LMDB error. *remapped (may be NULL):
+ * whether LMDB was asked to remap; when not, the map is as it was. */
+int od_env_set_mapsize(struct od_store *s, size_t size, bool *remapped);
 
 /*
  * wal.c: the write-ahead log. od_wal_prepare (before LMDB opens the data

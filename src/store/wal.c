@@ -884,7 +884,7 @@ od_wal_recover(struct od_store *s, orgdir_status *st)
 	 * then doubled while the records do not fit. */
 	struct stat sb;
 	if (fd >= 0 && fstat(fd, &sb) == 0 && (size_t) sb.st_size > s->map_size &&
-	    od_env_set_mapsize(s, (size_t) sb.st_size) == 0) {
+	    od_env_set_mapsize(s, (size_t) sb.st_size, NULL) == 0) {
 		s->map_size = (size_t) sb.st_size;
 	}
 	for (int grown = 0;; grown++) {
@@ -898,7 +898,7 @@ od_wal_recover(struct od_store *s, orgdir_status *st)
 			mdb_txn_abort(txn);
 		}
 		if (rc != MDB_MAP_FULL || grown == 10 ||
-		    od_env_set_mapsize(s, s->map_size * 2) != 0) {
+		    od_env_set_mapsize(s, s->map_size * 2, NULL) != 0) {
 			break;
 		}
 		s->map_size *= 2;
