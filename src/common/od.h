@@ -424,6 +424,11 @@ od_pb_text_ok_in(const uint8_t *p, size_t n, size_t avail)
  * the nesting. */
 orgdir_code od_pb_bad_string_status(const od_pb_bad_string *bad, size_t max, orgdir_status *st);
 
+/* CRC-32C (Castagnoli) of n bytes: the processor's instruction where it
+ * has one (x86-64 SSE4.2), else od_crc32c_table, the same value a byte at a
+ * time (kept callable for the tests). */
+uint32_t od_crc32c(const void *p, size_t n);
+uint32_t od_crc32c_table(const void *p, size_t n);
 /* SHA-256 of n bytes (tokens are stored hashed). */
 void od_sha256(const void *data, size_t n, uint8_t out[32]);
 /* Constant-time comparison: the time does not depend on where a and b differ. */

@@ -126,35 +126,6 @@ struct od_wal {
 	char path[sizeof(((struct od_store *) 0)->path) + 16];
 };
 
-/* --- CRC-32C ---------------------------------------------------------------- */
-
-static uint32_t crc_table[256];
-
-static void
-crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++) {
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		}
-		crc_table[i] = c;
-	}
-}
-
-static uint32_t
-crc32c(const void *p, size_t n)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, crc_init);
-	const uint8_t *b = p;
-	uint32_t c = 0xffffffffu;
-	while (n--) {
-		c = crc_table[(c ^ *b++) & 0xff] ^ (c >> 8);
-	}
-	return c ^ 0xffffffffu;
-}
-
 /* --- helpers ---------------------------------------------------------------- */
 
 /* All n bytes at off, written (write) or read; false with errno set (EIO
@@ -221,7 +192,7 @@ read_slot(struct od_wal *w, unsigned i, struct wal_head *h, uint8_t *metas)
 	memcpy(h, slot, sizeof(*h));
 	bool ok = h->magic == HEAD_MAGIC && h->version == WAL_VERSION && h->psize >= 512 &&
 	    sizeof(*h) + 2 * (size_t) h->psize <= SLOT_SIZE &&
-	    crc32c(slot + 8, sizeof(*h) - 8 + 2 * (size_t) h->psize) == h->crc;
+	    od_crc32c(slot + 8, sizeof(*h) - 8 + 2 * (size_t) h->psize) == h->crc;
 	if (ok && metas != NULL) {
 		memcpy(metas, slot + sizeof(*h), 2 * (size_t) h->psize);
 	}
@@ -388,7 +359,7 @@ od_wal_checkpoint(struct od_store *s, orgdir_status *st)
 	}
 	if (rc == 0) {
 		memcpy(slot, &h, sizeof(h));
-		h.crc = crc32c(slot + 8, slen - 8);
+		h.crc = od_crc32c(slot + 8, slen - 8);
 		memcpy(slot, &h, sizeof(h));
 		if (!full_pwrite(w->fd, slot, SLOT_SIZE, (uint64_t) w->slot * SLOT_SIZE) ||
 		    fdatasync(w->fd) != 0) {
@@ -514,7 +485,7 @@ od_wal_commit(od_txn *t, bool *map_full, orgdir_status *st)
 	}
 	struct wal_rec r = {REC_MAGIC, 0, lsn, (uint32_t) (w->rec.len - sizeof(r)), 0};
 	memcpy(w->rec.data, &r, sizeof(r));
-	r.crc = crc32c(w->rec.data + 8, w->rec.len - 8);
+	r.crc = od_crc32c(w->rec.data + 8, w->rec.len - 8);
 	memcpy(w->rec.data, &r, sizeof(r));
 	memset(w->rec.data + w->rec.len, 0, padded - w->rec.len);
 	uint64_t pos = w->pos;
@@ -825,7 +796,7 @@ replay(struct od_store *s, MDB_txn *txn, bool *mismatch, uint64_t *applied)
 			buf = nb;
 			cap = n;
 		}
-		if (!full_pread(w->fd, buf, n, pos) || crc32c(buf + 8, n - 8) != r.crc) {
+		if (!full_pread(w->fd, buf, n, pos) || od_crc32c(buf + 8, n - 8) != r.crc) {
 			break; /* torn: never acknowledged */
 		}
 		rc = apply(txn, dbs, n_dbs, buf + sizeof(r), r.len);
