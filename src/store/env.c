@@ -411,6 +411,66 @@ lock_file_blocks(struct od_store *s, off_t size)
 	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
 }
 
+/* --- the last commit's revision, for its readers (store_int.h) ------------------ */
+
+/* Before a commit: no pair while the snapshot's id may change hands. */
+static void
+revision_unpublish(struct od_store *s)
+{
+	uint_fast64_t q = atomic_load_explicit(&s->rev_seq, memory_order_relaxed);
+	if ((q & 1) == 0) {
+		atomic_store_explicit(&s->rev_seq, q + 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+	}
+}
+
+/* After it: snapshot `id` holds `rev`. */
+static void
+revision_publish(struct od_store *s, uint64_t id, uint64_t rev)
+{
+	uint_fast64_t q = atomic_load_explicit(&s->rev_seq, memory_order_relaxed);
+	atomic_store_explicit(&s->rev_txnid, id, memory_order_relaxed);
+	atomic_store_explicit(&s->rev_value, rev, memory_order_relaxed);
+	atomic_store_explicit(&s->rev_seq, (q | 1) + 1, memory_order_release);
+}
+
+/* The snapshot the environment opened at: until the first commit, the one
+ * every reader reads (a server started from a seed or after an import's
+ * reopen would otherwise look its revision up for every read). */
+static void
+revision_publish_current(struct od_store *s)
+{
+	MDB_txn *txn;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0) {
+		return; /* the readers look it up */
+	}
+	od_txn t = {.s = s, .txn = txn};
+	uint64_t rev = od_txn_revision_stored(&t);
+	pthread_mutex_lock(&s->rev_mu);
+	revision_unpublish(s);
+	revision_publish(s, mdb_txn_id(txn), rev);
+	pthread_mutex_unlock(&s->rev_mu);
+	mdb_txn_abort(txn);
+}
+
+/* The published revision when it is of snapshot `id`. */
+static bool
+revision_published(struct od_store *s, uint64_t id, uint64_t *rev)
+{
+	uint_fast64_t q = atomic_load_explicit(&s->rev_seq, memory_order_acquire);
+	if (q & 1) {
+		return false;
+	}
+	uint64_t pid = atomic_load_explicit(&s->rev_txnid, memory_order_relaxed);
+	uint64_t pv = atomic_load_explicit(&s->rev_value, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->rev_seq, memory_order_relaxed) != q || pid != id) {
+		return false;
+	}
+	*rev = pv;
+	return true;
+}
+
 /*
  * Closes the environment, then lock.mdb's descriptor of lock_file_blocks:
  * in that order, because closing any descriptor of a file drops every
@@ -422,6 +482,7 @@ lock_file_blocks(struct od_store *s, off_t size)
 static void
 env_close(struct od_store *s)
 {
+	revision_unpublish(s); /* ids are the environment's */
 	if (s->env != NULL) {
 		mdb_env_close(s->env);
 		s->env = NULL;
@@ -612,6 +673,8 @@ env_open(struct od_store *s, orgdir_status *st)
 	}
 	if (c != ORGDIR_OK) {
 		env_close(s); /* s->env is NULL exactly when this failed */
+	} else {
+		revision_publish_current(s);
 	}
 	return c;
 }
@@ -639,6 +702,8 @@ od_store_open(const od_store_opts *o, struct od_store **out, orgdir_status *st)
 	od_strlcpy(s->path, o->path, sizeof(s->path));
 	pthread_mutex_init(&s->gate_mu, NULL);
 	pthread_mutex_init(&s->readers_mu, NULL);
+	pthread_mutex_init(&s->rev_mu, NULL);
+	atomic_init(&s->rev_seq, 1); /* none yet */
 	pthread_cond_init(&s->unpinned, NULL);
 	s->map_size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
 	s->max_readers = o->max_readers ? o->max_readers : DEFAULT_MAX_READERS;
@@ -682,6 +747,7 @@ od_store_close(struct od_store *s)
 		close(s->lock_fd); /* the lock goes with it */
 	}
 	pthread_cond_destroy(&s->unpinned);
+	pthread_mutex_destroy(&s->rev_mu);
 	pthread_mutex_destroy(&s->readers_mu);
 	pthread_mutex_destroy(&s->gate_mu);
 	free(s);
@@ -1054,6 +1120,17 @@ od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 {
 	orgdir_code c;
 	bool full = false;
+	struct od_store *s = t->s;
+	/* A transaction that changed nothing makes no snapshot: its id is
+	 * the next one's too, so only one that did publishes. */
+	bool publish = t->writes > 0;
+	uint64_t id = 0, rev = 0;
+	pthread_mutex_lock(&s->rev_mu);
+	if (publish) {
+		id = mdb_txn_id(t->txn);
+		rev = od_txn_revision_stored(t);
+	}
+	revision_unpublish(s);
 	if (t->logged) {
 		c = od_wal_commit(t, &full, st);
 	} else {
@@ -1062,6 +1139,10 @@ od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 		full = rc == MDB_MAP_FULL;
 		c = od_mdb_status(t, rc, "commit", st);
 	}
+	if (publish && c == ORGDIR_OK) {
+		revision_publish(s, id, rev);
+	}
+	pthread_mutex_unlock(&s->rev_mu);
 	if (map_full != NULL) {
 		*map_full = full;
 	}
@@ -1106,6 +1187,16 @@ od_txn_writes(const od_txn *t)
 
 uint64_t
 od_txn_revision(od_txn *t)
+{
+	uint64_t rev = 0;
+	if (!t->write && revision_published(t->s, mdb_txn_id(t->txn), &rev)) {
+		return rev;
+	}
+	return od_txn_revision_stored(t);
+}
+
+uint64_t
+od_txn_revision_stored(od_txn *t)
 {
 	MDB_val k = {strlen(META_REVISION), META_REVISION};
 	MDB_val v;

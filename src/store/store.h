@@ -133,6 +133,9 @@ orgdir_code od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st);
 
 /* Metadata */
 uint64_t od_txn_revision(od_txn *t);
+/* The same, always read from the store (what od_txn_revision answers
+ * from the last commit's record when t reads that snapshot). */
+uint64_t od_txn_revision_stored(od_txn *t);
 /* Increments the revision inside a write transaction; returns the new one. */
 uint64_t od_txn_next_revision(od_txn *t);
 uint64_t od_store_unit_count(od_txn *t);

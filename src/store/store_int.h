@@ -52,6 +52,15 @@ struct od_store {
 	 * od_reader_free waits for its reader's pins to go. */
 	pthread_cond_t unpinned;
 	unsigned max_readers;
+	/*
+	 * The revision of this process's last commit, by LMDB's id of the
+	 * snapshot it made, so that a reader of that snapshot (most of them)
+	 * answers its revision without looking it up (od_txn_revision). A
+	 * seqlock, lock-free for readers: rev_seq is odd while the pair
+	 * changes or when there is none. Commits take rev_mu around it.
+	 */
+	atomic_uint_fast64_t rev_seq, rev_txnid, rev_value;
+	pthread_mutex_t rev_mu;
 	bool no_sync;
 	/* The log stays after the open (not --no-wal nor --no-sync). */
 	bool logged;

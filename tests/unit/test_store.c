@@ -157,6 +157,79 @@ test_writes_count_changes_and_not_refusals(void **state)
 	od_txn_abort(t);
 }
 
+/*
+ * A reader of the last commit's snapshot gets its revision from that
+ * commit's record (env.c, revision_publish), any other from the store:
+ * both must say what the store holds for the reader's snapshot.
+ */
+static void
+test_revision_of_each_snapshot(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	od_reader *r[4];
+	od_txn *t[4];
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(od_reader_new(f->s, &r[i], &st), ORGDIR_OK);
+	}
+	assert_int_equal(od_reader_begin(r[0], &t[0], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[0]), 0);
+	od_reader_end(r[0]);
+	assert_int_equal(create(f, "root", "", 0, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[0], &t[0], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[0]), 1);
+	assert_int_equal(od_txn_revision_stored(t[0]), 1);
+	/* r[0] stays on revision 1 while another commit is published. */
+	assert_int_equal(create(f, "kid", "root", 0, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[1], &t[1], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[1]), 2);
+	assert_int_equal(od_txn_revision(t[0]), 1);
+	/* A transaction that changes nothing makes no snapshot: its id is the
+	 * next real one's. */
+	od_txn *w;
+	assert_int_equal(od_store_write_begin(f->s, &w, &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(w), 2);
+	assert_int_equal(od_txn_commit(w, NULL, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[2], &t[2], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[2]), 2);
+	od_reader_end(r[2]);
+	/* A write sees its own revision before it commits. */
+	assert_int_equal(od_store_write_begin(f->s, &w, &st), ORGDIR_OK);
+	assert_int_equal(
+	    od_unit_create(w, &f->arena, mkunit(&f->arena, "k2", "root", 1, "k2"), NULL, &st),
+	    ORGDIR_OK);
+	assert_int_equal(od_txn_revision(w), 3);
+	assert_int_equal(od_txn_commit(w, NULL, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[2], &t[2], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[2]), 3);
+	assert_int_equal(od_txn_revision(t[1]), 2);
+	assert_int_equal(od_txn_revision(t[0]), 1);
+	/* An aborted write publishes nothing. */
+	assert_int_equal(od_store_write_begin(f->s, &w, &st), ORGDIR_OK);
+	assert_int_equal(
+	    od_unit_create(w, &f->arena, mkunit(&f->arena, "k3", "root", 2, "k3"), NULL, &st),
+	    ORGDIR_OK);
+	od_txn_abort(w);
+	assert_int_equal(od_reader_begin(r[3], &t[3], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[3]), 3);
+	/* After a reopen (od_store_refresh) the ids go on from the file. */
+	for (int i = 0; i < 4; i++) {
+		od_reader_end(r[i]);
+	}
+	assert_int_equal(od_store_refresh(f->s, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[0], &t[0], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[0]), 3);
+	od_reader_end(r[0]);
+	assert_int_equal(create(f, "k4", "root", 3, &st), ORGDIR_OK);
+	assert_int_equal(od_reader_begin(r[0], &t[0], &st), ORGDIR_OK);
+	assert_int_equal(od_txn_revision(t[0]), 4);
+	assert_int_equal(od_txn_revision_stored(t[0]), 4);
+	od_reader_end(r[0]);
+	for (int i = 0; i < 4; i++) {
+		od_reader_free(r[i]);
+	}
+}
+
 static void
 test_create_get(void **state)
 {
@@ -928,6 +1001,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_revision_of_each_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_children_order_and_paging, setup, teardown),
