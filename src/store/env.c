@@ -411,6 +411,66 @@ lock_file_blocks(struct od_store *s, off_t size)
 	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
 }
 
+/* --- the map read ahead of a large write (od_store_prefetch) --------------------- */
+
+#define PREFETCH_STEP ((size_t) 4 << 20)
+
+static void *
+prefetch_main(void *arg)
+{
+	struct od_store *s = arg;
+	for (size_t o = 0; o < s->prefetch_len && !atomic_load(&s->prefetch_stop);
+	     o += PREFETCH_STEP) {
+		size_t n =
+		    s->prefetch_len - o < PREFETCH_STEP ? s->prefetch_len - o : PREFETCH_STEP;
+		/* Blocks not written yet read as zeros: no disk read, the page
+		 * cache filled on this thread instead of at the writer's fault. */
+		(void) posix_fadvise(
+		    s->prefetch_fd, (off_t) (s->prefetch_off + o), (off_t) n, POSIX_FADV_WILLNEED);
+	}
+	close(s->prefetch_fd);
+	return NULL;
+}
+
+static void
+prefetch_stop(struct od_store *s)
+{
+	if (s->prefetching) {
+		atomic_store(&s->prefetch_stop, true);
+		pthread_join(s->prefetch_th, NULL);
+		s->prefetching = false;
+	}
+}
+
+void
+od_store_prefetch(od_txn *t, size_t bytes)
+{
+	struct od_store *s = t->s;
+	MDB_envinfo info;
+	MDB_stat ms;
+	int fd;
+	/* Through the file LMDB's pages are its own memory, not the map's. */
+	if (!s->writemap || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0 ||
+	    mdb_env_get_fd(s->env, &fd) != 0) {
+		return;
+	}
+	prefetch_stop(s);
+	size_t off = ((size_t) info.me_last_pgno + 1) * ms.ms_psize;
+	if (off >= s->map_size) {
+		return;
+	}
+	s->prefetch_off = off;
+	s->prefetch_len = bytes < s->map_size - off ? bytes : s->map_size - off;
+	s->prefetch_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	atomic_store(&s->prefetch_stop, false);
+	if (s->prefetch_fd >= 0) {
+		s->prefetching = pthread_create(&s->prefetch_th, NULL, prefetch_main, s) == 0;
+		if (!s->prefetching) {
+			close(s->prefetch_fd);
+		}
+	}
+}
+
 /* --- the last commit's revision, for its readers (store_int.h) ------------------ */
 
 /* Before a commit: no pair while the snapshot's id may change hands. */
@@ -482,6 +542,7 @@ revision_published(struct od_store *s, uint64_t id, uint64_t *rev)
 static void
 env_close(struct od_store *s)
 {
+	prefetch_stop(s);
 	revision_unpublish(s); /* ids are the environment's */
 	if (s->env != NULL) {
 		mdb_env_close(s->env);

@@ -130,6 +130,14 @@ bool od_store_checkpoint(struct od_store *s, bool idle);
  * the map would, and the next od_store_grow makes room for `bytes` (rather
  * than doubling). Otherwise OK. Writer thread only. */
 orgdir_code od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st);
+/* The transaction is about to write about `bytes` of new pages (an
+ * import): while LMDB writes in its map, a thread of the store reads that
+ * much of the map's unwritten end into the page cache ahead of it, so that
+ * the writer's first touch of each page does not fill it (on this kind of
+ * VM, fresh memory is slow to touch). Only a hint: nothing else changes.
+ * Writer thread only; the thread ends by itself, or when the environment
+ * closes. */
+void od_store_prefetch(od_txn *t, size_t bytes);
 
 /* Metadata */
 uint64_t od_txn_revision(od_txn *t);

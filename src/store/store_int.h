@@ -61,6 +61,13 @@ struct od_store {
 	 */
 	atomic_uint_fast64_t rev_seq, rev_txnid, rev_value;
 	pthread_mutex_t rev_mu;
+	/* od_store_prefetch's thread, while `prefetching` (joined by
+	 * prefetch_stop before the environment closes or another starts). */
+	pthread_t prefetch_th;
+	bool prefetching;
+	atomic_bool prefetch_stop;
+	int prefetch_fd; /* its own copy of LMDB's descriptor, closed by it */
+	size_t prefetch_off, prefetch_len;
 	bool no_sync;
 	/* The log stays after the open (not --no-wal nor --no-sync). */
 	bool logged;

@@ -75,7 +75,8 @@ orgdir_code od_import(od_txn *t, od_arena *a, Orgdir__V1__Directory *doc, bool r
  * database map has room for what importing it into an empty store writes
  * (od_store_reserve with an estimate from the size). RESOURCE_EXHAUSTED
  * with od_txn_map_full(t) means "grow and run again", as from od_import,
- * but before any work is done.
+ * but before any work is done. On success the pages the import will write
+ * are read ahead on a thread meanwhile (od_store_prefetch).
  */
 orgdir_code od_import_reserve(od_txn *t, size_t doc_bytes, orgdir_status *st);
 

@@ -7,10 +7,12 @@
  * After each, the store opens at the checkpoint, applies the log again,
  * and holds every committed write (the torn record excepted), consistent.
  */
+#define _GNU_SOURCE /* mincore, usleep */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -461,6 +463,69 @@ test_data_file_has_blocks_for_the_map(void **state)
 	assert_true(allocated_size(other_file, &full) < (off_t) 1 << 20);
 }
 
+/* Pages of [off, off + len) of the file in the page cache. */
+static size_t
+resident_pages(const char *path, size_t off, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t) off);
+	assert_true(m != MAP_FAILED);
+	size_t pg = (size_t) sysconf(_SC_PAGESIZE), n = 0;
+	unsigned char *v = calloc(len / pg, 1);
+	assert_int_equal(mincore(m, len, v), 0);
+	for (size_t i = 0; i < len / pg; i++) {
+		n += v[i] & 1;
+	}
+	free(v);
+	munmap(m, len);
+	close(fd);
+	return n;
+}
+
+/* od_store_prefetch (an import's hint) brings the map's unwritten end into
+ * the page cache on a thread of its own, and what the transaction writes
+ * there meanwhile is kept: the pages read ahead are never written over
+ * LMDB's. */
+static void
+test_prefetch_reads_the_map_ahead(void **state)
+{
+	struct fx *f = *state;
+	orgdir_status st;
+	char file[600];
+	if (!OD_STORE_WRITEMAP) {
+		skip(); /* a TSan build writes through the file: no prefetch */
+	}
+	file_path(file, sizeof(file), f, "data.mdb");
+	struct od_store *s = open_at(f->path, false, (size_t) 32 << 20, ORGDIR_OK, &st);
+	/* The open leaves the file's first MiBs in the cache (8 here): the
+	 * range looked at is past them. */
+	const size_t from = (size_t) 16 << 20, len = (size_t) 8 << 20;
+	size_t pages = len / (size_t) sysconf(_SC_PAGESIZE);
+	assert_int_equal(resident_pages(file, from, len), 0); /* never touched */
+	od_txn *t;
+	assert_int_equal(od_store_write_begin(s, &t, &st), ORGDIR_OK);
+	od_store_prefetch(t, (size_t) 32 << 20); /* to the map's end */
+	Orgdir__V1__Unit *u = mkunit(&f->arena, "root", "");
+	assert_int_equal(od_unit_create(t, &f->arena, u, NULL, &st), ORGDIR_OK);
+	/* A wait, not a timing: the thread reads ~32 MiB of zeros. */
+	size_t got = 0;
+	for (int i = 0; i < 1000 && got < pages; i++) {
+		got = resident_pages(file, from, len);
+		if (got < pages) {
+			usleep(10000);
+		}
+	}
+	assert_int_equal(got, pages);
+	assert_int_equal(od_txn_commit(t, NULL, &st), ORGDIR_OK);
+	create(s, &f->arena, "kid", "root");
+	od_store_close(s);
+	s = open_at(f->path, false, (size_t) 32 << 20, ORGDIR_OK, &st);
+	assert_true(has_unit(s, "root"));
+	assert_true(has_unit(s, "kid"));
+	od_store_close(s);
+}
+
 int
 main(void)
 {
@@ -471,6 +536,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_torn_last_record_is_left_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay_after_the_map_grew, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_data_file_has_blocks_for_the_map, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prefetch_reads_the_map_ahead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_write_too_large_for_the_log_is_checkpointed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
