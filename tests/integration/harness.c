@@ -139,11 +139,17 @@ od_test_server_alive(od_test_server *srv)
 int
 od_test_server_stop(od_test_server *srv)
 {
+	return od_test_server_stop_on(srv, SIGTERM);
+}
+
+int
+od_test_server_stop_on(od_test_server *srv, int sig)
+{
 	int status = -1;
 	if (srv->pid <= 0) {
 		return -1;
 	}
-	kill(srv->pid, SIGTERM);
+	kill(srv->pid, sig);
 	for (int i = 0; i < 200; i++) {
 		pid_t p = waitpid(srv->pid, &status, WNOHANG);
 		if (p == srv->pid) {

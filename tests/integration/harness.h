@@ -24,6 +24,8 @@ typedef struct od_test_server {
 void od_test_server_start(od_test_server *srv, const char *const *extra);
 /* SIGTERM and wait; returns the exit status (0 for a clean stop). */
 int od_test_server_stop(od_test_server *srv);
+/* The same with another signal. */
+int od_test_server_stop_on(od_test_server *srv, int sig);
 /* SIGKILL and reap. */
 void od_test_server_kill(od_test_server *srv);
 /* Removes the temporary directory. */

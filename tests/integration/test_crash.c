@@ -36,6 +36,19 @@ struct writer {
 	int ok;
 };
 
+/* The server's log so far, NUL-terminated (the caller frees it). */
+static char *
+server_log(const od_test_server *s)
+{
+	char *log = NULL;
+	size_t len = 0;
+	FILE *lf = fopen(s->log, "rb");
+	assert_non_null(lf);
+	assert_int_equal(od_read_all(lf, (size_t) 64 << 20, &log, &len), 0);
+	fclose(lf);
+	return log;
+}
+
 static void *
 writer_main(void *p)
 {
@@ -173,12 +186,7 @@ test_sigkill_during_writes(void **state)
 	/* A restart sets data.mdb back to the checkpoint and applies the log
 	 * whenever a write came after the checkpoint (nearly always), and
 	 * always after the meta pages were lost: the server says so. */
-	char *log = NULL;
-	size_t len = 0;
-	FILE *lf = fopen(srv.log, "rb");
-	assert_non_null(lf);
-	assert_int_equal(od_read_all(lf, (size_t) 64 << 20, &log, &len), 0);
-	fclose(lf);
+	char *log = server_log(&srv);
 	int restarts = 0;
 	for (const char *p = log; (p = strstr(p, "did not stop cleanly")) != NULL; p++) {
 		restarts++;
@@ -234,12 +242,53 @@ test_call_in_flight_when_the_server_dies(void **state)
 	od_test_server_cleanup(&k);
 }
 
+/* SIGHUP (the terminal of a server run by hand closing) stops it as
+ * SIGTERM does: exit status 0 and the last checkpoint made, so the next
+ * start has no log to apply, and the write is there. */
+static void
+test_sighup_stops_cleanly(void **state)
+{
+	(void) state;
+	od_test_server h = {0};
+	od_test_server_start(&h, NULL);
+	orgdir_client *c = od_test_client(&h, NULL);
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString *names[] = {&n};
+	n.lang = "en";
+	n.text = "Hung up";
+	u.id = "hup";
+	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
+	u.name = names;
+	u.n_name = 1;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *out;
+	orgdir_status st;
+	assert_int_equal(orgdir_unit_create(c, &u, &r, &out, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+	assert_int_equal(od_test_server_stop_on(&h, SIGHUP), 0);
+	od_test_server_start(&h, NULL);
+	c = od_test_client(&h, NULL);
+	assert_int_equal(orgdir_unit_get(c, "hup", &r, &out, &st), ORGDIR_OK);
+	assert_string_equal(out->name[0]->text, "Hung up");
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+	char *log = server_log(&h);
+	assert_non_null(strstr(log, "stopping on SIGHUP"));
+	assert_null(strstr(log, "did not stop cleanly"));
+	free(log);
+	assert_int_equal(od_test_server_stop(&h), 0);
+	od_test_server_cleanup(&h);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_call_in_flight_when_the_server_dies),
 	    cmocka_unit_test(test_sigkill_during_writes),
+	    cmocka_unit_test(test_sighup_stops_cleanly),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	return rc;
