@@ -6,7 +6,7 @@ if(TARGET orgbench)
   add_test(NAME orgbench_smoke
     COMMAND $<TARGET_FILE:orgbench> run --spawn --orgdird $<TARGET_FILE:orgdird>
             --units 500 --duration 0.3 --warmup 0.1 --concurrency 1,4 --timeout 10000
-            --workloads get,children,subtree,path,update,mixed,ping,echo)
+            --workloads get,children,subtree,path,update,write,mixed,ping,echo)
   set_tests_properties(orgbench_smoke PROPERTIES TIMEOUT 120
     ENVIRONMENT "TMPDIR=${CMAKE_CURRENT_BINARY_DIR}")
   # The threaded client and the search workload's "unavailable" path.

@@ -166,6 +166,7 @@ enum ob_workload {
 	OB_W_PATH,
 	OB_W_SEARCH,
 	OB_W_UPDATE,
+	OB_W_WRITE,
 	OB_W_MIXED,
 	OB_W_PING,
 	OB_W_ECHO,

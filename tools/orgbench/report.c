@@ -8,6 +8,13 @@
 
 #include "orgbench.h"
 
+/* The workloads that commit writes: their committed writes/s is reported. */
+static bool
+writes_counted(enum ob_workload w)
+{
+	return w == OB_W_UPDATE || w == OB_W_WRITE || w == OB_W_MIXED;
+}
+
 typedef struct agg {
 	uint64_t calls, errors, conflicts, writes;
 	double cps, p50, p90, p99, max, wps, rtt50, dec50;
@@ -168,7 +175,7 @@ ob_report_result(const ob_report_ctx *rc, const ob_result *r)
 	    "calls_per_s", a.cps, "calls_per_s_rounds", rounds, "p50_us", a.p50, "p90_us", a.p90,
 	    "p99_us", a.p99, "max_us", a.max, "errors", (json_int_t) a.errors, "conflicts",
 	    (json_int_t) a.conflicts);
-	if (r->workload == OB_W_UPDATE || r->workload == OB_W_MIXED) {
+	if (writes_counted(r->workload)) {
 		json_object_set_new(j, "writes", json_integer((json_int_t) a.writes));
 		json_object_set_new(j, "writes_per_s", json_real(a.wps));
 	}
@@ -310,7 +317,7 @@ ob_report_summary(const ob_report_ctx *rc, const ob_result *res, size_t n)
 			    "decode "
 			    "%.2f ms\n",
 			    r->concurrency, a.p50 / 1000, a.rtt50 / 1000, a.dec50 / 1000);
-		} else if (r->workload == OB_W_UPDATE || r->workload == OB_W_MIXED) {
+		} else if (writes_counted(r->workload)) {
 			fprintf(rc->out,
 			    "%-7s c=%-3u %.0f writes/s committed, %" PRIu64 " conflicts\n",
 			    ob_workload_info_of(r->workload)->name, r->concurrency, a.wps,

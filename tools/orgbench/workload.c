@@ -18,6 +18,8 @@ static const ob_workload_info infos[OB_W_COUNT] = {
         "Search of two word prefixes of a random unit's name, page_size 20"},
     [OB_W_UPDATE] = {"update", "UpdateUnit",
         "GetUnit, then UpdateUnit of its acronym with the etag"},
+    [OB_W_WRITE] = {"write", "UpdateUnit",
+        "UpdateUnit of a random unit's acronym without an etag: one call, one synced commit"},
     [OB_W_MIXED] = {"mixed", "UpdateUnit", "95% get/children/path, 5% update"},
     [OB_W_PING] = {"ping", "Health", "Health: the transport plus the envelope"},
     [OB_W_ECHO] = {"echo", NULL, "get's request bytes to the bare echo server"},
@@ -96,6 +98,9 @@ choose(ob_ctx *c)
 		break;
 	case OB_W_UPDATE:
 		op = OB_OP_UPD_READ;
+		break;
+	case OB_W_WRITE:
+		op = OB_OP_UPD_WRITE; /* with no etag (cleared below): a blind write */
 		break;
 	case OB_W_SEARCH:
 		op = OB_OP_SEARCH;
