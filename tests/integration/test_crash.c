@@ -36,6 +36,28 @@ struct writer {
 	int ok;
 };
 
+/* Creates a root unit named `name` (English) on s, through its own client. */
+static void
+create_root(od_test_server *s, const char *id, const char *name)
+{
+	orgdir_client *c = od_test_client(s, NULL);
+	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
+	Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
+	Orgdir__V1__LocalizedString *names[] = {&n};
+	n.lang = "en";
+	n.text = (char *) name;
+	u.id = (char *) id;
+	u.kind = ORGDIR__V1__UNIT__KIND__ORGANIZATION;
+	u.name = names;
+	u.n_name = 1;
+	orgdir_reply *r;
+	Orgdir__V1__Unit *out;
+	orgdir_status st;
+	assert_int_equal(orgdir_unit_create(c, &u, &r, &out, &st), ORGDIR_OK);
+	orgdir_reply_free(r);
+	orgdir_client_close(c);
+}
+
 /* The server's log so far, NUL-terminated (the caller frees it). */
 static char *
 server_log(const od_test_server *s)
@@ -118,24 +140,7 @@ test_sigkill_during_writes(void **state)
 	acked = calloc(ACKED_MAX, sizeof(*acked));
 	srand((unsigned) time(NULL));
 	od_test_server_start(&srv, NULL);
-	{
-		orgdir_client *c = od_test_client(&srv, NULL);
-		Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
-		Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
-		Orgdir__V1__LocalizedString *names[] = {&n};
-		n.lang = "en";
-		n.text = "Crash root";
-		u.id = "crash-root";
-		u.kind = ORGDIR__V1__UNIT__KIND__ORGANIZATION;
-		u.name = names;
-		u.n_name = 1;
-		orgdir_reply *r;
-		Orgdir__V1__Unit *out;
-		orgdir_status st;
-		assert_int_equal(orgdir_unit_create(c, &u, &r, &out, &st), ORGDIR_OK);
-		orgdir_reply_free(r);
-		orgdir_client_close(c);
-	}
+	create_root(&srv, "crash-root", "Crash root");
 	int total_ok = 0;
 	for (int round = 0; round < rounds; round++) {
 		pthread_t th[WRITERS];
@@ -251,25 +256,13 @@ test_sighup_stops_cleanly(void **state)
 	(void) state;
 	od_test_server h = {0};
 	od_test_server_start(&h, NULL);
+	create_root(&h, "hup", "Hung up");
+	assert_int_equal(od_test_server_stop_on(&h, SIGHUP), 0);
+	od_test_server_start(&h, NULL);
 	orgdir_client *c = od_test_client(&h, NULL);
-	Orgdir__V1__Unit u = ORGDIR__V1__UNIT__INIT;
-	Orgdir__V1__LocalizedString n = ORGDIR__V1__LOCALIZED_STRING__INIT;
-	Orgdir__V1__LocalizedString *names[] = {&n};
-	n.lang = "en";
-	n.text = "Hung up";
-	u.id = "hup";
-	u.kind = ORGDIR__V1__UNIT__KIND__OFFICE;
-	u.name = names;
-	u.n_name = 1;
 	orgdir_reply *r;
 	Orgdir__V1__Unit *out;
 	orgdir_status st;
-	assert_int_equal(orgdir_unit_create(c, &u, &r, &out, &st), ORGDIR_OK);
-	orgdir_reply_free(r);
-	orgdir_client_close(c);
-	assert_int_equal(od_test_server_stop_on(&h, SIGHUP), 0);
-	od_test_server_start(&h, NULL);
-	c = od_test_client(&h, NULL);
 	assert_int_equal(orgdir_unit_get(c, "hup", &r, &out, &st), ORGDIR_OK);
 	assert_string_equal(out->name[0]->text, "Hung up");
 	orgdir_reply_free(r);
