@@ -68,7 +68,10 @@ server_log(const od_test_server *s)
 	assert_non_null(lf);
 	assert_int_equal(od_read_all(lf, (size_t) 64 << 20, &log, &len), 0);
 	fclose(lf);
-	return log;
+	char *z = realloc(log, len + 1); /* od_read_all's bytes end at len */
+	assert_non_null(z);
+	z[len] = '\0';
+	return z;
 }
 
 static void *
