@@ -411,6 +411,20 @@ lock_file_blocks(struct od_store *s, off_t size)
 	return rc == EOPNOTSUPP || rc == ENOSYS ? 0 : rc;
 }
 
+/* The bytes of the map the last commit uses (its pages up to the last);
+ * false when LMDB cannot tell. What this transaction added is not counted. */
+static bool
+map_used(struct od_store *s, size_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0) {
+		return false;
+	}
+	*used = ((size_t) info.me_last_pgno + 1) * ms.ms_psize;
+	return true;
+}
+
 /* --- the map read ahead of a large write (od_store_prefetch) --------------------- */
 
 #define PREFETCH_STEP ((size_t) 4 << 20)
@@ -446,16 +460,13 @@ void
 od_store_prefetch(od_txn *t, size_t bytes)
 {
 	struct od_store *s = t->s;
-	MDB_envinfo info;
-	MDB_stat ms;
+	size_t off;
 	int fd;
 	/* Through the file LMDB's pages are its own memory, not the map's. */
-	if (!s->writemap || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0 ||
-	    mdb_env_get_fd(s->env, &fd) != 0) {
+	if (!s->writemap || !map_used(s, &off) || mdb_env_get_fd(s->env, &fd) != 0) {
 		return;
 	}
 	prefetch_stop(s);
-	size_t off = ((size_t) info.me_last_pgno + 1) * ms.ms_psize;
 	if (off >= s->map_size) {
 		return;
 	}
@@ -1001,14 +1012,12 @@ od_store_reserve(od_txn *t, size_t bytes, orgdir_status *st)
 	if (bytes > OD_WAL_CAPTURE_MAX) {
 		od_wal_giveup(t); /* too large for the log: not captured at all */
 	}
-	MDB_envinfo info;
-	MDB_stat ms;
-	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &ms) != 0) {
+	/* What this transaction added so far is not counted (the margin
+	 * asked for covers it). */
+	size_t used;
+	if (!map_used(s, &used)) {
 		return ORGDIR_OK; /* cannot tell: find out by writing */
 	}
-	/* The pages of the last commit; what this transaction added so far is
-	 * not counted (the margin asked for covers it). */
-	size_t used = ((size_t) info.me_last_pgno + 1) * ms.ms_psize;
 	if (used <= s->map_size && s->map_size - used >= bytes) {
 		return ORGDIR_OK;
 	}
@@ -1182,16 +1191,16 @@ od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 	orgdir_code c;
 	bool full = false;
 	struct od_store *s = t->s;
-	/* A transaction that changed nothing makes no snapshot: its id is
-	 * the next one's too, so only one that did publishes. */
+	/* A transaction that changed nothing makes no snapshot (its id is
+	 * the next one's too): the pair published stays true. */
 	bool publish = t->writes > 0;
 	uint64_t id = 0, rev = 0;
-	pthread_mutex_lock(&s->rev_mu);
 	if (publish) {
+		pthread_mutex_lock(&s->rev_mu);
 		id = mdb_txn_id(t->txn);
 		rev = od_txn_revision_stored(t);
+		revision_unpublish(s);
 	}
-	revision_unpublish(s);
 	if (t->logged) {
 		c = od_wal_commit(t, &full, st);
 	} else {
@@ -1200,10 +1209,12 @@ od_txn_commit(od_txn *t, bool *map_full, orgdir_status *st)
 		full = rc == MDB_MAP_FULL;
 		c = od_mdb_status(t, rc, "commit", st);
 	}
-	if (publish && c == ORGDIR_OK) {
-		revision_publish(s, id, rev);
+	if (publish) {
+		if (c == ORGDIR_OK) {
+			revision_publish(s, id, rev);
+		}
+		pthread_mutex_unlock(&s->rev_mu);
 	}
-	pthread_mutex_unlock(&s->rev_mu);
 	if (map_full != NULL) {
 		*map_full = full;
 	}

@@ -57,7 +57,8 @@ struct od_store {
 	 * snapshot it made, so that a reader of that snapshot (most of them)
 	 * answers its revision without looking it up (od_txn_revision). A
 	 * seqlock, lock-free for readers: rev_seq is odd while the pair
-	 * changes or when there is none. Commits take rev_mu around it.
+	 * changes or when there is none. A commit that changes something
+	 * holds rev_mu around its own.
 	 */
 	atomic_uint_fast64_t rev_seq, rev_txnid, rev_value;
 	pthread_mutex_t rev_mu;
